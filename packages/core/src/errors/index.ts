@@ -1,0 +1,94 @@
+/**
+ * Every failure btfkit reports about its input is a BtfkitError: a stable code, the file it
+ * came from, the byte offset where the problem sits (when there is one) and what was expected
+ * there. Errors are built only by the named factories below so codes stay consistent.
+ */
+export type ErrorCode =
+  | 'TRUNCATED'
+  | 'BAD_MAGIC'
+  | 'BAD_HEADER'
+  | 'BAD_BTF'
+  | 'BAD_STRING'
+  | 'BAD_ELF'
+  | 'BAD_BTF_EXT'
+  | 'BAD_TAR'
+  | 'BAD_XZ'
+  | 'NOT_FOUND'
+  | 'IO'
+  | 'BAD_OPTION'
+  | 'CORE_RELO'
+  | 'MINIMIZE'
+  | 'UNSUPPORTED';
+
+export class BtfkitError extends Error {
+  override readonly name = 'BtfkitError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The file the bytes came from, when known. */
+    readonly file?: string,
+    /** Absolute byte offset within that file (or blob), when the problem has a position. */
+    readonly offset?: number,
+  ) {
+    super(formatMessage(message, file, offset));
+  }
+
+  /** The same error attributed to a file (and shifted by the blob's position in that file). */
+  withFile(file: string, baseOffset = 0): BtfkitError {
+    if (this.file !== undefined) return this;
+    const e = new BtfkitError(
+      this.code,
+      this.detail,
+      file,
+      this.offset === undefined ? undefined : this.offset + baseOffset,
+    );
+    return e;
+  }
+
+  get detail(): string {
+    return stripLocation(this.message);
+  }
+}
+
+function formatMessage(message: string, file?: string, offset?: number): string {
+  const where = [file, offset === undefined ? undefined : `offset ${offset} (0x${offset.toString(16)})`]
+    .filter((x) => x !== undefined)
+    .join(' at ');
+  return where ? `${where}: ${message}` : message;
+}
+
+const LOCATION = /^.*? at offset \d+ \(0x[0-9a-f]+\): |^offset \d+ \(0x[0-9a-f]+\): /;
+function stripLocation(message: string): string {
+  return message.replace(LOCATION, '');
+}
+
+export const errors = {
+  truncated: (offset: number, need: number, what: string, have: number) =>
+    new BtfkitError('TRUNCATED', `expected ${what} (${need} bytes) but only ${Math.max(0, have)} remain`, undefined, offset),
+  badMagic: (offset: number, what: string, got: string) =>
+    new BtfkitError('BAD_MAGIC', `expected ${what}, found ${got}`, undefined, offset),
+  badHeader: (offset: number, message: string) => new BtfkitError('BAD_HEADER', message, undefined, offset),
+  badBtf: (offset: number, message: string) => new BtfkitError('BAD_BTF', message, undefined, offset),
+  badString: (offset: number, message: string) => new BtfkitError('BAD_STRING', message, undefined, offset),
+  badElf: (offset: number, message: string) => new BtfkitError('BAD_ELF', message, undefined, offset),
+  badBtfExt: (offset: number, message: string) => new BtfkitError('BAD_BTF_EXT', message, undefined, offset),
+  badTar: (file: string, offset: number, message: string) => new BtfkitError('BAD_TAR', message, file, offset),
+  badXz: (file: string, message: string) => new BtfkitError('BAD_XZ', message, file, 0),
+  notFound: (file: string, message: string) => new BtfkitError('NOT_FOUND', message, file),
+  io: (file: string, message: string) => new BtfkitError('IO', message, file),
+  badOption: (message: string) => new BtfkitError('BAD_OPTION', message),
+  coreRelo: (message: string, file?: string) => new BtfkitError('CORE_RELO', message, file),
+  minimize: (message: string, file?: string) => new BtfkitError('MINIMIZE', message, file),
+  unsupported: (message: string, file?: string, offset?: number) =>
+    new BtfkitError('UNSUPPORTED', message, file, offset),
+};
+
+/** Runs `fn`, attributing any BtfkitError without a file to `file`. */
+export function inFile<T>(file: string, fn: () => T, baseOffset = 0): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof BtfkitError) throw e.withFile(file, baseOffset);
+    throw e;
+  }
+}
