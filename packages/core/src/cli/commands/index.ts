@@ -1,0 +1,4 @@
+import type { Command } from './types.ts';
+
+/** Registered subcommands, in the order `btfkit --help` lists them. */
+export const commands: Command[] = [];
