@@ -1,4 +1,5 @@
+import { dump } from './dump.ts';
 import type { Command } from './types.ts';
 
 /** Registered subcommands, in the order `btfkit --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [dump];

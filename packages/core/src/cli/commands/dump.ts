@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Btf } from '../../btf/btf.ts';
+import { decodeBtf, isBtf } from '../../btf/index.ts';
+import { dumpRawTo } from '../../dump/raw.ts';
+import { errors } from '../../errors/index.ts';
+import type { Command } from './types.ts';
+
+const usage = `usage: btfkit dump [--base BASE] [--format raw|c] FILE
+
+Prints the types of FILE as 'bpftool btf dump file FILE [--base-btf BASE]' does
+(bpftool 7.1.0), byte for byte. FILE: raw BTF, a BPF object, a vmlinux ELF or a
+btfhub .btf.tar.xz. --format c prints a C header (vmlinux.h) instead.
+  --base BASE     the BTF that FILE (split BTF, e.g. a kernel module) extends
+  --format FMT    raw (default) or c
+`;
+
+export const dump: Command = {
+  name: 'dump',
+  summary: 'print a BTF as bpftool btf dump does (raw or C header)',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        base: { type: 'string' },
+        format: { type: 'string', default: 'raw' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    const [file, ...extra] = positionals;
+    if (file === undefined || extra.length > 0) throw errors.badOption(`expected exactly one FILE\n${usage}`);
+    const format = values.format;
+    if (format !== 'raw') throw errors.badOption(`unknown --format '${format}' (raw or c)`);
+    const base = values.base === undefined ? undefined : load(values.base);
+    const btf = load(file, base);
+    const out = new StdoutChunks();
+    dumpRawTo(btf, (chunk) => out.write(chunk));
+    return 0;
+  },
+};
+
+function load(path: string, base?: Btf): Btf {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw errors.io(path, (e as Error).message);
+  }
+  if (!isBtf(bytes)) throw errors.unsupported('only raw BTF input is supported by this build', path, 0);
+  return decodeBtf(bytes, { file: path, base });
+}
+
+/**
+ * Writes latin1 chunks to stdout as raw bytes. Stdout on Linux is synchronous for files and
+ * pipes, so large writes need no backpressure handling; a closed pipe (`| head`) ends quietly.
+ */
+class StdoutChunks {
+  constructor() {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
+  write(chunk: string): void {
+    process.stdout.write(Buffer.from(chunk, 'latin1'));
+  }
+}
