@@ -1,0 +1,2 @@
+export * from './elf.ts';
+export * from './object.ts';

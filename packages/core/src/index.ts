@@ -1,0 +1,4 @@
+export * from './btf/index.ts';
+export * from './btfext/index.ts';
+export * from './elf/index.ts';
+export * from './errors/index.ts';
