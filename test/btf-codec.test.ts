@@ -135,7 +135,7 @@ describe('byte orders and header forms', () => {
     expect(y.types).toEqual(x.types);
     const reference = bpftool(['btf', 'dump', 'file', source]);
     expect(bpftool(['btf', 'dump', 'file', write('be24.btf', be)]).equals(reference)).toBe(true);
-    expect(Buffer.from(dumpRaw(y), 'latin1').equals(reference)).toBe(true);
+    expect(dumpRaw(y).equals(reference)).toBe(true);
     // And back to little-endian: the original bytes.
     expect(same(encodeBtf(y, { littleEndian: true }), readFileSync(source))).toBe(true);
   });
@@ -151,7 +151,7 @@ describe('byte orders and header forms', () => {
     const be32 = encodeBtf(x, { hdrLen: 32, littleEndian: false });
     const z = decodeBtf(be32, { file: 'be32' });
     expect(z.types).toEqual(x.types);
-    expect(Buffer.from(dumpRaw(z), 'latin1').equals(reference)).toBe(true);
+    expect(dumpRaw(z).equals(reference)).toBe(true);
     expect(same(encodeBtf(z), be32)).toBe(true);
   });
 

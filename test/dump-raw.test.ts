@@ -1,9 +1,12 @@
 /**
  * `btfkit dump` (raw format) against bpftool 7.1.0 run on the same files: byte for byte.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBtf } from '../packages/core/src/btf/index.ts';
+import { Btf, type BtfType, decodeBtf, encodeBtf, Kind } from '../packages/core/src/btf/index.ts';
 import { dumpRaw } from '../packages/core/src/dump/raw.ts';
 import {
   bpftool,
@@ -17,8 +20,6 @@ import {
   releaseOf,
 } from './fixtures/btf/corpus.ts';
 
-const ours = (s: string) => Buffer.from(s, 'latin1');
-
 /** Compares as text first on mismatch, so a failure shows the first differing lines. */
 function expectSame(actual: Buffer, expected: Buffer, what: string): void {
   if (actual.equals(expected)) return;
@@ -31,16 +32,21 @@ function expectSame(actual: Buffer, expected: Buffer, what: string): void {
 }
 
 let kernels: ReturnType<typeof extractKernels>;
+let scratch: string;
 beforeAll(() => {
   kernels = extractKernels();
+  scratch = mkdtempSync(join(tmpdir(), 'btfkit-dump-'));
 });
-afterAll(() => kernels?.cleanup());
+afterAll(() => {
+  kernels?.cleanup();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('dump raw = bpftool btf dump file', () => {
   it.each(kernelArchives().map(releaseOf))('kernel %s (raw BTF)', (release) => {
     const path = kernels.raw.get(release) as string;
     const btf = decodeBtf(readFileSync(path), { file: path });
-    expectSame(ours(dumpRaw(btf)), bpftool(['btf', 'dump', 'file', path]), release);
+    expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', path]), release);
   });
 
   it('every corpus object (.BTF of the ELF)', () => {
@@ -48,7 +54,7 @@ describe('dump raw = bpftool btf dump file', () => {
     expect(files.length).toBe(41);
     for (const f of files) {
       const btf = decodeBtf(readBtfOfObject(f), { file: f });
-      expectSame(ours(dumpRaw(btf)), bpftool(['btf', 'dump', 'file', f]), f);
+      expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', f]), f);
     }
   });
 
@@ -57,7 +63,7 @@ describe('dump raw = bpftool btf dump file', () => {
     expect(files.length).toBe(294);
     for (const f of files) {
       const btf = decodeBtf(readFileSync(f), { file: f });
-      expectSame(ours(dumpRaw(btf)), bpftool(['btf', 'dump', 'file', f]), f);
+      expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', f]), f);
     }
   });
 
@@ -66,6 +72,107 @@ describe('dump raw = bpftool btf dump file', () => {
     const base = decodeBtf(readFileSync(basePath), { file: basePath });
     const btf = decodeBtf(readFileSync(mod), { file: mod, base });
     expect(btf.startId).toBe(base.typeCount);
-    expectSame(ours(dumpRaw(btf)), bpftool(['btf', 'dump', 'file', mod, '--base-btf', basePath]), mod);
+    expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', mod, '--base-btf', basePath]), mod);
+  });
+
+  it('every kind clang emits (decl/type tags, float, signed enum64, bitfields, extern var)', () => {
+    const obj = join(scratch, 'kinds.o');
+    execFileSync('clang-19', [
+      '-target',
+      'bpf',
+      '-g',
+      '-O2',
+      '-c',
+      join(import.meta.dirname, 'fixtures/btf/kinds.c'),
+      '-o',
+      obj,
+    ]);
+    const btf = decodeBtf(readBtfOfObject(obj), { file: obj });
+    const kinds = new Set(btf.types.map((t) => t.kind));
+    for (const k of [
+      Kind.DeclTag,
+      Kind.TypeTag,
+      Kind.Float,
+      Kind.Enum64,
+      Kind.Restrict,
+      Kind.Fwd,
+      Kind.Datasec,
+    ]) {
+      expect(kinds.has(k), `kind ${k}`).toBe(true);
+    }
+    expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', obj]), obj);
+  });
+
+  it('odd but readable records: raw name bytes, unknown linkage and INT encodings, legacy INT bitfields', () => {
+    // Strings: names with bytes that are not UTF-8, and an offset into the middle of a name.
+    const strings = Buffer.from('\0int\0caf\xe9\xff\0s\0f\0v\0e\0x\0', 'latin1');
+    const off = (name: string) => strings.indexOf(Buffer.from(`\0${name}\0`, 'latin1')) + 1;
+    const types: BtfType[] = [
+      { kind: Kind.Int, nameOff: off('int'), kflag: false, size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+      // Legacy bitfield INT (offset/bits inside the INT) and an encoding bpftool has no name for.
+      { kind: Kind.Int, nameOff: off('int') + 1, kflag: false, size: 4, encoding: 8, bitOffset: 3, bits: 5 },
+      {
+        kind: Kind.Int,
+        nameOff: off('caf\xe9\xff'),
+        kflag: false,
+        size: 1,
+        encoding: 2,
+        bitOffset: 0,
+        bits: 8,
+      },
+      {
+        kind: Kind.Struct,
+        nameOff: off('s'),
+        kflag: false,
+        size: 8,
+        members: [
+          { nameOff: off('f'), type: 2, bitOffset: 3, bitfieldSize: 0 },
+          { nameOff: 0, type: 1, bitOffset: 32, bitfieldSize: 0 },
+        ],
+      },
+      { kind: Kind.FuncProto, nameOff: 0, kflag: false, type: 1, params: [] },
+      { kind: Kind.Func, nameOff: off('f'), kflag: false, type: 5, linkage: 3 },
+      { kind: Kind.Var, nameOff: off('v'), kflag: false, type: 1, linkage: 7 },
+      {
+        kind: Kind.Enum,
+        nameOff: off('e'),
+        kflag: false,
+        size: 4,
+        values: [{ nameOff: off('x'), value: 0xffffffff }],
+      },
+      {
+        kind: Kind.Enum,
+        nameOff: 0,
+        kflag: true,
+        size: 4,
+        values: [{ nameOff: off('x'), value: 0x80000000 }],
+      },
+      {
+        kind: Kind.Enum64,
+        nameOff: 0,
+        kflag: true,
+        size: 8,
+        values: [
+          { nameOff: off('x'), lo: 0, hi: 0xffffffff },
+          { nameOff: off('x'), lo: 7, hi: 0x7fffffff },
+        ],
+      },
+      { kind: Kind.Enum, nameOff: off('e'), kflag: false, size: 4, values: [] },
+      {
+        kind: Kind.Datasec,
+        nameOff: off('x'),
+        kflag: false,
+        size: 16,
+        vars: [{ type: 7, offset: 4, size: 4 }],
+      },
+    ];
+    for (const littleEndian of [true, false]) {
+      const bytes = encodeBtf(new Btf({ types, strings, littleEndian }));
+      const path = join(scratch, `odd-${littleEndian ? 'le' : 'be'}.btf`);
+      writeFileSync(path, bytes);
+      const reference = bpftool(['btf', 'dump', 'file', path]);
+      expect(reference.includes(Buffer.from("'caf\xe9\xff'", 'latin1'))).toBe(true);
+      expectSame(dumpRaw(decodeBtf(bytes, { file: path })), reference, path);
+    }
   });
 });

@@ -2,7 +2,18 @@ import { ByteReader } from '../bytes/reader.ts';
 import { BtfkitError, errors, inFile } from '../errors/index.ts';
 import { Btf, type BtfHeader, type LayoutEntry } from './btf.ts';
 import { Kind, MAX_KNOWN_KIND } from './kinds.ts';
-import { type BtfType, type Member, UNKNOWN_KIND } from './types.ts';
+import {
+  type BtfType,
+  type CompositeType,
+  type DatasecVar,
+  type Enum64Value,
+  type EnumValue,
+  type IntType,
+  type Member,
+  type Param,
+  type RefType,
+  UNKNOWN_KIND,
+} from './types.ts';
 
 export const BTF_MAGIC = 0xeb9f;
 const CLASSIC_HDR_LEN = 24;
@@ -24,7 +35,10 @@ export interface DecodeOptions {
 
 /** Whether these bytes start with the BTF magic in either byte order. */
 export function isBtf(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && ((bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f));
+  return (
+    bytes.length >= 2 &&
+    ((bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f))
+  );
 }
 
 /** Decodes raw BTF (a `.BTF` section or a `/sys/kernel/btf/*` file). */
@@ -50,7 +64,8 @@ function decode(bytes: Uint8Array, opts: DecodeOptions): Btf {
 
   const typeStart = afterHdr + header.typeOff;
   const strStart = afterHdr + header.strOff;
-  if (header.typeOff % 4 !== 0) throw errors.badHeader(r.abs(8), `type_off ${header.typeOff} is not 4-byte aligned`);
+  if (header.typeOff % 4 !== 0)
+    throw errors.badHeader(r.abs(8), `type_off ${header.typeOff} is not 4-byte aligned`);
   if (strStart + header.strLen > bytes.length) {
     throw errors.truncated(r.abs(strStart), header.strLen, 'string section', bytes.length - strStart);
   }
@@ -58,7 +73,10 @@ function decode(bytes: Uint8Array, opts: DecodeOptions): Btf {
     throw errors.truncated(r.abs(typeStart), header.typeLen, 'type section', bytes.length - typeStart);
   }
   if (header.typeOff + header.typeLen > header.strOff) {
-    throw errors.badHeader(r.abs(12), `type section (ends at ${header.typeOff + header.typeLen}) overlaps string section (starts at ${header.strOff})`);
+    throw errors.badHeader(
+      r.abs(12),
+      `type section (ends at ${header.typeOff + header.typeLen}) overlaps string section (starts at ${header.strOff})`,
+    );
   }
 
   let layout: LayoutEntry[] | undefined;
@@ -82,7 +100,8 @@ function readHeader(r: ByteReader): BtfHeader {
   const version = r.u8('BTF version');
   const flags = r.u8('BTF flags');
   const hdrLen = r.u32('hdr_len');
-  if (hdrLen < CLASSIC_HDR_LEN) throw errors.badHeader(r.abs(4), `hdr_len ${hdrLen} is shorter than the ${CLASSIC_HDR_LEN}-byte header`);
+  if (hdrLen < CLASSIC_HDR_LEN)
+    throw errors.badHeader(r.abs(4), `hdr_len ${hdrLen} is shorter than the ${CLASSIC_HDR_LEN}-byte header`);
   if (hdrLen > r.length) throw errors.truncated(r.abs(0), hdrLen, 'BTF header (hdr_len)', r.length);
   if (hdrLen % 4 !== 0) throw errors.badHeader(r.abs(4), `hdr_len ${hdrLen} is not a multiple of 4`);
   const typeOff = r.u32('type_off');
@@ -103,9 +122,13 @@ function readLayout(r: ByteReader, h: BtfHeader): LayoutEntry[] {
   const off = h.layoutOff as number;
   const len = h.layoutLen as number;
   const at = h.hdrLen + off;
-  if (off % 4 !== 0 || len % 4 !== 0) throw errors.badHeader(r.abs(24), `layout section offset ${off} / length ${len} not 4-byte aligned`);
+  if (off % 4 !== 0 || len % 4 !== 0)
+    throw errors.badHeader(r.abs(24), `layout section offset ${off} / length ${len} not 4-byte aligned`);
   if (off < h.typeOff + h.typeLen || off + len > h.strOff) {
-    throw errors.badHeader(r.abs(24), `layout section [${off}, ${off + len}) must lie between the type and string sections`);
+    throw errors.badHeader(
+      r.abs(24),
+      `layout section [${off}, ${off + len}) must lie between the type and string sections`,
+    );
   }
   const lr = r.slice(at, len, 'layout section');
   const entries: LayoutEntry[] = [];
@@ -114,7 +137,10 @@ function readLayout(r: ByteReader, h: BtfHeader): LayoutEntry[] {
     const elemSz = lr.u8('layout elem_sz');
     const flags = lr.u16('layout flags');
     if (infoSz % 4 !== 0 || elemSz % 4 !== 0) {
-      throw errors.badHeader(lr.abs(lr.pos - 4), `layout entry for kind ${entries.length} has sizes ${infoSz}/${elemSz}, not multiples of 4`);
+      throw errors.badHeader(
+        lr.abs(lr.pos - 4),
+        `layout entry for kind ${entries.length} has sizes ${infoSz}/${elemSz}, not multiples of 4`,
+      );
     }
     entries.push({ infoSz, elemSz, flags });
   }
@@ -127,127 +153,200 @@ function checkStrings(strings: Uint8Array, at: number, split: boolean): void {
     throw errors.badString(at, 'empty string section (a base BTF needs at least the empty string)');
   }
   if (!split && strings[0] !== 0) {
-    throw errors.badString(at, 'string section does not start with the empty string (split BTF without its base?)');
+    throw errors.badString(
+      at,
+      'string section does not start with the empty string (split BTF without its base?)',
+    );
   }
   if (strings[strings.length - 1] !== 0) {
     throw errors.badString(at + strings.length - 1, 'string section does not end with a NUL byte');
   }
 }
 
+/** Names the record being read in errors ("members of type #12"); built only on failure. */
+function recordWhat(field: string, index: number): string {
+  return `${field} of type #${index + 1}`;
+}
+
+/**
+ * Reads the type records. This is the hot loop of every kernel load (100k+ records), so it
+ * reads through the DataView directly, checks each record's full size once before reading
+ * it, and builds each kind's object with one fixed shape (optional raw fields are added
+ * only when present) to keep allocation and GC low.
+ */
 function readTypes(r: ByteReader, layout: LayoutEntry[] | undefined): BtfType[] {
   const types: BtfType[] = [];
+  const v = r.view;
+  const le = r.littleEndian;
   const end = r.length;
-  while (r.pos < end) {
-    const start = r.pos;
-    const nameOff = r.u32('type name_off');
-    const info = r.u32('type info');
-    const sizeOrType = r.u32('type size/type');
+  let pos = 0;
+  const need = (n: number, field: string) => {
+    if (pos + n > end) throw errors.truncated(r.abs(pos), n, recordWhat(field, types.length), end - pos);
+  };
+  while (pos < end) {
+    const start = pos;
+    need(12, 'type record');
+    const nameOff = v.getUint32(pos, le);
+    const info = v.getUint32(pos + 4, le);
+    const sizeOrType = v.getUint32(pos + 8, le);
+    pos += 12;
     // Wide masks (24-bit vlen, 7-bit kind): old producers always wrote zeros there.
     const vlen = info & 0xffffff;
     const kind = (info >>> 24) & 0x7f;
     const kflag = info >>> 31 === 1;
-    const what = (field: string) => `${field} of type #${types.length + 1}`;
+    let t: BtfType;
     switch (kind) {
-      case Kind.Int: {
-        const enc = r.u32(what('INT encoding'));
-        types.push({
-          kind,
-          nameOff,
-          kflag,
-          size: sizeOrType,
-          encoding: (enc >>> 24) & 0x0f,
-          bitOffset: (enc >>> 16) & 0xff,
-          bits: enc & 0xff,
-          ...(enc & 0xf000ff00 ? { rawEncoding: enc } : {}),
-        });
-        break;
-      }
-      case Kind.Ptr:
-      case Kind.Typedef:
-      case Kind.Volatile:
-      case Kind.Const:
-      case Kind.Restrict:
-      case Kind.TypeTag:
-        types.push({ kind, nameOff, kflag, type: sizeOrType, ...(vlen ? { rawVlen: vlen } : {}) });
-        break;
-      case Kind.Fwd:
-        types.push({ kind, nameOff, kflag, ...(sizeOrType || vlen ? { rawVlen: vlen, rawSizeOrType: sizeOrType } : {}) });
-        break;
-      case Kind.Float:
-        types.push({ kind, nameOff, kflag, size: sizeOrType, ...(vlen ? { rawVlen: vlen } : {}) });
-        break;
-      case Kind.Array: {
-        r.need(12, what('ARRAY info'));
-        const type = r.u32();
-        const indexType = r.u32();
-        const nelems = r.u32();
-        types.push({ kind, nameOff, kflag, type, indexType, nelems, ...(vlen || sizeOrType ? { rawVlen: vlen, rawSizeOrType: sizeOrType } : {}) });
-        break;
-      }
-      case Kind.Struct:
-      case Kind.Union: {
-        r.need(vlen * 12, what(`${vlen} members`));
-        const members: Member[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++) {
-          const mName = r.u32();
-          const mType = r.u32();
-          const off = r.u32();
-          members[i] = kflag
-            ? { nameOff: mName, type: mType, bitOffset: off & 0xffffff, bitfieldSize: off >>> 24 }
-            : { nameOff: mName, type: mType, bitOffset: off, bitfieldSize: 0 };
+      case 1 /* Kind.Int */:
+        {
+          need(4, 'INT encoding');
+          const enc = v.getUint32(pos, le);
+          pos += 4;
+          const it: IntType = {
+            kind,
+            nameOff,
+            kflag,
+            size: sizeOrType,
+            encoding: (enc >>> 24) & 0x0f,
+            bitOffset: (enc >>> 16) & 0xff,
+            bits: enc & 0xff,
+          };
+          if (enc & 0xf000ff00) it.rawEncoding = enc;
+          if (vlen) it.rawVlen = vlen;
+          t = it;
+          break;
         }
-        types.push({ kind, nameOff, kflag, size: sizeOrType, members });
+      case 2 /* Kind.Ptr */:
+      case 8 /* Kind.Typedef */:
+      case 9 /* Kind.Volatile */:
+      case 10 /* Kind.Const */:
+      case 11 /* Kind.Restrict */:
+      case 18 /* Kind.TypeTag */:
+        t = { kind, nameOff, kflag, type: sizeOrType } as RefType;
+        if (vlen) t.rawVlen = vlen;
         break;
-      }
-      case Kind.Enum: {
-        r.need(vlen * 8, what(`${vlen} enumerators`));
-        const values = new Array(vlen);
-        for (let i = 0; i < vlen; i++) values[i] = { nameOff: r.u32(), value: r.u32() };
-        types.push({ kind, nameOff, kflag, size: sizeOrType, values });
+      case 7 /* Kind.Fwd */:
+        t = { kind, nameOff, kflag };
+        if (sizeOrType || vlen) {
+          t.rawVlen = vlen;
+          t.rawSizeOrType = sizeOrType;
+        }
         break;
-      }
-      case Kind.Enum64: {
-        r.need(vlen * 12, what(`${vlen} enumerators`));
-        const values = new Array(vlen);
-        for (let i = 0; i < vlen; i++) values[i] = { nameOff: r.u32(), lo: r.u32(), hi: r.u32() };
-        types.push({ kind, nameOff, kflag, size: sizeOrType, values });
+      case 16 /* Kind.Float */:
+        t = { kind, nameOff, kflag, size: sizeOrType };
+        if (vlen) t.rawVlen = vlen;
         break;
-      }
-      case Kind.Func:
-        types.push({ kind, nameOff, kflag, type: sizeOrType, linkage: vlen });
+      case 3 /* Kind.Array */:
+        {
+          need(12, 'ARRAY info');
+          t = {
+            kind,
+            nameOff,
+            kflag,
+            type: v.getUint32(pos, le),
+            indexType: v.getUint32(pos + 4, le),
+            nelems: v.getUint32(pos + 8, le),
+          };
+          pos += 12;
+          if (vlen || sizeOrType) {
+            t.rawVlen = vlen;
+            t.rawSizeOrType = sizeOrType;
+          }
+          break;
+        }
+      case 4 /* Kind.Struct */:
+      case 5 /* Kind.Union */:
+        {
+          need(vlen * 12, `${vlen} members`);
+          const members: Member[] = new Array(vlen);
+          for (let i = 0; i < vlen; i++, pos += 12) {
+            const off = v.getUint32(pos + 8, le);
+            members[i] = {
+              nameOff: v.getUint32(pos, le),
+              type: v.getUint32(pos + 4, le),
+              bitOffset: kflag ? off & 0xffffff : off,
+              bitfieldSize: kflag ? off >>> 24 : 0,
+            };
+          }
+          t = { kind, nameOff, kflag, size: sizeOrType, members } as CompositeType;
+          break;
+        }
+      case 6 /* Kind.Enum */:
+        {
+          need(vlen * 8, `${vlen} enumerators`);
+          const values: EnumValue[] = new Array(vlen);
+          for (let i = 0; i < vlen; i++, pos += 8)
+            values[i] = { nameOff: v.getUint32(pos, le), value: v.getUint32(pos + 4, le) };
+          t = { kind, nameOff, kflag, size: sizeOrType, values };
+          break;
+        }
+      case 19 /* Kind.Enum64 */:
+        {
+          need(vlen * 12, `${vlen} enumerators`);
+          const values: Enum64Value[] = new Array(vlen);
+          for (let i = 0; i < vlen; i++, pos += 12) {
+            values[i] = {
+              nameOff: v.getUint32(pos, le),
+              lo: v.getUint32(pos + 4, le),
+              hi: v.getUint32(pos + 8, le),
+            };
+          }
+          t = { kind, nameOff, kflag, size: sizeOrType, values };
+          break;
+        }
+      case 12 /* Kind.Func */:
+        t = { kind, nameOff, kflag, type: sizeOrType, linkage: vlen };
         break;
-      case Kind.FuncProto: {
-        r.need(vlen * 8, what(`${vlen} parameters`));
-        const params = new Array(vlen);
-        for (let i = 0; i < vlen; i++) params[i] = { nameOff: r.u32(), type: r.u32() };
-        types.push({ kind, nameOff, kflag, type: sizeOrType, params });
+      case 13 /* Kind.FuncProto */:
+        {
+          need(vlen * 8, `${vlen} parameters`);
+          const params: Param[] = new Array(vlen);
+          for (let i = 0; i < vlen; i++, pos += 8)
+            params[i] = { nameOff: v.getUint32(pos, le), type: v.getUint32(pos + 4, le) };
+          t = { kind, nameOff, kflag, type: sizeOrType, params };
+          break;
+        }
+      case 14 /* Kind.Var */:
+        need(4, 'VAR linkage');
+        t = { kind, nameOff, kflag, type: sizeOrType, linkage: v.getUint32(pos, le) };
+        pos += 4;
+        if (vlen) t.rawVlen = vlen;
         break;
-      }
-      case Kind.Var:
-        types.push({ kind, nameOff, kflag, type: sizeOrType, linkage: r.u32(what('VAR linkage')), ...(vlen ? { rawVlen: vlen } : {}) });
-        break;
-      case Kind.Datasec: {
-        r.need(vlen * 12, what(`${vlen} section variables`));
-        const vars = new Array(vlen);
-        for (let i = 0; i < vlen; i++) vars[i] = { type: r.u32(), offset: r.u32(), size: r.u32() };
-        types.push({ kind, nameOff, kflag, size: sizeOrType, vars });
-        break;
-      }
-      case Kind.DeclTag:
-        types.push({ kind, nameOff, kflag, type: sizeOrType, componentIdx: r.i32(what('DECL_TAG component_idx')), ...(vlen ? { rawVlen: vlen } : {}) });
+      case 15 /* Kind.Datasec */:
+        {
+          need(vlen * 12, `${vlen} section variables`);
+          const vars: DatasecVar[] = new Array(vlen);
+          for (let i = 0; i < vlen; i++, pos += 12) {
+            vars[i] = {
+              type: v.getUint32(pos, le),
+              offset: v.getUint32(pos + 4, le),
+              size: v.getUint32(pos + 8, le),
+            };
+          }
+          t = { kind, nameOff, kflag, size: sizeOrType, vars };
+          break;
+        }
+      case 17 /* Kind.DeclTag */:
+        need(4, 'DECL_TAG component_idx');
+        t = { kind, nameOff, kflag, type: sizeOrType, componentIdx: v.getInt32(pos, le) };
+        pos += 4;
+        if (vlen) t.rawVlen = vlen;
         break;
       default: {
         const entry = kind > MAX_KNOWN_KIND || kind === 0 ? layout?.[kind] : undefined;
         if (!entry) {
-          throw errors.badBtf(r.abs(start + 4), `unsupported BTF kind ${kind} (no layout section entry describes it)`);
+          throw errors.badBtf(
+            r.abs(start + 4),
+            `unsupported BTF kind ${kind} (no layout section entry describes it)`,
+          );
         }
         const n = entry.infoSz + vlen * entry.elemSz;
-        r.need(n, what(`kind ${kind} trailing data`));
-        const trailing = r.bytes.slice(r.pos, r.pos + n);
-        r.pos += n;
-        types.push({ kind: UNKNOWN_KIND, rawKind: kind, nameOff, kflag, vlen, sizeOrType, trailing });
+        need(n, `kind ${kind} trailing data`);
+        const trailing = r.bytes.slice(pos, pos + n);
+        pos += n;
+        t = { kind: UNKNOWN_KIND, rawKind: kind, nameOff, kflag, vlen, sizeOrType, trailing };
       }
     }
+    types.push(t);
   }
   return types;
 }

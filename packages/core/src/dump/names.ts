@@ -1,32 +1,40 @@
 import type { Btf } from '../btf/btf.ts';
+import type { TextOut } from './text-out.ts';
 
 /**
- * String lookup for the printers. The whole string section is decoded once as latin1 (one
- * JS char per byte), so a name is a cheap substring and any byte a name holds goes back out
- * unchanged when the output is written as latin1: bpftool prints names as raw bytes, without
- * escaping or UTF-8 validation, and so must we.
+ * Name lookup for the printers, in bytes: bpftool prints names as the raw bytes of the
+ * string section (no escaping, no UTF-8 validation), so names are copied, never decoded.
+ * Split BTF: offsets below the split's start go to the base's strings.
  */
-export class NameTable {
-  private readonly text: string;
+export class NameBytes {
+  private readonly strings: Uint8Array;
   private readonly startStrOff: number;
-  private readonly base: NameTable | undefined;
+  private readonly base: NameBytes | undefined;
 
   constructor(btf: Btf) {
-    this.text = latin1(btf.strings);
+    this.strings = btf.strings;
     this.startStrOff = btf.startStrOff;
-    this.base = btf.base ? new NameTable(btf.base) : undefined;
+    this.base = btf.base ? new NameBytes(btf.base) : undefined;
   }
 
-  /** The raw (latin1) string at a string offset; '' past the end (the decoder rejects that). */
-  get(off: number): string {
-    if (off < this.startStrOff) return this.base ? this.base.get(off) : '';
+  /** Writes the string at `off` (nothing for an offset outside every section). */
+  write(out: TextOut, off: number): void {
+    if (off < this.startStrOff) {
+      this.base?.write(out, off);
+      return;
+    }
+    const s = this.strings;
     const local = off - this.startStrOff;
-    const end = this.text.indexOf('\0', local);
-    return this.text.slice(local, end < 0 ? this.text.length : end);
+    if (local >= s.length) return;
+    let end = s.indexOf(0, local);
+    if (end < 0) end = s.length;
+    out.bytes(s, local, end);
   }
-}
 
-/** Bytes → a string with one char per byte (the inverse of `Buffer.from(s, 'latin1')`). */
-export function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  /** Whether the string at `off` is empty (bpftool's "(anon)" test is on the offset, not this). */
+  isEmpty(off: number): boolean {
+    if (off < this.startStrOff) return this.base ? this.base.isEmpty(off) : true;
+    const local = off - this.startStrOff;
+    return local >= this.strings.length || this.strings[local] === 0;
+  }
 }

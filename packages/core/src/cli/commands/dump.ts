@@ -57,7 +57,7 @@ function load(path: string, base?: Btf): Btf {
 }
 
 /**
- * Writes latin1 chunks to stdout as raw bytes. Stdout on Linux is synchronous for files and
+ * Writes byte chunks to stdout. Stdout on Linux is synchronous for files and
  * pipes, so large writes need no backpressure handling; a closed pipe (`| head`) ends quietly.
  */
 class StdoutChunks {
@@ -67,7 +67,7 @@ class StdoutChunks {
       throw e;
     });
   }
-  write(chunk: string): void {
-    process.stdout.write(Buffer.from(chunk, 'latin1'));
+  write(chunk: Uint8Array): void {
+    process.stdout.write(chunk);
   }
 }

@@ -1,0 +1,115 @@
+/**
+ * An ASCII/byte output buffer for the printers: numbers are written as digits and names are
+ * copied byte for byte from the string section, so printing a 100k-type kernel creates
+ * almost no JS strings (and so almost no garbage). Full chunks go to the sink in order.
+ */
+export type ByteSink = (chunk: Uint8Array) => void;
+
+const DEFAULT_CHUNK = 1 << 20;
+
+export class TextOut {
+  private buf: Uint8Array;
+  private len = 0;
+  private readonly digits = new Uint8Array(24);
+
+  constructor(
+    private readonly sink: ByteSink,
+    private readonly chunkSize = DEFAULT_CHUNK,
+  ) {
+    // Room for one chunk plus the longest single write that can follow it.
+    this.buf = new Uint8Array(chunkSize + 4096);
+  }
+
+  /** Call between records: hands a full chunk to the sink. */
+  maybeFlush(): void {
+    if (this.len >= this.chunkSize) this.flush();
+  }
+
+  flush(): void {
+    if (this.len === 0) return;
+    this.sink(this.buf.slice(0, this.len));
+    this.len = 0;
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  /** A constant ASCII fragment, pre-encoded with `ascii()`. */
+  lit(b: Uint8Array): void {
+    const n = b.length;
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) buf[at++] = b[i] as number;
+    this.len = at;
+  }
+
+  byte(c: number): void {
+    this.reserve(1);
+    this.buf[this.len++] = c;
+  }
+
+  /** Bytes [start, end) of `src`, verbatim. */
+  bytes(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.reserve(n);
+    const buf = this.buf;
+    if (n > 32) {
+      buf.set(src.subarray(start, end), this.len);
+      this.len += n;
+      return;
+    }
+    let at = this.len;
+    for (let i = start; i < end; i++) buf[at++] = src[i] as number;
+    this.len = at;
+  }
+
+  /** A non-negative integer below 2^53, in decimal (printf %u). */
+  uint(v: number): void {
+    this.reserve(20);
+    if (v < 10) {
+      this.buf[this.len++] = 48 + v;
+      return;
+    }
+    const d = this.digits;
+    let n = 0;
+    while (v > 0) {
+      const q = Math.floor(v / 10);
+      d[n++] = 48 + (v - q * 10);
+      v = q;
+    }
+    const buf = this.buf;
+    let at = this.len;
+    while (n > 0) buf[at++] = d[--n] as number;
+    this.len = at;
+  }
+
+  /** A signed integer (printf %d). */
+  int(v: number): void {
+    if (v < 0) {
+      this.byte(45);
+      this.uint(-v);
+    } else this.uint(v);
+  }
+
+  /** Any string of char codes < 256 (latin1), e.g. a bigint's digits. */
+  str(s: string): void {
+    const n = s.length;
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i) & 0xff;
+    this.len = at;
+  }
+}
+
+/** Pre-encodes a constant fragment for `TextOut.lit`. */
+export function ascii(s: string): Uint8Array {
+  return Buffer.from(s, 'latin1');
+}
