@@ -1,0 +1,19 @@
+export type { FieldDesc, NamedTypeDesc, RuntimeCodec, TypeDesc } from './codec.js';
+export { createCodecs } from './codec.js';
+export { TypeDescriber } from './describe.ts';
+export { skeletonDts } from './dts.ts';
+export {
+  buildSkeletonModel,
+  type GlobalModel,
+  type MapModel,
+  type ProgramModel,
+  type SkeletonModel,
+  type SkeletonSource,
+} from './model.ts';
+export { MAP_TYPES, type ProgramKind, programKind } from './sections.ts';
+
+/** Absolute paths of the runtime files a generated module imports (plain JS, no loader needed). */
+export const CODEGEN_RUNTIME = {
+  skeleton: new URL('./skeleton.js', import.meta.url),
+  codec: new URL('./codec.js', import.meta.url),
+};

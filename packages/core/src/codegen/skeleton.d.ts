@@ -1,0 +1,21 @@
+/** Where an asset's bytes are: a URL (file:, data:, http(s):) or path, or the bytes themselves. */
+export type AssetRef = { url: string | (() => string) } | { bytes: Uint8Array };
+
+export interface KernelAsset {
+  distro: string;
+  version: string;
+  arch: string;
+  release: string;
+  /** Absent when no BTF could be made for this kernel; `reason` says why. */
+  btf?: AssetRef;
+  reason?: string;
+}
+
+export interface SkeletonIo {
+  object: AssetRef;
+  kernels: KernelAsset[];
+  loadRuntime?: () => Promise<{ loadObject(bytes: Uint8Array, opts: Record<string, unknown>): unknown }>;
+}
+
+/** The untyped skeleton; the generated module's declarations give it its precise type. */
+export function createSkeleton(model: unknown, io: SkeletonIo): unknown;

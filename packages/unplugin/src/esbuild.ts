@@ -1,0 +1,3 @@
+import { unplugin } from './index.ts';
+
+export default unplugin.esbuild;
