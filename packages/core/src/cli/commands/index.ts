@@ -1,5 +1,6 @@
 import { dump } from './dump.ts';
+import { minCoreBtf } from './min-core-btf.ts';
 import type { Command } from './types.ts';
 
 /** Registered subcommands, in the order `btfkit --help` lists them. */
-export const commands: Command[] = [dump];
+export const commands: Command[] = [dump, minCoreBtf];

@@ -1,0 +1,192 @@
+import { parseArgs } from 'node:util';
+import { errors } from '../../errors/index.ts';
+import { listKernels } from '../../kernels/index.ts';
+import { checkOutDir, type KernelOutcome, minimizeKernels } from '../../minimize/batch.ts';
+import { writeFilesAtomic } from '../../minimize/files.ts';
+import { minimizeKernelFile, parseObjects, readObjectFiles } from '../../minimize/kernel-job.ts';
+import { formatUnsatisfied } from '../../minimize/report.ts';
+import type { Command } from './types.ts';
+
+const USAGE = `usage: btfkit min-core-btf [options] KERNEL OUT OBJECT...
+       btfkit min-core-btf [options] --kernels DIR|GLOB|FILE... --out-dir OUT OBJECT...
+
+Writes the smallest BTF that resolves every CO-RE relocation of the objects exactly as KERNEL
+does. Byte-identical to 'bpftool gen min_core_btf' (bpftool 7.1.0) wherever bpftool succeeds.
+KERNEL: raw BTF, a vmlinux ELF, a btfhub .btf.tar.xz, /sys/kernel/btf/vmlinux.
+
+options:
+  --base BASE        KERNEL is a module's split BTF over BASE; OUT is then one BTF holding
+                     what is needed from both (usable as libbpf's btf_custom_path) ...
+  --base-out FILE    ... or, with --base-out, OUT is a split BTF over a minimized BASE
+                     written to FILE
+  --kernels ...      batch mode: every kernel of these btfhub-archive trees, globs or files
+  --out-dir OUT      batch mode: write OUT/<distro>/<version>/<arch>/<release>.btf, identical
+                     results shared as OUT/btf/<sha256-16>.btf, and OUT/manifest.json;
+                     a re-run resumes (kernels already done are skipped)
+  --jobs N           batch mode: worker threads (default: all cores)
+  --bpftool-compat   fail where bpftool 7.1.0 fails (FWD or TYPE_TAG reached by marking)
+  --strict           write nothing for a kernel that cannot satisfy every relocation
+  -q, --quiet        do not list relocations the kernel cannot satisfy
+`;
+
+/** `--kernels a b c --out-dir …`: values after --kernels up to the next option. */
+function splitKernelArgs(args: string[]): { rest: string[]; kernels: string[] } {
+  const rest: string[] = [];
+  const kernels: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--kernels') {
+      while (i + 1 < args.length && !(args[i + 1] as string).startsWith('-'))
+        kernels.push(args[++i] as string);
+      continue;
+    }
+    if (a.startsWith('--kernels=')) {
+      kernels.push(a.slice('--kernels='.length));
+      continue;
+    }
+    rest.push(a);
+  }
+  return { rest, kernels };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { rest, kernels } = splitKernelArgs(argv);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      base: { type: 'string' },
+      'base-out': { type: 'string' },
+      'out-dir': { type: 'string' },
+      jobs: { type: 'string' },
+      'bpftool-compat': { type: 'boolean' },
+      strict: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const compat = values['bpftool-compat'] === true;
+  const quiet = values.quiet === true;
+  const strict = values.strict === true;
+
+  if (kernels.length > 0 || values['out-dir'] !== undefined) {
+    const outDir = values['out-dir'];
+    if (outDir === undefined) throw errors.badOption('--kernels needs --out-dir OUT');
+    if (kernels.length === 0) throw errors.badOption('--out-dir needs --kernels DIR|GLOB|FILE...');
+    if (values.base !== undefined || values['base-out'] !== undefined) {
+      throw errors.badOption('--base/--base-out apply to a single KERNEL, not to --kernels');
+    }
+    if (positionals.length === 0) throw errors.badOption(`expected at least one OBJECT\n${USAGE}`);
+    const jobs = values.jobs === undefined ? undefined : Number.parseInt(values.jobs, 10);
+    if (jobs !== undefined && !(jobs > 0))
+      throw errors.badOption(`--jobs expects a positive number, got '${values.jobs}'`);
+    return runBatch(kernels, outDir, positionals, { compat, quiet, strict, jobs });
+  }
+
+  if (values.jobs !== undefined) throw errors.badOption('--jobs applies to --kernels batches');
+  const [kernel, out, ...objectPaths] = positionals;
+  if (kernel === undefined || out === undefined || objectPaths.length === 0) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (values['base-out'] !== undefined && values.base === undefined)
+    throw errors.badOption('--base-out needs --base BASE');
+  const inputs = new Set([kernel, values.base, ...objectPaths].filter((x) => x !== undefined));
+  for (const o of [out, values['base-out']]) {
+    if (o !== undefined && inputs.has(o)) throw errors.badOption(`refusing to overwrite input file ${o}`);
+  }
+
+  const objects = parseObjects(readObjectFiles(objectPaths));
+  const result = minimizeKernelFile(kernel, objects, {
+    bpftoolCompat: compat,
+    base: values.base,
+    splitOutput: values['base-out'] !== undefined,
+  });
+  const report = formatUnsatisfied(result.release ?? kernel, result.unsatisfied);
+  if (!quiet) for (const line of report) process.stderr.write(`${line}\n`);
+  if (strict && result.unsatisfied.length > 0) {
+    process.stderr.write(`btfkit min-core-btf: --strict: ${out} not written\n`);
+    return 1;
+  }
+  const files = [{ path: out, bytes: result.bytes }];
+  if (values['base-out'] !== undefined && result.baseBytes)
+    files.push({ path: values['base-out'], bytes: result.baseBytes });
+  writeFilesAtomic(files);
+  return 0;
+}
+
+async function runBatch(
+  inputs: string[],
+  outDir: string,
+  objectPaths: string[],
+  o: { compat: boolean; quiet: boolean; strict: boolean; jobs: number | undefined },
+): Promise<number> {
+  checkOutDir(outDir);
+  // Everything is checked before anything is written: a bad object or kernel tree is a clear
+  // error naming the file, with no output left behind.
+  const objectFiles = readObjectFiles(objectPaths);
+  parseObjects(objectFiles);
+  const kernels = listKernels(inputs);
+  if (kernels.length === 0) throw errors.notFound(inputs.join(' '), 'expected at least one kernel BTF');
+
+  const tty = process.stderr.isTTY === true;
+  const width = 30;
+  const bar = (done: number, total: number, last: KernelOutcome) => {
+    if (!tty) return;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(
+      `\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${last.kernel.release}`,
+    );
+  };
+  const res = await minimizeKernels({
+    outDir,
+    kernels,
+    objects: objectFiles,
+    bpftoolCompat: o.compat,
+    strict: o.strict,
+    jobs: o.jobs,
+    onProgress: bar,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+
+  let failed = 0;
+  let incomplete = 0;
+  for (const r of res.outcomes) {
+    if (r.status === 'failed') {
+      failed++;
+      process.stderr.write(`btfkit min-core-btf: ${r.error}\n`);
+      if (r.unsatisfied.length > 0)
+        for (const line of formatUnsatisfied(r.kernel.release, r.unsatisfied))
+          process.stderr.write(`${line}\n`);
+      continue;
+    }
+    if (r.unsatisfied.length > 0) {
+      incomplete++;
+      if (!o.quiet)
+        for (const line of formatUnsatisfied(r.kernel.release, r.unsatisfied))
+          process.stderr.write(`${line}\n`);
+    }
+  }
+  const written = res.outcomes.filter((r) => r.status === 'written').length;
+  const resumed = res.outcomes.filter((r) => r.status === 'resumed').length;
+  const t = res.timings;
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  process.stderr.write(
+    `min-core-btf: ${res.outcomes.length} kernels (${written} minimized, ${resumed} already done, ${failed} failed, ` +
+      `${incomplete} with unsatisfied relocations) → ${res.distinctFiles} distinct files in ${outDir} ` +
+      `in ${secs(res.wallMs)} (worker time: decompress ${secs(t.decompress)}, decode ${secs(t.decode)}, ` +
+      `relocate ${secs(t.relocate)}, emit ${secs(t.emit)})\n`,
+  );
+  return failed > 0 ? 1 : 0;
+}
+
+export const minCoreBtf: Command = {
+  name: 'min-core-btf',
+  summary: 'minimize kernel BTF for CO-RE objects (bpftool gen min_core_btf, plus modules and batches)',
+  usage: USAGE,
+  run,
+};

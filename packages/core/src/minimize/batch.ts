@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { errors } from '../errors/index.ts';
+import { linkAtomic, writeFileAtomic } from './files.ts';
+import type { Unsatisfied } from './minimize.ts';
+import type { JobRequest, JobResult, Timings, WorkerInit } from './protocol.ts';
+
+/**
+ * Batch minimization of many kernels (a btfhub-archive tree, say) for one set of objects.
+ *
+ * Output layout under OUT (documented in docs/minimize.md):
+ *   btf/<sha256[0..16]>.btf                      one file per distinct minimized BTF
+ *   <distro>/<version>/<arch>/<release>.btf      btfhub's tree; hard links into btf/
+ *   manifest.json                                every kernel → its file, hash, report
+ *   .stamps/<distro>/<version>/<arch>/<release>.json   input hashes, for resuming
+ * Every file is written atomically; a kernel is done once its stamp exists, so an
+ * interrupted run resumes with the kernels that have no valid stamp.
+ */
+
+/** A kernel to minimize for; distro/version/arch are unknown for files outside a btfhub tree. */
+export interface BatchKernel {
+  distro: string | undefined;
+  version: string | undefined;
+  arch: string | undefined;
+  release: string;
+  path: string;
+}
+
+/** The btfhub-style directory of a kernel (empty for kernels from outside a btfhub tree). */
+function treeDir(k: BatchKernel): string[] {
+  return [k.distro, k.version, k.arch].filter((x): x is string => x !== undefined && x !== '');
+}
+
+export interface BatchOptions {
+  outDir: string;
+  kernels: readonly BatchKernel[];
+  objects: readonly { file: string; bytes: Uint8Array }[];
+  bpftoolCompat?: boolean;
+  /** A kernel that cannot satisfy every relocation is not written (reported as failed). */
+  strict?: boolean;
+  /** Worker count; default: all cores (at most one per kernel). */
+  jobs?: number;
+  /** Called after each kernel (for a progress bar). */
+  onProgress?: (done: number, total: number, last: KernelOutcome) => void;
+}
+
+export interface KernelOutcome {
+  kernel: BatchKernel;
+  status: 'written' | 'resumed' | 'failed';
+  /** Path under OUT of the content-addressed file. */
+  file?: string;
+  sha256?: string;
+  size?: number;
+  unsatisfied: Unsatisfied[];
+  error?: string;
+  timings?: Timings;
+}
+
+export interface BatchResult {
+  outcomes: KernelOutcome[];
+  distinctFiles: number;
+  timings: Timings;
+  wallMs: number;
+}
+
+interface Stamp {
+  kernel: { size: number; mtimeMs: number; sha256: string };
+  inputs: string;
+  sha256: string;
+  size: number;
+  unsatisfied: Unsatisfied[];
+}
+
+const STAMP_DIR = '.stamps';
+const STORE_DIR = 'btf';
+
+export function treePath(k: BatchKernel): string {
+  return join(...treeDir(k), `${k.release}.btf`);
+}
+
+function stampPath(outDir: string, k: BatchKernel): string {
+  return join(outDir, STAMP_DIR, ...treeDir(k), `${k.release}.json`);
+}
+
+export function storePath(sha256: string): string {
+  return join(STORE_DIR, `${sha256.slice(0, 16)}.btf`);
+}
+
+/** Hash of everything besides the kernel that decides the output. */
+function inputsKey(opts: BatchOptions): string {
+  const h = createHash('sha256');
+  h.update(`btfkit-min-core-btf/1 compat=${opts.bpftoolCompat === true} strict=${opts.strict === true}\n`);
+  for (const o of opts.objects) h.update(createHash('sha256').update(o.bytes).digest('hex')).update('\n');
+  return h.digest('hex');
+}
+
+function fileHash(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** A kernel is done if its stamp matches the current inputs and its output is in place. */
+function resumable(outDir: string, k: BatchKernel, inputs: string): Stamp | undefined {
+  const sp = stampPath(outDir, k);
+  if (!existsSync(sp)) return undefined;
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(readFileSync(sp, 'utf8')) as Stamp;
+  } catch {
+    return undefined;
+  }
+  if (stamp.inputs !== inputs) return undefined;
+  const st = statSync(k.path);
+  if (st.size !== stamp.kernel.size) return undefined;
+  if (st.mtimeMs !== stamp.kernel.mtimeMs && fileHash(k.path) !== stamp.kernel.sha256) return undefined;
+  const store = join(outDir, storePath(stamp.sha256));
+  const tree = join(outDir, treePath(k));
+  if (!existsSync(store) || !existsSync(tree)) return undefined;
+  if (statSync(tree).size !== stamp.size) return undefined;
+  return stamp;
+}
+
+function workerUrl(): URL {
+  return new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+}
+
+export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> {
+  const start = performance.now();
+  const { outDir, kernels } = opts;
+  const inputs = inputsKey(opts);
+  const outcomes: (KernelOutcome | undefined)[] = new Array(kernels.length);
+  const todo: number[] = [];
+  let done = 0;
+  const progress = (o: KernelOutcome) => {
+    done++;
+    opts.onProgress?.(done, kernels.length, o);
+  };
+
+  kernels.forEach((k, i) => {
+    const stamp = resumable(outDir, k, inputs);
+    if (stamp === undefined) {
+      todo.push(i);
+      return;
+    }
+    const o: KernelOutcome = {
+      kernel: k,
+      status: 'resumed',
+      file: storePath(stamp.sha256),
+      sha256: stamp.sha256,
+      size: stamp.size,
+      unsatisfied: stamp.unsatisfied,
+    };
+    outcomes[i] = o;
+    progress(o);
+  });
+
+  const totals: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+  const finish = (i: number, res: JobResult) => {
+    const k = kernels[i] as BatchKernel;
+    let o: KernelOutcome;
+    if (res.ok && opts.strict === true && res.unsatisfied.length > 0) {
+      rmSync(join(outDir, treePath(k)), { force: true });
+      rmSync(stampPath(outDir, k), { force: true });
+      o = {
+        kernel: k,
+        status: 'failed',
+        unsatisfied: res.unsatisfied,
+        error: `${k.path}: --strict: not written, ${res.unsatisfied.length} relocation(s) not satisfied`,
+      };
+    } else if (res.ok) {
+      const file = storePath(res.sha256);
+      const store = join(outDir, file);
+      if (!existsSync(store) || statSync(store).size !== res.bytes.length) writeFileAtomic(store, res.bytes);
+      linkAtomic(store, join(outDir, treePath(k)), res.bytes);
+      const st = statSync(k.path);
+      const stamp: Stamp = {
+        kernel: { size: st.size, mtimeMs: st.mtimeMs, sha256: fileHash(k.path) },
+        inputs,
+        sha256: res.sha256,
+        size: res.bytes.length,
+        unsatisfied: res.unsatisfied,
+      };
+      writeFileAtomic(stampPath(outDir, k), new TextEncoder().encode(`${JSON.stringify(stamp)}\n`));
+      for (const key of Object.keys(totals) as (keyof Timings)[]) totals[key] += res.timings[key];
+      o = {
+        kernel: k,
+        status: 'written',
+        file,
+        sha256: res.sha256,
+        size: res.bytes.length,
+        unsatisfied: res.unsatisfied,
+        timings: res.timings,
+      };
+    } else {
+      // A kernel that cannot be minimized leaves no output of its own behind.
+      rmSync(join(outDir, treePath(k)), { force: true });
+      rmSync(stampPath(outDir, k), { force: true });
+      o = { kernel: k, status: 'failed', unsatisfied: [], error: res.error };
+    }
+    outcomes[i] = o;
+    progress(o);
+  };
+
+  if (todo.length > 0) await runPool(opts, todo, finish);
+
+  const all = outcomes as KernelOutcome[];
+  writeManifest(outDir, all);
+  pruneStore(outDir, all);
+  const distinct = new Set(all.filter((o) => o.sha256).map((o) => o.sha256)).size;
+  return { outcomes: all, distinctFiles: distinct, timings: totals, wallMs: performance.now() - start };
+}
+
+async function runPool(
+  opts: BatchOptions,
+  todo: number[],
+  finish: (i: number, r: JobResult) => void,
+): Promise<void> {
+  const n = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
+  const init: WorkerInit = {
+    objects: opts.objects.map((o) => ({ file: o.file, bytes: o.bytes })),
+    bpftoolCompat: opts.bpftoolCompat === true,
+  };
+  const queue = [...todo];
+  const execArgv = workerUrl().pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  let fatal: unknown;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const worker = new Worker(workerUrl(), { workerData: init, execArgv });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const next = () => {
+            const i = queue.shift();
+            if (i === undefined || fatal !== undefined) return resolve();
+            const k = opts.kernels[i] as BatchKernel;
+            const req: JobRequest = { index: i, path: k.path, release: k.release };
+            worker.postMessage(req);
+          };
+          worker.on('message', (res: JobResult) => {
+            try {
+              if (!res.ok && res.internal) throw new Error(res.error);
+              finish(res.index, res);
+            } catch (e) {
+              fatal ??= e;
+              return reject(e);
+            }
+            next();
+          });
+          worker.on('error', (e) => {
+            fatal ??= e;
+            reject(e);
+          });
+          worker.on('exit', (code) => {
+            if (code !== 0) reject(new Error(`minimize worker exited with code ${code}`));
+          });
+          next();
+        });
+      } finally {
+        await worker.terminate();
+      }
+    }),
+  );
+}
+
+function writeManifest(outDir: string, outcomes: readonly KernelOutcome[]): void {
+  const manifest = {
+    format: 'btfkit-min-core-btf-manifest/1',
+    layout: {
+      store: `${STORE_DIR}/<sha256[0..16]>.btf`,
+      tree: '<distro>/<version>/<arch>/<release>.btf (hard link to the store file)',
+    },
+    kernels: outcomes.map((o) => ({
+      distro: o.kernel.distro,
+      version: o.kernel.version,
+      arch: o.kernel.arch,
+      release: o.kernel.release,
+      source: o.kernel.path,
+      ...(o.sha256
+        ? { file: o.file, path: treePath(o.kernel), sha256: o.sha256, size: o.size }
+        : { error: o.error ?? 'failed' }),
+      unsatisfied: o.unsatisfied.length,
+    })),
+  };
+  writeFileAtomic(
+    join(outDir, 'manifest.json'),
+    new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`),
+  );
+}
+
+/** Store files no kernel refers to any more (after inputs changed) are removed. */
+function pruneStore(outDir: string, outcomes: readonly KernelOutcome[]): void {
+  const dir = join(outDir, STORE_DIR);
+  if (!existsSync(dir)) return;
+  const live = new Set(outcomes.filter((o) => o.file).map((o) => o.file?.slice(STORE_DIR.length + 1)));
+  for (const name of readdirSync(dir)) {
+    if (/^[0-9a-f]{16}\.btf$/.test(name) && !live.has(name)) rmSync(join(dir, name), { force: true });
+  }
+}
+
+export function checkOutDir(outDir: string): void {
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw errors.io(outDir, 'expected a directory for --out-dir');
+}

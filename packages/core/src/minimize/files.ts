@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { errors } from '../errors/index.ts';
+
+/** A temporary name next to `path` (same directory, so the final rename is atomic). */
+export function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes a file so that readers see either the old file or the whole new one, never a part:
+ * write a temp file in the same directory, flush it, rename it over `path`.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempNameFor(path);
+  try {
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw errors.io(path, `cannot write: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Writes several files, all or nothing as far as the file system allows: every temp file is
+ * written first; only then are they renamed into place. A failure before the renames leaves
+ * no file behind.
+ */
+export function writeFilesAtomic(files: readonly { path: string; bytes: Uint8Array }[]): void {
+  const temps: string[] = [];
+  try {
+    for (const f of files) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      const tmp = tempNameFor(f.path);
+      temps.push(tmp);
+      const fd = openSync(tmp, 'wx', 0o644);
+      try {
+        let done = 0;
+        while (done < f.bytes.length) done += writeSync(fd, f.bytes, done, f.bytes.length - done);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (e) {
+    for (const t of temps) rmSync(t, { force: true });
+    const failed = files[temps.length - 1]?.path ?? files[0]?.path ?? '';
+    throw errors.io(failed, `cannot write: ${(e as Error).message}`);
+  }
+  for (const [i, f] of files.entries()) renameSync(temps[i] as string, f.path);
+}
+
+/**
+ * Makes `path` a hard link to `target` (replacing whatever is there) atomically: link under a
+ * temp name, then rename. Falls back to an atomic copy where hard links are not possible.
+ */
+export function linkAtomic(target: string, path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempNameFor(path);
+  try {
+    linkSync(target, tmp);
+    renameSync(tmp, path);
+  } catch {
+    rmSync(tmp, { force: true });
+    writeFileAtomic(path, bytes);
+  }
+}

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import type { Btf } from '../btf/btf.ts';
+import { type BpfObject, parseBpfObject } from '../elf/object.ts';
+import { errors } from '../errors/index.ts';
+import { readKernelTimed } from './kernel-read.ts';
+import {
+  encodeMinimized,
+  encodeMinimizedSplit,
+  type MinimizeOptions,
+  markObjects,
+  type Unsatisfied,
+} from './minimize.ts';
+import type { Timings } from './protocol.ts';
+
+/** Reads object files, turning a missing or unreadable file into an error naming it. */
+export function readObjectFiles(paths: readonly string[]): { file: string; bytes: Uint8Array }[] {
+  return paths.map((file) => ({ file, bytes: readInput(file, 'BPF object') }));
+}
+
+export function readInput(file: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw errors.notFound(file, `${what} not found`);
+    throw errors.io(file, `cannot read ${what}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Parses the objects; like bpftool, an object without .BTF.ext is an error (there is
+ * nothing to minimize for and it is most likely the wrong file).
+ */
+export function parseObjects(files: readonly { file: string; bytes: Uint8Array }[]): BpfObject[] {
+  return files.map(({ file, bytes }) => {
+    const obj = parseBpfObject(bytes, file);
+    if (obj.ext === undefined) {
+      throw errors.notFound(
+        file,
+        'expected a .BTF.ext section (CO-RE relocation records): compile with clang -g',
+      );
+    }
+    return obj;
+  });
+}
+
+export interface KernelJobOptions extends MinimizeOptions {
+  /** KERNEL is split BTF (a module) over this base. */
+  base?: string;
+  /** With `base`: emit a split BTF over a minimized base instead of one flat BTF. */
+  splitOutput?: boolean;
+}
+
+export interface KernelJobResult {
+  bytes: Uint8Array;
+  /** The minimized base, when a split output was asked for. */
+  baseBytes?: Uint8Array;
+  unsatisfied: Unsatisfied[];
+  release: string | undefined;
+  timings: Timings;
+}
+
+/** One kernel source → minimized bytes: read, decompress, decode, relocate + mark, emit. */
+export function minimizeKernelFile(
+  path: string,
+  objects: readonly BpfObject[],
+  opts: KernelJobOptions = {},
+): KernelJobResult {
+  let base: Btf | undefined;
+  const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+  if (opts.base !== undefined) base = readKernelTimed(opts.base, undefined, timings).btf;
+  const kernel = readKernelTimed(path, base, timings);
+  const release = opts.release ?? kernel.release;
+  const marked = markObjects(kernel.btf, objects, { ...opts, release });
+  timings.relocate += marked.relocateMs;
+  const t0 = performance.now();
+  let bytes: Uint8Array;
+  let baseBytes: Uint8Array | undefined;
+  if (base !== undefined && opts.splitOutput === true) {
+    const out = encodeMinimizedSplit(marked.marks);
+    bytes = out.split;
+    baseBytes = out.base;
+  } else {
+    bytes = encodeMinimized(marked.marks);
+  }
+  timings.emit += performance.now() - t0;
+  return { bytes, baseBytes, unsatisfied: marked.unsatisfied, release, timings };
+}

@@ -1,0 +1,119 @@
+import type { Btf } from '../btf/btf.ts';
+import { encodeBtf } from '../btf/encode.ts';
+import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
+import type { BpfObject } from '../elf/object.ts';
+import { errors } from '../errors/index.ts';
+import { emitMinimized, emitMinimizedSplit } from './emit.ts';
+import { MarkSet } from './marks.ts';
+import { decideAll, type RelocationDecision } from './relocate.ts';
+
+export interface MinimizeOptions {
+  /** Fail where bpftool 7.1.0 fails (FWD/TYPE_TAG reached by marking). */
+  bpftoolCompat?: boolean;
+  /** The kernel's release, named in reports. */
+  release?: string;
+}
+
+/** A relocation the kernel cannot satisfy: poisoned (the instruction would fail verification) or refused. */
+export interface Unsatisfied {
+  object: string;
+  decision: RelocationDecision;
+}
+
+export interface MarkResult {
+  marks: MarkSet;
+  /** Relocations the kernel cannot satisfy, in object and relocation order. */
+  unsatisfied: Unsatisfied[];
+  /** How many relocation records were processed. */
+  relocations: number;
+  /** Milliseconds spent relocating (engine) and marking. */
+  relocateMs: number;
+}
+
+/**
+ * Phase 1: run every CO-RE relocation record of every object (all sections, no program
+ * filtering, a fresh candidate cache per object, as bpftool does) against `kernel` and mark
+ * what each first matching candidate needs. An engine error (ambiguity, bad spec…) aborts,
+ * as it does in bpftool and in libbpf's loader.
+ */
+export function markObjects(
+  kernel: Btf,
+  objects: readonly BpfObject[],
+  opts: MinimizeOptions = {},
+): MarkResult {
+  const t0 = performance.now();
+  const marks = new MarkSet(kernel, { bpftoolCompat: opts.bpftoolCompat });
+  const unsatisfied: Unsatisfied[] = [];
+  let relocations = 0;
+  for (const obj of objects) {
+    const file = obj.file ?? '<object>';
+    if (obj.ext === undefined) {
+      throw errors.notFound(file, 'expected a .BTF.ext section (CO-RE relocations) in the BPF object');
+    }
+    for (const d of decideAll(obj, kernel, opts.release)) {
+      relocations++;
+      if (d.outcome === 'error') {
+        throw errors.minimize(
+          `${describe(d)}: ${d.message ?? 'relocation failed'}${onKernel(opts.release)}`,
+          file,
+        );
+      }
+      if (d.outcome === 'poisoned') unsatisfied.push({ object: file, decision: d });
+      try {
+        marks.record(d.kind, d.targetSpec);
+      } catch (e) {
+        if (e instanceof Error && 'code' in e)
+          throw errors.minimize(`${describe(d)}: ${e.message.replace(/^.*?: /, '')}`, file);
+        throw e;
+      }
+    }
+  }
+  return { marks, unsatisfied, relocations, relocateMs: performance.now() - t0 };
+}
+
+/** bpftool gen min_core_btf: the minimized BTF bytes (24-byte header, host endian). */
+export function minimizeBtf(
+  kernel: Btf,
+  objects: readonly BpfObject[],
+  opts: MinimizeOptions = {},
+): Uint8Array {
+  const { marks } = markObjects(kernel, objects, opts);
+  return encodeMinimized(marks);
+}
+
+export function encodeMinimized(marks: MarkSet): Uint8Array {
+  return encodeBtf(emitMinimized(marks, HOST_LITTLE_ENDIAN), { hdrLen: 24 });
+}
+
+/** For a module (split) kernel BTF: a minimized base and a split BTF over it. */
+export function encodeMinimizedSplit(marks: MarkSet): { base: Uint8Array; split: Uint8Array } {
+  const { base, split } = emitMinimizedSplit(marks, HOST_LITTLE_ENDIAN);
+  return { base: encodeBtf(base, { hdrLen: 24 }), split: encodeBtf(split, { hdrLen: 24 }) };
+}
+
+/** "program 'p' (section s), relocation #3 byte_off task_struct.mm->exe_file" */
+export function describe(d: RelocationDecision): string {
+  const what = d.cPath ? ` ${d.cPath}` : '';
+  return `program '${d.prog}' (${d.section}), relocation #${d.relo} ${KIND_LOG_NAMES[d.kind] ?? `kind ${d.kind}`}${what}`;
+}
+
+function onKernel(release: string | undefined): string {
+  return release ? ` (kernel ${release})` : '';
+}
+
+/** libbpf's names for relocation kinds, as it prints them in its log. */
+export const KIND_LOG_NAMES: readonly string[] = [
+  'byte_off',
+  'byte_sz',
+  'field_exists',
+  'signed',
+  'lshift_u64',
+  'rshift_u64',
+  'local_type_id',
+  'target_type_id',
+  'type_exists',
+  'type_size',
+  'enumval_exists',
+  'enumval_value',
+  'type_matches',
+];
