@@ -35,6 +35,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   const btfSets = new BtfSetBuilder(opts.cacheDir);
   let root = process.cwd();
   let viteServe = false;
+  let viteSsr = false;
   let kernels: KernelEntry[] | undefined;
   const framework: Framework = meta.framework;
 
@@ -73,7 +74,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     if (opts.dts) writeDts(id, skeletonDts(model, 'unplugin-btfkit/types', basename(id)));
 
     const inline = opts.inline ?? viteServe;
-    const emit: AssetEmitter = inline ? inlineAsset : emitterFor(framework, ctx);
+    const emit: AssetEmitter = inline ? inlineAsset : emitterFor(viteSsr ? 'vite-ssr' : framework, ctx);
     const objectRef = emit(ctx, `assets/${objName}-${sha256(bytes).slice(0, 8)}.bpf.o`, bytes);
     const shared = new Map<string, string>();
     const kernelRefs = sets.map((s: KernelBtfResult) => {
@@ -128,8 +129,9 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     },
     load: { filter: { id: ID_FILTER }, handler },
     vite: {
-      configResolved(config: { command: string; root: string }) {
+      configResolved(config: { command: string; root: string; build: { ssr: unknown } }) {
         viteServe = config.command === 'serve';
+        viteSsr = Boolean(config.build.ssr);
         root = config.root;
       },
     },
@@ -157,6 +159,13 @@ function emitterFor(framework: Framework, ctx: Ctx): AssetEmitter {
           source: bytes,
         });
         return `{ url: () => import.meta.ROLLUP_FILE_URL_${ref} }`;
+      };
+    case 'vite-ssr':
+      // Vite renders ROLLUP_FILE_URL as a base path ("/assets/..."), which Node cannot open:
+      // an SSR chunk finds its assets relative to itself instead.
+      return (c, fileName, bytes) => {
+        c.emitFile({ type: 'asset', fileName, source: bytes });
+        return `{ url: () => new URL(${q(`./${fileName}`)}, import.meta.url).href }`;
       };
     case 'webpack':
     case 'rspack':

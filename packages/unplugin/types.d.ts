@@ -1,0 +1,120 @@
+// The skeleton module's types. A generated `probe.bpf.d.o.ts` fills in the shape of one object;
+// `unplugin-btfkit/client` types any `*.bpf.o` import with the generic shape.
+
+/** What a codec accepts when encoding: any subset of the fields (the rest are written as zero). */
+export type DeepPartial<T> = T extends bigint | number | string | boolean | Uint8Array
+  ? T
+  : T extends readonly (infer E)[]
+    ? readonly DeepPartial<E>[]
+    : { [K in keyof T]?: DeepPartial<T[K]> };
+
+export interface FieldLayout {
+  readonly name: string;
+  readonly bitOffset: number;
+  readonly bitSize: number;
+  readonly size: number;
+}
+
+/** Decodes and encodes one BTF type; `size` is its BTF size in bytes. */
+export interface Codec<T> {
+  readonly size: number;
+  decode(bytes: Uint8Array | DataView, offset?: number): T;
+  encode(value: DeepPartial<T>): Uint8Array;
+  encodeInto(value: DeepPartial<T>, bytes: Uint8Array | DataView, offset?: number): void;
+  /** Structs and unions: where each field is (anonymous members flattened). */
+  readonly layout?: readonly FieldLayout[];
+}
+
+/** An enum decodes to its value's name (or the number when no name matches). */
+export interface EnumCodec<T> extends Codec<T> {
+  readonly values: Readonly<Record<Extract<T, string>, number | bigint>>;
+}
+
+export interface ProgramInfo {
+  readonly name: string;
+  /** The ELF section, e.g. "tracepoint/syscalls/sys_enter_execve". */
+  readonly section: string;
+  /** BPF program type as bpftool names it: "kprobe", "tracepoint", "tracing", "xdp", ... */
+  readonly type: string;
+  /** The section prefix libbpf matched: "kprobe", "kretprobe", "fentry", "tp_btf", ... */
+  readonly attach: string;
+  readonly target: string | undefined;
+}
+
+type CodecOf<T> = [T] extends [never] ? undefined : Codec<T>;
+
+export interface MapInfo<K, V, E> {
+  readonly name: string;
+  /** BPF map type ("hash", "ringbuf", ...) and its number. */
+  readonly type: string;
+  readonly typeId: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly key: CodecOf<K>;
+  readonly value: CodecOf<V>;
+  /** Ring buffer / perf event array record type, from `__type(value, ...)` or an `event:` decl tag. */
+  readonly event: CodecOf<E>;
+}
+
+export interface GlobalVar<T> {
+  readonly name: string;
+  /** .rodata, .data, .bss, or a .data.* / .rodata.* section. */
+  readonly section: string;
+  readonly offset: number;
+  /** The variable's BTF width: `encode` always returns exactly this many bytes. */
+  readonly size: number;
+  /** The value the object's ELF gives it. */
+  readonly initial: T;
+  readonly codec: Codec<T>;
+  decode(bytes: Uint8Array | DataView): T;
+  encode(value: DeepPartial<T>): Uint8Array;
+}
+
+export interface KernelInfo {
+  readonly distro: string;
+  readonly version: string;
+  readonly arch: string;
+  readonly release: string;
+}
+
+export type BtfResult =
+  | { readonly bytes: Uint8Array; readonly kernel: KernelInfo; readonly reason?: undefined }
+  | { readonly bytes: undefined; readonly reason: string; readonly kernel?: undefined };
+
+export interface SkeletonShape {
+  name: string;
+  programs: Record<string, ProgramInfo>;
+  maps: Record<string, MapInfo<unknown, unknown, unknown>>;
+  globals: Record<string, GlobalVar<unknown>>;
+  types: Record<string, Codec<unknown>>;
+}
+
+type GlobalValues<S extends SkeletonShape> = {
+  [K in keyof S['globals']]?: S['globals'][K] extends GlobalVar<infer T> ? DeepPartial<T> : never;
+};
+
+export interface LoadOptions<S extends SkeletonShape> {
+  /** Initial values for globals (.rodata is frozen after load). */
+  globals?: GlobalValues<S>;
+  /** Kernel BTF for CO-RE; default: the configured kernel matching the running one, if any. */
+  btf?: Uint8Array;
+  [option: string]: unknown;
+}
+
+export interface Skeleton<S extends SkeletonShape = SkeletonShape> {
+  readonly name: S['name'];
+  /** The object's bytes. */
+  object(): Promise<Uint8Array>;
+  readonly programs: Readonly<S['programs']>;
+  readonly maps: Readonly<S['maps']>;
+  readonly globals: Readonly<S['globals']>;
+  readonly types: Readonly<S['types']>;
+  readonly kernels: readonly KernelInfo[];
+  /** The minimized BTF for a configured kernel (by entry or release), or why there is none. */
+  btfFor(kernel: KernelInfo | string): Promise<BtfResult>;
+  btfForRunningKernel(): Promise<BtfResult>;
+  /** Loads the object with @btfkit/runtime. */
+  load(opts?: LoadOptions<S>): Promise<unknown>;
+}

@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Options } from '../packages/unplugin/src/index.ts';
+
+// The bundlers are devDependencies of the plugin package: resolve them from there.
+const fromPlugin = createRequire(join(import.meta.dirname, '../packages/unplugin/package.json'));
+// biome-ignore lint/suspicious/noExplicitAny: each bundler's API is used through its own documented shape
+const load = (name: string): Promise<any> => import(pathToFileURL(fromPlugin.resolve(name)).href);
+
+/** Drives each bundler's JS API the same way: one entry, one output dir, Node as the target. */
+export type Bundler = 'vite' | 'rollup' | 'rolldown' | 'esbuild' | 'webpack' | 'rspack';
+export const BUNDLERS: Bundler[] = ['vite', 'rollup', 'rolldown', 'esbuild', 'webpack', 'rspack'];
+
+/** Builds `entry` into `outDir`; `plugin: false` builds without the plugin (an entry importing no objects). */
+export async function build(
+  bundler: Bundler,
+  entry: string,
+  outDir: string,
+  opts: Options | false,
+): Promise<void> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const plugins = async () =>
+    opts === false ? [] : [(await import(`../packages/unplugin/src/${bundler}.ts`)).default(opts)];
+  switch (bundler) {
+    case 'rollup': {
+      const { rollup } = await load('rollup');
+      const b = await rollup({
+        input: entry,
+        plugins: await plugins(),
+        external: [/^node:/],
+        logLevel: 'silent',
+      });
+      await b.write({ dir: outDir, format: 'es', entryFileNames: '[name].js' });
+      await b.close();
+      break;
+    }
+    case 'rolldown': {
+      const { rolldown } = await load('rolldown');
+      const b = await rolldown({
+        input: entry,
+        plugins: await plugins(),
+        platform: 'node',
+        logLevel: 'silent',
+      });
+      await b.write({ dir: outDir, format: 'es', entryFileNames: '[name].js' });
+      await b.close();
+      break;
+    }
+    case 'vite': {
+      const { build: viteBuild } = await load('vite');
+      await viteBuild({
+        configFile: false,
+        logLevel: 'silent',
+        root: join(entry, '..'),
+        plugins: await plugins(),
+        build: {
+          ssr: entry,
+          outDir,
+          emptyOutDir: true,
+          ssrEmitAssets: true,
+          rollupOptions: { output: { format: 'es', entryFileNames: '[name].js' } },
+        },
+      });
+      break;
+    }
+    case 'esbuild': {
+      const esbuild = await load('esbuild');
+      await esbuild.build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outdir: outDir,
+        logLevel: 'silent',
+        plugins: await plugins(),
+      });
+      break;
+    }
+    case 'webpack':
+    case 'rspack': {
+      const config = {
+        mode: 'none' as const,
+        target: 'node',
+        entry,
+        output: { path: outDir, filename: 'main.js' },
+        plugins: await plugins(),
+        infrastructureLogging: { level: 'none' as const },
+      };
+      const mod =
+        bundler === 'webpack' ? (await load('webpack')).default : (await load('@rspack/core')).rspack;
+      await new Promise<void>((resolve, reject) => {
+        const compiler = (
+          mod as (c: unknown) => {
+            run(cb: (e: unknown, s: unknown) => void): void;
+            close(cb: () => void): void;
+          }
+        )(config);
+        compiler.run((err, stats) => {
+          const s = stats as
+            | { hasErrors(): boolean; toJson(o: object): { errors?: { message: string }[] } }
+            | undefined;
+          compiler.close(() => {
+            if (err) reject(err);
+            else if (s?.hasErrors())
+              reject(
+                new Error(
+                  s
+                    .toJson({ all: false, errors: true })
+                    .errors?.map((e) => e.message)
+                    .join('\n'),
+                ),
+              );
+            else resolve();
+          });
+        });
+      });
+      break;
+    }
+  }
+  // ESM outputs run as modules; webpack's CommonJS output as CommonJS.
+  const type = bundler === 'webpack' || bundler === 'rspack' ? 'commonjs' : 'module';
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type }));
+}
+
+/** Runs the built app with Node and parses the JSON line it prints. */
+export function runOutput(outDir: string, env: Record<string, string> = {}): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [join(outDir, 'main.js')], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').pop() as string);
+}
+
+/** Every file under dir, relative, sorted. */
+export function filesUnder(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...filesUnder(dir, p));
+    else out.push(p);
+  }
+  return out.sort();
+}
