@@ -126,6 +126,18 @@ function workerUrl(): URL {
   return new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
+/**
+ * Running from TypeScript sources (tsx, vitest), a worker cannot load worker.ts by itself:
+ * it first registers tsx's loader, then imports the entry. Built JavaScript starts directly.
+ */
+function startWorker(init: WorkerInit): Worker {
+  const url = workerUrl();
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: init });
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: init });
+}
+
 export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> {
   const start = performance.now();
   const { outDir, kernels } = opts;
@@ -223,11 +235,10 @@ async function runPool(
     bpftoolCompat: opts.bpftoolCompat === true,
   };
   const queue = [...todo];
-  const execArgv = workerUrl().pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
   let fatal: unknown;
   await Promise.all(
     Array.from({ length: n }, async () => {
-      const worker = new Worker(workerUrl(), { workerData: init, execArgv });
+      const worker = startWorker(init);
       try {
         await new Promise<void>((resolve, reject) => {
           const next = () => {
