@@ -1,0 +1,25 @@
+export { type Candidate, findCandidates } from './candidates.ts';
+export { fieldsAreCompat, typesAreCompat, typesMatch } from './compat.ts';
+export { cPath, cTypeName } from './describe.ts';
+export { isEnumvalBased, isFieldBased, isTypeBased, RelocationKind, relocationKindName } from './kinds.ts';
+export { matchCandidate } from './match.ts';
+export { essentialName, essentialNameLength, essentialNamesEqual, typesByEssentialName } from './names.ts';
+export { oracleLines } from './oracle.ts';
+export { Insns, POISON_IMM, patchInsn } from './patch.ts';
+export {
+  type CoreRelo as CoreReloRecord,
+  type Failed,
+  isFailed,
+  isPoisoned,
+  type Outcome,
+  type Patched,
+  type Poisoned,
+  type ProgramInsns,
+  type RelocatableObject,
+  type RelocateOptions,
+  type RelocateResult,
+  type Relocation,
+  relocateObject,
+} from './relocate.ts';
+export { type Accessor, parseAccessString, parseSpec, type Spec, type SpecFailure } from './spec.ts';
+export { calcRelocation, type RelocationResult } from './value.ts';
