@@ -2,3 +2,4 @@ export * from './btf/index.ts';
 export * from './btfext/index.ts';
 export * from './elf/index.ts';
 export * from './errors/index.ts';
+export * from './kernels/index.ts';

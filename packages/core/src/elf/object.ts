@@ -47,7 +47,7 @@ function parseObject(bytes: Uint8Array, file: string | undefined): BpfObject {
   }
   const btfSec = elf.section('.BTF');
   if (btfSec === undefined || btfSec.data.length === 0) {
-    throw errors.notFound(file ?? '<bytes>', 'expected a .BTF section in the BPF object (compile with -g)');
+    throw errors.badElf(elf.header.shoff, 'expected a .BTF section in the BPF object (compile with -g)');
   }
   const btf = decodeBtf(btfSec.data, { file, fileOffset: btfSec.offset });
   const extSec = elf.section('.BTF.ext');

@@ -73,7 +73,7 @@ export const errors = {
   badElf: (offset: number, message: string) => new BtfkitError('BAD_ELF', message, undefined, offset),
   badBtfExt: (offset: number, message: string) => new BtfkitError('BAD_BTF_EXT', message, undefined, offset),
   badTar: (file: string, offset: number, message: string) => new BtfkitError('BAD_TAR', message, file, offset),
-  badXz: (file: string, message: string) => new BtfkitError('BAD_XZ', message, file, 0),
+  badXz: (file: string, message: string, offset = 0) => new BtfkitError('BAD_XZ', message, file, offset),
   notFound: (file: string, message: string) => new BtfkitError('NOT_FOUND', message, file),
   io: (file: string, message: string) => new BtfkitError('IO', message, file),
   badOption: (message: string) => new BtfkitError('BAD_OPTION', message),

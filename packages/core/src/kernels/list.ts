@@ -1,0 +1,122 @@
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { globSync, isDynamicPattern } from 'tinyglobby';
+import { errors } from '../errors/index.ts';
+import { releaseFromName } from './source.ts';
+
+/** One kernel BTF found on disk, with its btfhub coordinates when the path has them. */
+export interface KernelEntry {
+  /** os-release ID (`ubuntu`, `debian`…), from `<distro>/<version>/<arch>/`. */
+  distro: string | undefined;
+  /** os-release VERSION_ID as btfhub names its directories (`20.04`, `8`). */
+  version: string | undefined;
+  /** btfhub's arch directory: `x86_64` or `arm64`. */
+  arch: string | undefined;
+  /** `uname -r` of the kernel. */
+  release: string;
+  path: string;
+}
+
+/** btfhub's arch directory names: the signal that a path follows its layout. */
+const BTFHUB_ARCHES = new Set(['x86_64', 'arm64']);
+
+/**
+ * Lists kernels from btfhub-archive trees, single files and globs. A file is a kernel when
+ * its name is `<release>.btf.tar.xz` or `<release>.btf`; it gets distro/version/arch when it
+ * sits in `<distro>/<version>/<arch>/` with a btfhub arch name (x86_64, arm64).
+ *
+ * Other files: inside a directory tree or matched by a glob they are ignored (a
+ * btfhub-archive clone holds README.md, LICENSE, .git…; hidden directories are not entered);
+ * named explicitly they are an error, since the user asked for that file as a kernel.
+ * Sorted by distro, version, arch, release (numbers compared as numbers), then path.
+ */
+export function listKernels(inputs: string[]): KernelEntry[] {
+  const paths = new Set<string>();
+  for (const input of inputs) {
+    if (isDynamicPattern(input)) {
+      for (const p of globSync(input, { absolute: true, onlyFiles: true, dot: false })) {
+        if (releaseFromName(p) !== undefined) paths.add(resolve(p));
+      }
+      continue;
+    }
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(input);
+    } catch {
+      throw errors.notFound(input, 'expected a kernel BTF file, a btfhub-archive directory or a glob');
+    }
+    if (st.isDirectory()) {
+      for (const p of walk(resolve(input))) if (releaseFromName(p) !== undefined) paths.add(p);
+    } else {
+      if (releaseFromName(input) === undefined) {
+        throw errors.badOption(`${input}: expected a kernel BTF named <release>.btf.tar.xz or <release>.btf`);
+      }
+      paths.add(resolve(input));
+    }
+  }
+  return [...paths].map(entryFor).sort(compareEntries);
+}
+
+function entryFor(path: string): KernelEntry {
+  const release = releaseFromName(path) as string;
+  const archDir = dirname(path);
+  const arch = basename(archDir);
+  const versionDir = dirname(archDir);
+  const distroDir = dirname(versionDir);
+  if (BTFHUB_ARCHES.has(arch) && distroDir !== versionDir && basename(distroDir) !== '') {
+    return { distro: basename(distroDir), version: basename(versionDir), arch, release, path };
+  }
+  return { distro: undefined, version: undefined, arch: undefined, release, path };
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else if (e.isFile()) out.push(p);
+    else if (e.isSymbolicLink()) {
+      // btfhub-archive links ubuntu codenames to numeric dirs; follow links to files only.
+      try {
+        if (statSync(p).isFile()) out.push(p);
+      } catch {
+        // a dangling link is not a kernel
+      }
+    }
+  }
+  return out;
+}
+
+function compareEntries(a: KernelEntry, b: KernelEntry): number {
+  return (
+    natural(a.distro ?? '', b.distro ?? '') ||
+    natural(a.version ?? '', b.version ?? '') ||
+    natural(a.arch ?? '', b.arch ?? '') ||
+    natural(a.release, b.release) ||
+    natural(a.path.split(sep).join('/'), b.path.split(sep).join('/'))
+  );
+}
+
+/** Code-unit order, except runs of digits compare as numbers ("9" < "10"): locale-free. */
+export function natural(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i] as string;
+    const y = rb[i] as string;
+    if (x === y) continue;
+    const dx = /^\d/.test(x);
+    const dy = /^\d/.test(y);
+    if (dx && dy) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return d < 0 ? -1 : 1;
+      return x.length - y.length;
+    }
+    return x < y ? -1 : 1;
+  }
+  return ra.length - rb.length;
+}
