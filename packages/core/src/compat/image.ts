@@ -1,0 +1,181 @@
+import { Kind } from '../btf/kinds.ts';
+import { extSectionName } from '../btfext/btfext.ts';
+import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
+import type { BpfObject, BpfProgram } from '../elf/object.ts';
+import { errors } from '../errors/index.ts';
+import { decodeInsns, INSN_SIZE, type Insn, isLdImm64, poisonInsn } from './insn.ts';
+import type { RelocDecision } from './model.ts';
+import type { CodeImage, DataRef, Loc } from './reach.ts';
+
+/**
+ * The per-object facts that do not depend on the kernel: decoded code sections, what the ELF
+ * relocations say about calls and data loads, read-only data, global functions. Built once per
+ * object and shared by every kernel's relocated image.
+ */
+export interface ObjectCode {
+  obj: BpfObject;
+  sections: Map<number, Insn[]>;
+  functions: Map<string, BpfProgram>;
+  /** ELF relocations of code sections, by `sec:idx` of the instruction they patch. */
+  relocs: Map<string, { symSec: number; symValue: number; symType: number }>;
+  blobs: { bytes: Uint8Array; littleEndian: boolean }[];
+  blobBySection: Map<number, number>;
+  globalFuncs: Set<string>;
+}
+
+export function objectCode(obj: BpfObject): ObjectCode {
+  const sections = new Map<number, Insn[]>();
+  const relocs = new Map<string, { symSec: number; symValue: number; symType: number }>();
+  for (const s of obj.elf.sections) {
+    if (s.type !== SHT.PROGBITS || (s.flags & SHF.EXECINSTR) === 0 || s.data.length === 0) continue;
+    sections.set(s.index, decodeInsns(s.data, obj.littleEndian, s.offset));
+    for (const r of obj.elf.relocations(s)) {
+      relocs.set(`${s.index}:${Math.floor(r.offset / INSN_SIZE)}`, {
+        symSec: r.symbol.shndx,
+        symValue: r.symbol.value,
+        symType: r.symbol.type,
+      });
+    }
+  }
+  // Frozen read-only data: libbpf's .rodata maps (the verifier reads their bytes as constants).
+  const blobs: ObjectCode['blobs'] = [];
+  const blobBySection = new Map<number, number>();
+  for (const s of obj.elf.sections) {
+    if (s.type !== SHT.PROGBITS || (s.flags & (SHF.WRITE | SHF.EXECINSTR)) !== 0) continue;
+    if (!s.name.startsWith('.rodata')) continue;
+    blobBySection.set(s.index, blobs.length);
+    blobs.push({ bytes: s.data, littleEndian: obj.littleEndian });
+  }
+  const functions = new Map<string, BpfProgram>();
+  for (const p of obj.programs) functions.set(p.name, p);
+  return { obj, sections, functions, relocs, blobs, blobBySection, globalFuncs: globalFunctions(obj) };
+}
+
+/** `sec:idx` of every function whose BTF FUNC (via func_info) has global linkage. */
+function globalFunctions(obj: BpfObject): Set<string> {
+  const out = new Set<string>();
+  if (!obj.ext) return out;
+  for (const sec of obj.ext.funcInfo) {
+    const elfSec = obj.elf.section(extSectionName(obj.btf, sec));
+    if (!elfSec) continue;
+    for (const rec of sec.records) {
+      if (!obj.btf.has(rec.typeId)) continue;
+      const t = obj.btf.type(rec.typeId);
+      // BTF_FUNC_GLOBAL = 1: the verifier checks such a function on its own.
+      if (t.kind === Kind.Func && t.linkage === 1) out.add(`${elfSec.index}:${rec.insnOff / INSN_SIZE}`);
+    }
+  }
+  return out;
+}
+
+export interface RelocatedImage extends CodeImage {
+  /** Poisoned instructions by `sec:idx`, with the decision that poisoned them. */
+  poisoned: Map<string, RelocDecision>;
+  /** The first relocation error libbpf would stop at, if any. */
+  error?: RelocDecision;
+}
+
+/**
+ * Applies one kernel's relocation decisions to the object's code, as libbpf does before
+ * loading: patched immediates and offsets, poisoned instructions turned into the bad-relo call.
+ */
+export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecision[]): RelocatedImage {
+  const patched = new Map<number, Insn[]>();
+  const poisoned = new Map<string, RelocDecision>();
+  const poisonedRelo = new Map<string, { idx: number; key: string }>();
+  let error: RelocDecision | undefined;
+  const writable = (sec: number): Insn[] => {
+    let insns = patched.get(sec);
+    if (!insns) {
+      insns = (code.sections.get(sec) ?? []).map((i) => ({ ...i }));
+      patched.set(sec, insns);
+    }
+    return insns;
+  };
+  for (const d of decisions) {
+    if ('error' in d.outcome) {
+      error ??= d;
+      continue;
+    }
+    const fn = code.functions.get(d.prog);
+    if (!fn)
+      throw errors.coreRelo(
+        `relocation ${d.relo} names function '${d.prog}', which the object does not have`,
+        code.obj.file,
+      );
+    const idx = fn.insnOffset / INSN_SIZE + d.insn;
+    const insns = writable(fn.sectionIndex);
+    const insn = insns[idx];
+    if (!insn || d.insn >= fn.insnCount) {
+      throw errors.coreRelo(
+        `relocation ${d.relo} of '${d.prog}' points at instruction ${d.insn}, past its end`,
+        code.obj.file,
+      );
+    }
+    if ('poison' in d.outcome) {
+      // libbpf poisons both slots of an LD_IMM64.
+      if (isLdImm64(insn) && insns[idx + 1]) insns[idx + 1] = poisonInsn();
+      insns[idx] = poisonInsn();
+      // libbpf reports a poisoned LD_IMM64 once per slot: keep the first slot only.
+      const same = poisonedRelo.get(`${d.prog}/${d.relo}`);
+      if (same !== undefined && same.idx < idx) continue;
+      if (same !== undefined) poisoned.delete(same.key);
+      const key = `${fn.sectionIndex}:${idx}`;
+      poisoned.set(key, d);
+      poisonedRelo.set(`${d.prog}/${d.relo}`, { idx, key });
+      continue;
+    }
+    const { field, to } = d.outcome.patched;
+    const v = BigInt(to);
+    if (field === 'off') insn.off = Number(BigInt.asIntN(16, v));
+    else if (field === 'imm') insn.imm = Number(BigInt.asIntN(32, v));
+    else {
+      insn.imm = Number(BigInt.asIntN(32, v));
+      const hi = insns[idx + 1];
+      if (hi) hi.imm = Number(BigInt.asIntN(32, v >> 32n));
+    }
+  }
+
+  return {
+    poisoned,
+    error,
+    insns: (sec) => patched.get(sec) ?? code.sections.get(sec),
+    callTarget(at: Loc, insn: Insn): Loc | undefined {
+      const r = code.relocs.get(`${at.sec}:${at.idx}`);
+      // libbpf: callee = symbol's instruction + imm + 1 (imm is -1 for a function symbol).
+      if (r)
+        return code.sections.has(r.symSec)
+          ? { sec: r.symSec, idx: r.symValue / INSN_SIZE + insn.imm + 1 }
+          : undefined;
+      return { sec: at.sec, idx: at.idx + insn.imm + 1 };
+    },
+    dataRef(at: Loc): DataRef | undefined {
+      const r = code.relocs.get(`${at.sec}:${at.idx}`);
+      if (!r) return undefined;
+      const insn = (patched.get(at.sec) ?? code.sections.get(at.sec))?.[at.idx];
+      const imm = insn?.imm ?? 0;
+      if (code.sections.has(r.symSec))
+        return { kind: 'func', target: { sec: r.symSec, idx: (r.symValue + imm) / INSN_SIZE } };
+      const blob = code.blobBySection.get(r.symSec);
+      if (
+        blob !== undefined &&
+        r.symSec !== SHN.UNDEF &&
+        (r.symType === STT.SECTION || r.symType === STT.OBJECT)
+      ) {
+        return { kind: 'rodata', blob, off: r.symValue + imm };
+      }
+      return { kind: 'other' };
+    },
+    blob: (i) => code.blobs[i],
+    isGlobalFunc: (entry) => code.globalFuncs.has(`${entry.sec}:${entry.idx}`),
+  };
+}
+
+/** The function (program or subprogram) that holds instruction `idx` of section `sec`. */
+export function functionAt(code: ObjectCode, sec: number, idx: number): BpfProgram | undefined {
+  for (const p of code.obj.programs) {
+    const first = p.insnOffset / INSN_SIZE;
+    if (p.sectionIndex === sec && idx >= first && idx < first + p.insnCount) return p;
+  }
+  return undefined;
+}

@@ -1,0 +1,87 @@
+import { Kind } from '../btf/kinds.ts';
+import { SHN } from '../elf/elf.ts';
+import type { ObjectCode } from './image.ts';
+import { INSN_SIZE, isCall, isLdImm64, PSEUDO_KFUNC_CALL } from './insn.ts';
+
+/**
+ * Section prefixes of program types whose attach or context checks use the kernel's own BTF
+ * (libbpf's section table: the SEC_ATTACH_BTF types, plus tp_btf and iterators). A btfhub file
+ * passed as btf_custom_path only serves CO-RE; these still need /sys/kernel/btf/vmlinux.
+ */
+const NEEDS_KERNEL_BTF: readonly [string, string][] = [
+  ['fentry', 'fentry'],
+  ['fexit', 'fexit'],
+  ['fmod_ret', 'fmod_ret'],
+  ['freplace', 'freplace'],
+  ['tp_btf', 'BTF-enabled tracepoint (tp_btf)'],
+  ['lsm', 'LSM'],
+  ['lsm_cgroup', 'LSM'],
+  ['struct_ops', 'struct_ops'],
+  ['iter', 'iterator'],
+];
+
+/** Why a program needs BTF inside the kernel, or undefined when it does not. */
+export function kernelBtfNeed(code: ObjectCode, programName: string): string | undefined {
+  const prog = code.functions.get(programName);
+  if (!prog) return undefined;
+  const head = prog.section.split('/')[0] ?? '';
+  const base = head.replace(/\.s$/, '');
+  for (const [prefix, what] of NEEDS_KERNEL_BTF) {
+    if (base === prefix) return `${what} program (section ${prog.section})`;
+  }
+  return externNeed(code, prog.sectionIndex, new Set());
+}
+
+/**
+ * kfunc calls and typed __ksym variables resolve against the kernel's BTF. In the object they
+ * are instructions with an ELF relocation to an undefined symbol that the object's BTF
+ * describes (a FUNC for a kfunc, a VAR of a non-void type for a typed ksym); untyped ksyms
+ * (`extern const void x __ksym`) come from kallsyms and do not count. Subprogram sections
+ * the program calls into are searched too.
+ */
+function externNeed(code: ObjectCode, sec: number, seen: Set<number>): string | undefined {
+  if (seen.has(sec)) return undefined;
+  seen.add(sec);
+  const insns = code.sections.get(sec) ?? [];
+  const btf = code.obj.btf;
+  for (const [key, r] of code.relocs) {
+    const [s, i] = key.split(':').map(Number);
+    if (s !== sec || i === undefined) continue;
+    const insn = insns[i];
+    if (!insn) continue;
+    if (r.symSec !== SHN.UNDEF) {
+      if (isCall(insn) && code.sections.has(r.symSec) && r.symSec !== sec) {
+        const inner = externNeed(code, r.symSec, seen);
+        if (inner) return inner;
+      }
+      continue;
+    }
+    const name = symbolName(code, sec, i);
+    if (!name) continue;
+    const ids = btf.byName(name);
+    if (isCall(insn) || insn.src === PSEUDO_KFUNC_CALL) {
+      if (ids.some((id) => btf.type(id).kind === Kind.Func)) return `calls kfunc ${name}`;
+    } else if (isLdImm64(insn)) {
+      for (const id of ids) {
+        const t = btf.type(id);
+        if (
+          t.kind === Kind.Var &&
+          t.type !== 0 &&
+          btf.type(btf.skipModsAndTypedefs(t.type)).kind !== Kind.Unkn
+        ) {
+          return `uses typed ksym ${name}`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function symbolName(code: ObjectCode, sec: number, idx: number): string | undefined {
+  const section = code.obj.elf.sections[sec];
+  if (!section) return undefined;
+  for (const r of code.obj.elf.relocations(section)) {
+    if (Math.floor(r.offset / INSN_SIZE) === idx) return r.symbol.name;
+  }
+  return undefined;
+}
