@@ -9,8 +9,9 @@ import { encodeBtf, StringTableBuilder } from '../packages/core/src/btf/encode.t
 import { Kind } from '../packages/core/src/btf/kinds.ts';
 import type { BtfType } from '../packages/core/src/btf/types.ts';
 import { HOST_LITTLE_ENDIAN } from '../packages/core/src/bytes/reader.ts';
+import { RelocationKind } from '../packages/core/src/core/kinds.ts';
 import { emitMinimized } from '../packages/core/src/minimize/emit.ts';
-import { MarkSet, RELO } from '../packages/core/src/minimize/marks.ts';
+import { MarkSet } from '../packages/core/src/minimize/marks.ts';
 
 /**
  * The marking rules and the emitter, checked against bpftool itself on a small kernel BTF
@@ -106,17 +107,17 @@ function kernelBtf(): Btf {
 
 /** What libbpf resolves each relocation of marks.bpf.c to in kernelBtf(). */
 const SPECS: [number, number, number[]][] = [
-  [RELO.FieldByteOffset, 3, [0, 0]], // t->pid
-  [RELO.FieldByteOffset, 3, [0, 3]], // t->prio (probed bitfield read: 4 relocations, same path)
-  [RELO.FieldByteSize, 3, [0, 3]],
-  [RELO.FieldLshiftU64, 3, [0, 3]],
-  [RELO.FieldRshiftU64, 3, [0, 3]],
-  [RELO.FieldByteOffset, 3, [0, 4]], // t->mm
-  [RELO.FieldByteOffset, 3, [0, 5, 3]], // t->comm[3]
-  [RELO.FieldByteOffset, 3, [0, 6, 1]], // t->b, through the anonymous union
-  [RELO.TypeExists, 14, [0]], // handler_t
-  [RELO.EnumvalValue, 13, [1]], // S_B
-  [RELO.TypeMatches, 17, [0]], // struct pair
+  [RelocationKind.FieldByteOffset, 3, [0, 0]], // t->pid
+  [RelocationKind.FieldByteOffset, 3, [0, 3]], // t->prio (probed bitfield read: 4 relocations, same path)
+  [RelocationKind.FieldByteSize, 3, [0, 3]],
+  [RelocationKind.FieldLshiftU64, 3, [0, 3]],
+  [RelocationKind.FieldRshiftU64, 3, [0, 3]],
+  [RelocationKind.FieldByteOffset, 3, [0, 4]], // t->mm
+  [RelocationKind.FieldByteOffset, 3, [0, 5, 3]], // t->comm[3]
+  [RelocationKind.FieldByteOffset, 3, [0, 6, 1]], // t->b, through the anonymous union
+  [RelocationKind.TypeExists, 14, [0]], // handler_t
+  [RelocationKind.EnumvalValue, 13, [1]], // S_B
+  [RelocationKind.TypeMatches, 17, [0]], // struct pair
 ];
 
 function bpftoolMin(kernel: Uint8Array): Uint8Array {
@@ -153,7 +154,7 @@ describe('marking and emitting', () => {
 
   it('keeps a pointer member but turns its unneeded pointee into void', () => {
     const marks = new MarkSet(kernelBtf());
-    marks.record(RELO.FieldByteOffset, { rootId: 3, raw: [0, 4] });
+    marks.record(RelocationKind.FieldByteOffset, { rootId: 3, raw: [0, 4] });
     const out = emitMinimized(marks, true);
     // task, its mm member's PTR: the PTR is kept, struct mm (id 9) is not.
     expect(out.types.map((t) => t.kind)).toEqual([Kind.Struct, Kind.Ptr]);

@@ -1,27 +1,8 @@
 import type { Btf } from '../btf/btf.ts';
 import { KIND_NAMES, Kind } from '../btf/kinds.ts';
 import type { BtfType, TypeId } from '../btf/types.ts';
+import { RelocationKind } from '../core/kinds.ts';
 import { errors } from '../errors/index.ts';
-
-/**
- * CO-RE relocation kinds as numbered in .BTF.ext (enum bpf_core_relo_kind). Only the
- * grouping matters here: which marking rule a relocation triggers.
- */
-export const RELO = {
-  FieldByteOffset: 0,
-  FieldByteSize: 1,
-  FieldExists: 2,
-  FieldSigned: 3,
-  FieldLshiftU64: 4,
-  FieldRshiftU64: 5,
-  TypeIdLocal: 6,
-  TypeIdTarget: 7,
-  TypeExists: 8,
-  TypeSize: 9,
-  EnumvalExists: 10,
-  EnumvalValue: 11,
-  TypeMatches: 12,
-} as const;
 
 /** What a matched relocation resolved to in the kernel: the root candidate and its access path. */
 export interface TargetSpec {
@@ -68,27 +49,27 @@ export class MarkSet {
     // No matching candidate: bpftool's target spec is empty and marks nothing.
     if (spec === undefined) return;
     switch (kind) {
-      case RELO.FieldByteOffset:
-      case RELO.FieldByteSize:
-      case RELO.FieldExists:
-      case RELO.FieldSigned:
-      case RELO.FieldLshiftU64:
-      case RELO.FieldRshiftU64:
+      case RelocationKind.FieldByteOffset:
+      case RelocationKind.FieldByteSize:
+      case RelocationKind.FieldExists:
+      case RelocationKind.FieldSigned:
+      case RelocationKind.FieldLshiftU64:
+      case RelocationKind.FieldRshiftU64:
         this.markField(spec);
         return;
-      case RELO.TypeIdLocal:
+      case RelocationKind.TypeIdLocal:
         // Answered from the object's own BTF; the kernel is not consulted.
         return;
-      case RELO.TypeIdTarget:
-      case RELO.TypeExists:
-      case RELO.TypeSize:
+      case RelocationKind.TypeIdTarget:
+      case RelocationKind.TypeExists:
+      case RelocationKind.TypeSize:
         this.markType(spec.rootId, true);
         return;
-      case RELO.TypeMatches:
+      case RelocationKind.TypeMatches:
         this.markMatch(spec.rootId, false);
         return;
-      case RELO.EnumvalExists:
-      case RELO.EnumvalValue:
+      case RelocationKind.EnumvalExists:
+      case RelocationKind.EnumvalValue:
         // The enum is copied whole, so marking the root keeps every enumerator.
         this.markType(spec.rootId, false);
         return;

@@ -1,6 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import { encodeBtf } from '../btf/encode.ts';
 import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
+import { relocationKindName } from '../core/kinds.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
@@ -94,26 +95,9 @@ export function encodeMinimizedSplit(marks: MarkSet): { base: Uint8Array; split:
 /** "program 'p' (section s), relocation #3 byte_off task_struct.mm->exe_file" */
 export function describe(d: RelocationDecision): string {
   const what = d.cPath ? ` ${d.cPath}` : '';
-  return `program '${d.prog}' (${d.section}), relocation #${d.relo} ${KIND_LOG_NAMES[d.kind] ?? `kind ${d.kind}`}${what}`;
+  return `program '${d.prog}' (${d.section}), relocation #${d.relo} ${relocationKindName(d.kind)}${what}`;
 }
 
 function onKernel(release: string | undefined): string {
   return release ? ` (kernel ${release})` : '';
 }
-
-/** libbpf's names for relocation kinds, as it prints them in its log. */
-export const KIND_LOG_NAMES: readonly string[] = [
-  'byte_off',
-  'byte_sz',
-  'field_exists',
-  'signed',
-  'lshift_u64',
-  'rshift_u64',
-  'local_type_id',
-  'target_type_id',
-  'type_exists',
-  'type_size',
-  'enumval_exists',
-  'enumval_value',
-  'type_matches',
-];
