@@ -2,6 +2,7 @@ import { type Btf, Kind, type TypeId } from '../btf/index.ts';
 import { typeById } from './btfview.ts';
 import { isEnumvalBased, isTypeBased } from './kinds.ts';
 import type { Mismatch } from './match.ts';
+import { essentialName } from './names.ts';
 import type { Accessor, Spec } from './spec.ts';
 
 /**
@@ -16,12 +17,16 @@ const KEYWORDS: Partial<Record<number, string>> = {
   [Kind.Enum64]: 'enum',
 };
 
-/** `struct task_struct`, `union bpf_attr`, `enum x`, a typedef's bare name, `<anon>`. */
-export function cTypeName(btf: Btf, id: TypeId): string {
+/**
+ * `struct task_struct`, `union bpf_attr`, `enum x`, a typedef's bare name, `<anon>`.
+ * `essential` drops a flavor suffix (`task_struct___old` → `task_struct`): the kernel's name.
+ */
+export function cTypeName(btf: Btf, id: TypeId, essential = false): string {
   const t = typeById(btf, id);
   if (!t) return `[${id}]`;
   if (id === 0) return 'void';
-  const name = btf.hasString(t.nameOff) ? btf.str(t.nameOff) : '';
+  const full = btf.hasString(t.nameOff) ? btf.str(t.nameOff) : '';
+  const name = essential ? essentialName(full) : full;
   if (t.kind === Kind.Fwd) return `${t.kflag ? 'union' : 'struct'} ${name}`;
   const kw = KEYWORDS[t.kind];
   if (name === '') return kw ? `${kw} <anon>` : '<anon>';
@@ -71,7 +76,7 @@ export function missingReason(
   mismatch: Mismatch | undefined,
   release: string | undefined,
 ): string {
-  const root = cTypeName(btf, local.rootTypeId);
+  const root = cTypeName(btf, local.rootTypeId, true);
   const at = where(release);
   if (candidates === 0) return `\`${root}\` does not exist ${at}`;
   if (isTypeBased(kind)) return `\`${root}\` exists ${at} but its layout is not compatible`;
@@ -82,15 +87,16 @@ export function missingReason(
   const step = mismatch?.step ?? local.accessors.length - 1;
   const acc = local.accessors[step] as Accessor | undefined;
   if (!acc) return `\`${root}\` does not match ${at}`;
-  const parent = step <= 1 ? root : `${fieldPath(btf, local.rootTypeId, local.accessors, step)}`;
+  const path = fieldPath(btf, local.rootTypeId, local.accessors, step);
   if (acc.name !== undefined) {
-    const owner = step <= 1 ? root : `\`${parent}\``;
-    const ownerText = step <= 1 ? `\`${root}\`` : owner;
+    // Name the struct that should hold the field; an anonymous one by the path leading to it.
+    const holder = cTypeName(btf, acc.typeId, true);
+    const owner = holder.endsWith('<anon>') ? `\`${path}\`` : `\`${holder}\``;
     if (mismatch?.why === 'incompatible')
-      return `field \`${acc.name}\` of ${ownerText} has an incompatible type ${at}`;
-    if (mismatch?.why === 'not-composite') return `${ownerText} is not a struct or union ${at}`;
-    return `field \`${acc.name}\` of ${ownerText} does not exist ${at}`;
+      return `field \`${acc.name}\` of ${owner} has an incompatible type ${at}`;
+    if (mismatch?.why === 'not-composite') return `\`${path}\` is not a struct or union ${at}`;
+    return `field \`${acc.name}\` of ${owner} does not exist ${at}`;
   }
-  if (mismatch?.why === 'out-of-bounds') return `index ${acc.idx} of \`${parent}\` is out of bounds ${at}`;
-  return `\`${parent}\` is not an array ${at}`;
+  if (mismatch?.why === 'out-of-bounds') return `index ${acc.idx} of \`${path}\` is out of bounds ${at}`;
+  return `\`${path}\` is not an array ${at}`;
 }
