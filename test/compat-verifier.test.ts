@@ -1,28 +1,26 @@
-// The compatibility verdicts against the real verifier: every corpus object (and the guard
-// fixtures) is relocated by libbpf against each corpus kernel's BTF and against the running
+// The compatibility verdicts (btfkit's CO-RE engine + reachability analysis) against the real
+// verifier: every corpus object (and the guard fixtures) is relocated by libbpf against each corpus kernel's BTF and against the running
 // kernel's, then loaded into the running kernel. Where loading fails on a poisoned
 // instruction our verdict must be `fails`; where it loads, `ok` or `guarded`. Other load
 // failures (missing attach targets, program types this kernel lacks…) are inconclusive.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCompat, type CompatKernel } from '../packages/core/src/compat/analyze.ts';
-import type { CompatResult, RelocDecision } from '../packages/core/src/compat/model.ts';
+import type { CompatResult } from '../packages/core/src/compat/model.ts';
 import { type BpfObject, parseBpfObject } from '../packages/core/src/elf/object.ts';
 import { readBtfSource } from '../packages/core/src/kernels/source.ts';
 import {
   buildGuardFixtures,
   buildLoader,
-  buildOracle,
   CORPUS,
   corpusObjects,
   extractCorpusKernels,
   FIXTURES,
   type LoadOutcome,
   loadPrograms,
-  parseOracle,
 } from './fixtures/compat/support.ts';
 
 const RUNNING = '/sys/kernel/btf/vmlinux';
@@ -35,7 +33,6 @@ interface Target {
 
 let dir: string;
 let loader: string;
-let oracle: string;
 let objectPaths: string[];
 let objects: BpfObject[];
 let targets: Target[];
@@ -43,18 +40,9 @@ let result: CompatResult;
 
 const nameOf = (p: string) => basename(p).replace(/\.bpf\.o$/, '');
 
-/** libbpf's own decisions: the corpus's expected files, core-oracle for the rest. */
-function decisions(objectPath: string, t: Target): RelocDecision[] {
-  const expected = join(CORPUS, 'expected/relocs', t.release, `${nameOf(objectPath)}.jsonl`);
-  if (objectPath.startsWith(CORPUS) && existsSync(expected))
-    return parseOracle(readFileSync(expected, 'utf8'));
-  return parseOracle(execFileSync(oracle, [objectPath, t.btfPath], { encoding: 'utf8', maxBuffer: 1 << 26 }));
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btfkit-compat-'));
   loader = buildLoader(dir);
-  oracle = buildOracle(dir);
   objectPaths = [...corpusObjects(), ...buildGuardFixtures(dir)];
   objects = objectPaths.map((p) => parseBpfObject(readFileSync(p), p));
   const corpus = extractCorpusKernels(join(dir, 'kernels'));
@@ -69,12 +57,10 @@ beforeAll(async () => {
       kernel: { btf: (await readBtfSource(k.btfPath)).btf, release: k.release, path: k.btfPath },
     })),
   );
-  const byKernel = new Map(targets.map((t) => [t.kernel, t]));
-  const byObject = new Map(objects.map((o, i) => [o, objectPaths[i] as string]));
+  // The whole pipeline: btfkit's CO-RE engine, then the reachability analysis.
   result = analyzeCompat(
     objects,
     targets.map((t) => t.kernel),
-    { relocate: (obj, k) => decisions(byObject.get(obj) as string, byKernel.get(k) as Target) },
   );
 }, 600_000);
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.ts';
+import { type Relocation, relocateObject } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { objectCode } from './image.ts';
 import type {
@@ -34,12 +36,24 @@ export interface CompatKernel {
 export type Relocator = (obj: BpfObject, kernel: CompatKernel) => readonly RelocDecision[];
 
 export interface CompatOptions {
-  /** The relocation engine (tests may feed libbpf's own decisions instead). */
-  relocate: Relocator;
+  /** The relocation engine (default: btfkit's own, `relocateObject`). */
+  relocate?: Relocator;
   /** Display names of the objects (default: file name without `.bpf.o`). */
   names?: string[];
   /** Minimized BTF per kernel id, to show sizes and which kernels share one. */
   minimized?: ReadonlyMap<string, Uint8Array>;
+}
+
+/** btfkit's CO-RE engine (libbpf 1.1's decisions), as RelocDecisions. */
+export const engineRelocator: Relocator = (obj, kernel) =>
+  relocateObject(obj, kernel.btf, { release: kernel.release }).relocations.map(toDecision);
+
+export function toDecision(r: Relocation): RelocDecision {
+  const o = r.outcome;
+  const base = { prog: r.prog, relo: r.relo, kind: r.kind, insn: r.insn, cPath: r.cPath };
+  if ('error' in o) return { ...base, outcome: { error: o.error } };
+  if ('poison' in o) return { ...base, reason: o.reason, outcome: { poison: true } };
+  return { ...base, outcome: { patched: { field: o.field, to: o.to } } };
 }
 
 /** `name.bpf.o` → `name`. */
@@ -76,8 +90,9 @@ export function kernelInfo(k: CompatKernel): CompatKernelInfo {
 export function analyzeCompat(
   objects: readonly BpfObject[],
   kernels: readonly CompatKernel[],
-  opts: CompatOptions,
+  opts: CompatOptions = {},
 ): CompatResult {
+  const relocate = opts.relocate ?? engineRelocator;
   const infos = kernels.map(kernelInfo);
   const dup = new Set<string>();
   for (const k of infos) {
@@ -98,9 +113,7 @@ export function analyzeCompat(
         needsKernelBtf,
       })),
     });
-    const perKernel = kernels.map((k, j) =>
-      judgeObject(ctx, infos[j] as CompatKernelInfo, opts.relocate(obj, k)),
-    );
+    const perKernel = kernels.map((k, j) => judgeObject(ctx, infos[j] as CompatKernelInfo, relocate(obj, k)));
     // Object-major, then program, then kernel.
     ctx.programs.forEach((_, p) => {
       for (const list of perKernel) cells.push(list[p] as CompatCell);
@@ -115,19 +128,21 @@ export function summarize(cells: readonly CompatCell[]): Record<Verdict, number>
   return out;
 }
 
+const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
 function shareMinimized(infos: CompatKernelInfo[], minimized: ReadonlyMap<string, Uint8Array>): void {
   const groups = new Map<string, string[]>();
   for (const k of infos) {
     const bytes = minimized.get(k.id);
     if (!bytes) continue;
     k.minimizedSize = bytes.length;
-    const key = Buffer.from(bytes).toString('base64');
+    const key = digest(bytes);
     const list = groups.get(key) ?? [];
     list.push(k.id);
     groups.set(key, list);
   }
   for (const k of infos) {
     const bytes = minimized.get(k.id);
-    if (bytes) k.sharesMinimizedWith = groups.get(Buffer.from(bytes).toString('base64'));
+    if (bytes) k.sharesMinimizedWith = groups.get(digest(bytes));
   }
 }

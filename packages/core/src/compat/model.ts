@@ -27,6 +27,8 @@ export interface RelocDecision {
   insn: number;
   /** The relocation in C terms, when the engine provides it ("task_struct.mm->exe_file"). */
   cPath?: string;
+  /** Why it was poisoned, in C terms, when the engine says. */
+  reason?: string;
   outcome:
     | { patched: { field: 'off' | 'imm' | 'imm64'; to: number | bigint } }
     | { poison: true }
@@ -57,6 +59,8 @@ export interface Finding {
   kind: string;
   /** What the program asked for, in C terms ("struct inet_sock.freebind"). */
   cPath: string;
+  /** Why the kernel cannot give it ("field freebind does not exist in …"), when known. */
+  reason?: string;
   /** Function (program or subprogram) holding the instruction, and the index in it. */
   function: string;
   insn: number;

@@ -76,7 +76,8 @@ export function judgeObject(
       return {
         relo: d.relo,
         kind: d.kind,
-        cPath: d.cPath ?? (rec ? describeRelo(ctx.code.obj.btf, rec, d.kind) : `relocation #${d.relo}`),
+        cPath: d.cPath || (rec ? describeRelo(ctx.code.obj.btf, rec, d.kind) : `relocation #${d.relo}`),
+        reason: d.reason,
         function: fn.name,
         insn: loc.idx - fn.insnOffset / INSN_SIZE,
         source: ctx.lines.at(loc.sec, loc.idx),
