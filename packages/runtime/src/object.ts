@@ -1,0 +1,484 @@
+/**
+ * loadObject(): from the bytes of a compiled BPF object to loaded programs and created maps,
+ * the way libbpf 1.1's bpf_object__load does it (maps, BTF, CO-RE, ELF relocations, subprogram
+ * linking, program load), and the handle that attaches, reads and closes them.
+ */
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
+import { type AttachOptions, attachProgram, type Link } from './attach/attach.ts';
+import {
+  type BpfObject,
+  type BpfProgram,
+  type Btf,
+  createCodecs,
+  decodeBtf,
+  encodeBtf,
+  errors,
+  Kind,
+  parseBpfObject,
+  RUNNING_KERNEL_BTF,
+  readBtfSourceSync,
+  TypeDescriber,
+  type TypeId,
+} from './deps.ts';
+import { fixupBtf } from './loader/btf-fixup.ts';
+import { findDatasec } from './loader/btf-util.ts';
+import { applyCore, type CoreApplied, poisonedAt } from './loader/core.ts';
+import { collectExterns, kconfigData } from './loader/externs.ts';
+import { applyGlobals } from './loader/globals.ts';
+import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
+import { kernelVersionCode } from './loader/kconfig.ts';
+import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
+import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
+import { type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec } from './maps/map.ts';
+import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
+import { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
+import { btfLoad, closeFd, mapCreate, mapFreeze, mapUpdate, objInfo, progLoad } from './sys/bpf.ts';
+import { possibleCpus } from './sys/cpus.ts';
+import { KernelError, verifierError } from './sys/errors.ts';
+import { NativeBuffer } from './sys/native.ts';
+
+export interface LoadOptions {
+  /** Name of the object file, for messages and libbpf-style internal map names. */
+  file?: string;
+  /**
+   * Initial values of global variables by section ("rodata", "data", "bss" or any
+   * ".rodata.foo"), then by variable name; encoded by the variable's BTF type.
+   */
+  globals?: Record<string, Record<string, unknown>>;
+  /**
+   * Kernel BTF for CO-RE (raw BTF bytes, e.g. the skeleton's minimized BTF for this kernel),
+   * used when /sys/kernel/btf/vmlinux is missing, or always with `preferGivenBtf`.
+   */
+  btf?: Uint8Array;
+  preferGivenBtf?: boolean;
+  /** Load only these programs (default: all). */
+  programs?: string[];
+  /** Typed codecs per map (the generated skeleton supplies them); default: from the object's BTF. */
+  codecs?: Record<string, { key?: Codec<unknown>; value?: Codec<unknown> }>;
+  /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
+  logLevel?: number;
+}
+
+export interface LoadedProgram {
+  name: string;
+  section: string;
+  def: ResolvedSection;
+  fd: number;
+  /** Kernel program id (as `bpftool prog show` lists it). */
+  id: number;
+  /** The instructions handed to the kernel (host byte order). */
+  insns: Uint8Array;
+}
+
+const live = new Set<LoadedObject>();
+let exitHook = false;
+
+/** Loads every map and program of the object into the kernel. */
+export async function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): Promise<LoadedObject> {
+  return loadObjectSync(bytes, opts);
+}
+
+export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): LoadedObject {
+  const obj = parseBpfObject(bytes, opts.file);
+  const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  if (obj.littleEndian !== hostLe) {
+    throw errors.unsupported(
+      `the object is ${obj.littleEndian ? 'little' : 'big'}-endian, the host is not`,
+      opts.file,
+    );
+  }
+  const externs = collectExterns(obj, obj.btf);
+  const btf = fixupBtf(obj, externs);
+  const specs = collectMaps(obj, btf, possibleCpus().length, externs.kconfigSize);
+  const kcfg = specs.find((m) => m.kind === 'kconfig');
+  if (kcfg) kcfg.initial = kconfigData(obj, btf, externs);
+  if (opts.globals) applyGlobals(btf, specs, opts.globals, obj.littleEndian);
+
+  const mains = obj.programs.filter(
+    (p) => !p.isSubprog && (!opts.programs || opts.programs.includes(p.name)),
+  );
+  const defs = new Map<BpfProgram, ResolvedSection>();
+  for (const p of mains) {
+    const def = resolveSection(p.section);
+    if (!def)
+      throw errors.unsupported(
+        `program '${p.name}': SEC("${p.section}") is not a section name libbpf knows`,
+        opts.file,
+      );
+    defs.set(p, def);
+  }
+
+  const vmlinux = existsSync(RUNNING_KERNEL_BTF) ? readBtfSourceSync(RUNNING_KERNEL_BTF).btf : undefined;
+  const hasCore = (obj.ext?.coreRelos.length ?? 0) > 0;
+  let core: CoreApplied | undefined;
+  if (hasCore) {
+    const target =
+      opts.btf && (opts.preferGivenBtf || !vmlinux) ? decodeBtf(opts.btf, { file: 'btf option' }) : vmlinux;
+    if (!target) {
+      throw errors.notFound(
+        RUNNING_KERNEL_BTF,
+        'the kernel exposes no BTF and no btf option was given for CO-RE',
+      );
+    }
+    core = applyCore(obj, target, release());
+  }
+  const code = (p: BpfProgram): Uint8Array => {
+    if (core) return core.code(p);
+    const sec = obj.elf.sections[p.sectionIndex];
+    return (sec?.data ?? new Uint8Array()).slice(p.insnOffset, p.insnOffset + p.insnCount * INSN_SIZE);
+  };
+
+  const handle = new LoadedObject(obj, btf, opts);
+  try {
+    handle.btfFd = loadBtf(btf);
+    for (const spec of specs) handle.addMap(spec, createMap(spec, handle.btfFd));
+    const relocCache = new Map<number, Map<number, RelocDesc>>();
+    const relocs = (idx: number): Map<number, RelocDesc> => {
+      let r = relocCache.get(idx);
+      if (!r) {
+        r = sectionRelocs(obj, idx, specs, externs);
+        relocCache.set(idx, r);
+      }
+      return r;
+    };
+    const license = licenseOf(obj);
+    const kernVersion = kernVersionOf(obj);
+    for (const p of mains) {
+      const def = defs.get(p) as ResolvedSection;
+      const linked = linkProgram(obj, p, code, relocs);
+      applyDataRelocs(linked, obj.littleEndian, (i) => handle.mapFdAt(i));
+      let attachBtfId = 0;
+      if (def.btfTarget) attachBtfId = findAttachBtfId(vmlinux, p.name, def);
+      let fd: number;
+      try {
+        fd = progLoad({
+          progType: def.progType,
+          expectedAttachType: def.expectedAttachType,
+          progFlags: def.progFlags,
+          insns: linked.insns,
+          license,
+          kernVersion,
+          name: p.name,
+          progBtfFd: handle.btfFd >= 0 ? handle.btfFd : 0,
+          funcInfo: handle.btfFd >= 0 ? { recSize: 8, bytes: linked.funcInfo } : undefined,
+          lineInfo: handle.btfFd >= 0 ? { recSize: 16, bytes: linked.lineInfo } : undefined,
+          attachBtfId,
+          logLevel: opts.logLevel,
+        });
+      } catch (e) {
+        throw explainRejection(e, p, linked.layout, core);
+      }
+      handle.addProgram({
+        name: p.name,
+        section: p.section,
+        def,
+        fd,
+        id: objInfo(fd).id,
+        insns: linked.insns,
+      });
+    }
+  } catch (e) {
+    handle.closeSync();
+    throw e;
+  }
+  live.add(handle);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const o of live) o.closeSync();
+    });
+  }
+  return handle;
+}
+
+function loadBtf(btf: Btf): number {
+  try {
+    return btfLoad(encodeBtf(btf));
+  } catch (e) {
+    // libbpf goes on without BTF when the kernel refuses it; so do we (maps lose their types).
+    if (e instanceof KernelError && e.kind !== 'PERMISSION') return -1;
+    throw e;
+  }
+}
+
+function createMap(spec: MapSpec, btfFd: number): number {
+  // Map types whose BTF key/value the kernel does not accept (libbpf clears them as well).
+  const noBtf = new Set<number>([
+    MapType.PERF_EVENT_ARRAY,
+    MapType.CGROUP_ARRAY,
+    MapType.STACK_TRACE,
+    MapType.ARRAY_OF_MAPS,
+    MapType.HASH_OF_MAPS,
+    MapType.DEVMAP,
+    MapType.DEVMAP_HASH,
+    MapType.CPUMAP,
+    MapType.XSKMAP,
+    MapType.SOCKMAP,
+    MapType.SOCKHASH,
+    MapType.QUEUE,
+    MapType.STACK,
+  ]);
+  const withBtf = btfFd >= 0 && !noBtf.has(spec.mapType);
+  const attr = {
+    mapType: spec.mapType,
+    keySize: spec.keySize,
+    valueSize: spec.valueSize,
+    maxEntries: spec.maxEntries,
+    mapFlags: spec.mapFlags,
+    name: spec.kernelName,
+    numaNode: spec.numaNode,
+    mapExtra: spec.mapExtra,
+  };
+  let fd: number;
+  try {
+    fd = mapCreate(
+      withBtf
+        ? { ...attr, btfFd, btfKeyTypeId: spec.btfKeyTypeId, btfValueTypeId: spec.btfValueTypeId }
+        : attr,
+    );
+  } catch (e) {
+    if (!withBtf || !(e instanceof KernelError) || e.kind === 'PERMISSION') throw e;
+    fd = mapCreate(attr); // as libbpf: retry without BTF types
+  }
+  if (spec.initial && spec.kind !== 'user') {
+    try {
+      const key = new NativeBuffer(4);
+      const value = NativeBuffer.from(spec.initial);
+      try {
+        mapUpdate(fd, key.address, value.address);
+      } finally {
+        key.free();
+        value.free();
+      }
+      if (spec.kind === 'rodata' || spec.kind === 'kconfig') mapFreeze(fd);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+  }
+  return fd;
+}
+
+function licenseOf(obj: BpfObject): string {
+  const s = obj.elf.section('license');
+  if (!s) return '';
+  const end = s.data.indexOf(0);
+  return new TextDecoder().decode(s.data.subarray(0, end < 0 ? s.data.length : end));
+}
+
+function kernVersionOf(obj: BpfObject): number {
+  const s = obj.elf.section('version');
+  if (s && s.data.length === 4)
+    return new DataView(s.data.buffer, s.data.byteOffset, 4).getUint32(0, obj.littleEndian);
+  return kernelVersionCode();
+}
+
+/** libbpf's find_attach_btf_id against vmlinux: btf_trace_<tp> TYPEDEF, bpf_lsm_<hook> FUNC, or FUNC. */
+function findAttachBtfId(vmlinux: Btf | undefined, prog: string, def: ResolvedSection): number {
+  const t = def.btfTarget;
+  if (!t) return 0;
+  if (!vmlinux)
+    throw errors.notFound(
+      RUNNING_KERNEL_BTF,
+      `program '${prog}' (${def.section}) needs the kernel's BTF to attach`,
+    );
+  const kind = t.kind === 'typedef' ? Kind.Typedef : Kind.Func;
+  const name = t.prefix + def.target;
+  const id = vmlinux.byName(name).find((i) => vmlinux.type(i).kind === kind);
+  if (id === undefined) {
+    throw new KernelError(
+      'NOT_FOUND',
+      `attach target of '${prog}'`,
+      2,
+      `program '${prog}': the kernel's BTF has no ${t.kind} '${name}' to attach ${def.section} to`,
+    );
+  }
+  return id;
+}
+
+/** Adds the C-level story to a verifier rejection caused by a poisoned CO-RE relocation. */
+function explainRejection(
+  e: unknown,
+  prog: BpfProgram,
+  layout: { prog: BpfProgram; start: number }[],
+  core: CoreApplied | undefined,
+): unknown {
+  if (!(e instanceof KernelError) || e.kind !== 'VERIFIER' || !e.log) return e;
+  const re = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HELPER}$`, 'gm');
+  let last: RegExpExecArray | null = null;
+  for (let m = re.exec(e.log); m; m = re.exec(e.log)) last = m;
+  if (!last || !core) {
+    const tail = e.log.trim().split('\n').slice(-6).join('\n');
+    return verifierError(e.op, e.errno, `${e.message}\n${tail}`, e.log);
+  }
+  const at = Number(last[1]);
+  let owner = layout[0];
+  for (const l of layout) if (l.start <= at && (!owner || l.start >= owner.start)) owner = l;
+  const local = owner ? at - owner.start : at;
+  const r = owner ? poisonedAt(core, owner.prog.name, local) : undefined;
+  const what = r
+    ? `CO-RE relocation #${r.relo} of '${r.prog}' (${r.kind} of ${r.cPath}) could not be resolved on this kernel${'reason' in r.outcome ? `: ${(r.outcome as { reason: string }).reason}` : ''}`
+    : `a poisoned CO-RE relocation at instruction ${at}`;
+  return verifierError(e.op, e.errno, `program '${prog.name}' was rejected: it reaches ${what}`, e.log);
+}
+
+/** A loaded object: its maps and programs, and what is attached. */
+export class LoadedObject {
+  btfFd = -1;
+  readonly maps: Record<string, BpfMap> = {};
+  readonly programs: Record<string, LoadedProgram> = {};
+  readonly links: Link[] = [];
+  private readonly mapList: { spec: MapSpec; fd: number }[] = [];
+  private readonly consumers: { close(): void }[] = [];
+  private closed = false;
+  private describer: TypeDescriber | undefined;
+
+  constructor(
+    readonly object: BpfObject,
+    /** The object's BTF as loaded (DATASECs fixed up). */
+    readonly btf: Btf,
+    private readonly opts: LoadOptions,
+  ) {}
+
+  /** @internal */
+  addMap(spec: MapSpec, fd: number): void {
+    this.mapList.push({ spec, fd });
+    const given = this.opts.codecs?.[spec.name];
+    const key = given?.key ?? this.codecFor(spec.btfKeyTypeId, spec.keySize);
+    const value = given?.value ?? this.codecFor(spec.btfValueTypeId, spec.valueSize);
+    this.maps[spec.name] = new BpfMap(spec.name, fd, spec, key, value);
+  }
+
+  /** @internal */
+  mapFdAt(index: number): number {
+    const m = this.mapList[index];
+    if (!m) throw errors.badElf(0, `map #${index} does not exist`);
+    return m.fd;
+  }
+
+  /** @internal */
+  addProgram(p: LoadedProgram): void {
+    this.programs[p.name] = p;
+  }
+
+  private codecFor(typeId: TypeId, size: number): Codec<unknown> {
+    if (!typeId || size === 0) return bytesCodec(size) as Codec<unknown>;
+    this.describer ??= new TypeDescriber(this.btf);
+    const desc = this.describer.describe(typeId);
+    const { codec } = createCodecs(Object.fromEntries(this.describer.named), this.object.littleEndian);
+    const c = codec(desc);
+    return c.size === size ? fromRuntimeCodec(c) : (bytesCodec(size) as Codec<unknown>);
+  }
+
+  /**
+   * Attaches every program whose section names a target (libbpf's auto-attach); per-program
+   * options give or override targets, or `false` skips a program. On failure, the links made
+   * by this call are removed again.
+   */
+  async attach(opts: { programs?: Record<string, AttachOptions | false> } = {}): Promise<Link[]> {
+    const made: Link[] = [];
+    try {
+      for (const p of Object.values(this.programs)) {
+        const o = opts.programs?.[p.name];
+        if (o === false) continue;
+        if (p.def.attach === 'none') continue;
+        if (!o?.target && !p.def.target && p.def.attach !== 'tracing') continue;
+        made.push(attachProgram(p.name, p.fd, p.def, o || {}));
+      }
+    } catch (e) {
+      for (const l of made) l.destroy();
+      throw e;
+    }
+    this.links.push(...made);
+    return made;
+  }
+
+  /** Detaches everything attached, keeping programs and maps loaded. */
+  detach(): void {
+    for (const l of this.links) l.destroy();
+    this.links.length = 0;
+  }
+
+  map<K = unknown, V = unknown>(name: string): BpfMap<K, V> {
+    const m = this.maps[name];
+    if (!m) throw errors.badOption(`no map '${name}' (maps: ${Object.keys(this.maps).join(', ')})`);
+    return m as unknown as BpfMap<K, V>;
+  }
+
+  /** Events of a BPF_MAP_TYPE_RINGBUF map as an async iterable. */
+  ringbuf<T = Uint8Array>(name: string, opts: RingBufferOptions<T> & { type?: string } = {}): RingBuffer<T> {
+    const m = this.map(name);
+    if (m.type !== MapType.RINGBUF) throw errors.badOption(`map '${name}' is not a ring buffer`);
+    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : undefined);
+    const rb = new RingBuffer<T>(name, m.fd, m.spec.maxEntries, decode ? { decode } : {});
+    this.consumers.push(rb);
+    return rb;
+  }
+
+  /** Events of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map as an async iterable. */
+  perfbuf<T = Uint8Array>(name: string, opts: PerfBufferOptions<T> & { type?: string } = {}): PerfBuffer<T> {
+    const m = this.map(name);
+    if (m.type !== MapType.PERF_EVENT_ARRAY)
+      throw errors.badOption(`map '${name}' is not a perf event array`);
+    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : undefined);
+    const pb = new PerfBuffer<T>(name, m.fd, m.spec.maxEntries, { ...opts, ...(decode ? { decode } : {}) });
+    this.consumers.push(pb);
+    return pb;
+  }
+
+  private decoder<T>(type: string): (b: Uint8Array) => T {
+    const bare = type.replace(/^(struct|union|enum)\s+/, '');
+    const id = this.btf.byName(bare).find((i) => {
+      const k = this.btf.type(i).kind;
+      return k === Kind.Struct || k === Kind.Union || k === Kind.Typedef || k === Kind.Int || k === Kind.Enum;
+    });
+    if (id === undefined) throw errors.badOption(`the object's BTF has no type '${type}'`);
+    this.describer ??= new TypeDescriber(this.btf);
+    const desc = this.describer.describe(id);
+    const { codec } = createCodecs(Object.fromEntries(this.describer.named), this.object.littleEndian);
+    const c = codec(desc);
+    return (b) => c.decode(b, 0) as T;
+  }
+
+  /** The current value of a global variable (reads its section's map). */
+  global(section: string, name: string): unknown {
+    const sec = section.startsWith('.') ? section : `.${section}`;
+    const m = this.maps[sec];
+    const secId = findDatasec(this.btf, sec);
+    if (!m || secId === undefined) throw errors.badOption(`no ${sec} section`);
+    const ds = this.btf.type(secId);
+    const vsi = ds.kind === Kind.Datasec ? ds.vars.find((v) => this.btf.name(v.type) === name) : undefined;
+    if (!vsi) throw errors.badOption(`no variable '${name}' in ${sec}`);
+    const v = this.btf.type(vsi.type);
+    this.describer ??= new TypeDescriber(this.btf);
+    const desc = this.describer.describe(v.kind === Kind.Var ? v.type : 0);
+    const { codec } = createCodecs(Object.fromEntries(this.describer.named), this.object.littleEndian);
+    const raw = new BpfMap(sec, m.fd, m.spec, bytesCodec(4), bytesCodec(m.spec.valueSize));
+    try {
+      const whole = raw.lookup(new Uint8Array(4));
+      return whole instanceof Uint8Array ? codec(desc).decode(whole, vsi.offset) : undefined;
+    } finally {
+      raw.close();
+    }
+  }
+
+  /** Detaches, unloads and frees everything; the object is unusable afterwards. */
+  async close(): Promise<void> {
+    this.closeSync();
+  }
+
+  closeSync(): void {
+    if (this.closed) return;
+    this.closed = true;
+    live.delete(this);
+    for (const c of this.consumers) c.close();
+    this.detach();
+    for (const p of Object.values(this.programs)) closeFd(p.fd);
+    for (const m of Object.values(this.maps)) m.close();
+    for (const m of this.mapList) closeFd(m.fd);
+    if (this.btfFd >= 0) closeFd(this.btfFd);
+    this.btfFd = -1;
+  }
+}
