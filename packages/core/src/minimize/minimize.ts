@@ -3,7 +3,7 @@ import { encodeBtf } from '../btf/encode.ts';
 import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
 import { relocationKindName } from '../core/kinds.ts';
 import type { BpfObject } from '../elf/object.ts';
-import { errors } from '../errors/index.ts';
+import { BtfkitError, errors } from '../errors/index.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
 import { MarkSet } from './marks.ts';
 import { decideAll, type RelocationDecision } from './relocate.ts';
@@ -63,8 +63,7 @@ export function markObjects(
       try {
         marks.record(d.kind, d.targetSpec);
       } catch (e) {
-        if (e instanceof Error && 'code' in e)
-          throw errors.minimize(`${describe(d)}: ${e.message.replace(/^.*?: /, '')}`, file);
+        if (e instanceof BtfkitError) throw errors.minimize(`${describe(d)}: ${e.detail}`, file);
         throw e;
       }
     }
