@@ -38,9 +38,15 @@ export type Relocator = (obj: BpfObject, kernel: CompatKernel) => readonly Reloc
 export interface CompatOptions {
   /** The relocation engine (default: btfkit's own, `relocateObject`). */
   relocate?: Relocator;
+  /**
+   * `initial` (default): .rodata holds the object's initial values, as when it is loaded
+   * unchanged, so the verifier prunes code behind `const volatile` flags. `unknown`: user
+   * space may set them before loading, so such code counts as reachable.
+   */
+  rodata?: 'initial' | 'unknown';
   /** Display names of the objects (default: file name without `.bpf.o`). */
   names?: string[];
-  /** Minimized BTF per kernel id, to show sizes and which kernels share one. */
+  /** Minimized BTF per kernel release, to show sizes and which kernels share one. */
   minimized?: ReadonlyMap<string, Uint8Array>;
 }
 
@@ -62,8 +68,12 @@ export function objectName(obj: BpfObject, fallback: string): string {
   return base.replace(/\.bpf\.o$|\.o$/, '');
 }
 
-export function objectContext(obj: BpfObject, name: string): ObjectContext {
-  const code = objectCode(obj);
+export function objectContext(
+  obj: BpfObject,
+  name: string,
+  rodata: 'initial' | 'unknown' = 'initial',
+): ObjectContext {
+  const code = objectCode(obj, rodata === 'initial');
   const programs = obj.programs
     .filter((p) => !p.isSubprog)
     .map((prog) => ({ prog, needsKernelBtf: kernelBtfNeed(code, prog.name) }));
@@ -92,34 +102,67 @@ export function analyzeCompat(
   kernels: readonly CompatKernel[],
   opts: CompatOptions = {},
 ): CompatResult {
-  const relocate = opts.relocate ?? engineRelocator;
-  const infos = kernels.map(kernelInfo);
-  const dup = new Set<string>();
-  for (const k of infos) {
-    if (dup.has(k.id)) k.id = `${k.id}@${k.path ?? dup.size}`;
-    dup.add(k.id);
+  const analysis = new CompatAnalysis(objects, opts);
+  for (const k of kernels) analysis.addKernel(k, opts.minimized?.get(k.release));
+  return analysis.result();
+}
+
+/**
+ * The same, one kernel at a time, so a caller can load a kernel's BTF, analyse it and let it
+ * go before the next (kernel BTFs are large; objects are small and analysed once).
+ */
+export class CompatAnalysis {
+  private readonly contexts: ObjectContext[];
+  private readonly kernels: CompatKernelInfo[] = [];
+  /** Per kernel, per object: the cells in program order. */
+  private readonly cells: CompatCell[][][] = [];
+  private readonly minimized = new Map<string, Uint8Array>();
+  private readonly relocate: Relocator;
+
+  constructor(
+    private readonly objects: readonly BpfObject[],
+    opts: Omit<CompatOptions, 'minimized'> = {},
+  ) {
+    this.relocate = opts.relocate ?? engineRelocator;
+    this.contexts = objects.map((obj, i) =>
+      objectContext(obj, opts.names?.[i] ?? objectName(obj, `object${i}`), opts.rodata),
+    );
   }
-  if (opts.minimized) shareMinimized(infos, opts.minimized);
-  const objectInfos: CompatObjectInfo[] = [];
-  const cells: CompatCell[] = [];
-  objects.forEach((obj, i) => {
-    const ctx = objectContext(obj, opts.names?.[i] ?? objectName(obj, `object${i}`));
-    objectInfos.push({
+
+  addKernel(kernel: CompatKernel, minimized?: Uint8Array): void {
+    const info = kernelInfo(kernel);
+    if (this.kernels.some((k) => k.id === info.id))
+      info.id = `${info.id}@${info.path ?? this.kernels.length}`;
+    this.kernels.push(info);
+    if (minimized) this.minimized.set(info.id, minimized);
+    this.cells.push(
+      this.objects.map((obj, i) =>
+        judgeObject(this.contexts[i] as ObjectContext, info, this.relocate(obj, kernel)),
+      ),
+    );
+  }
+
+  result(): CompatResult {
+    const kernels = this.kernels.map((k) => ({ ...k }));
+    if (this.minimized.size > 0) shareMinimized(kernels, this.minimized);
+    const cells: CompatCell[] = [];
+    // Object-major, then program, then kernel.
+    this.contexts.forEach((ctx, o) => {
+      ctx.programs.forEach((_, p) => {
+        for (const perKernel of this.cells) cells.push(perKernel[o]?.[p] as CompatCell);
+      });
+    });
+    const objects: CompatObjectInfo[] = this.contexts.map((ctx) => ({
       name: ctx.name,
-      file: obj.file,
+      file: ctx.code.obj.file,
       programs: ctx.programs.map(({ prog, needsKernelBtf }) => ({
         name: prog.name,
         section: prog.section,
         needsKernelBtf,
       })),
-    });
-    const perKernel = kernels.map((k, j) => judgeObject(ctx, infos[j] as CompatKernelInfo, relocate(obj, k)));
-    // Object-major, then program, then kernel.
-    ctx.programs.forEach((_, p) => {
-      for (const list of perKernel) cells.push(list[p] as CompatCell);
-    });
-  });
-  return { kernels: infos, objects: objectInfos, cells, summary: summarize(cells) };
+    }));
+    return { kernels, objects, cells, summary: summarize(cells) };
+  }
 }
 
 export function summarize(cells: readonly CompatCell[]): Record<Verdict, number> {

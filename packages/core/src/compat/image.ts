@@ -23,7 +23,7 @@ export interface ObjectCode {
   globalFuncs: Set<string>;
 }
 
-export function objectCode(obj: BpfObject): ObjectCode {
+export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
   const sections = new Map<number, Insn[]>();
   const relocs = new Map<string, { symSec: number; symValue: number; symType: number }>();
   for (const s of obj.elf.sections) {
@@ -42,7 +42,7 @@ export function objectCode(obj: BpfObject): ObjectCode {
   const blobBySection = new Map<number, number>();
   for (const s of obj.elf.sections) {
     if (s.type !== SHT.PROGBITS || (s.flags & (SHF.WRITE | SHF.EXECINSTR)) !== 0) continue;
-    if (!s.name.startsWith('.rodata')) continue;
+    if (!knownRodata || !s.name.startsWith('.rodata')) continue;
     blobBySection.set(s.index, blobs.length);
     blobs.push({ bytes: s.data, littleEndian: obj.littleEndian });
   }

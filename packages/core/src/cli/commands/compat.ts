@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CompatAnalysis } from '../../compat/analyze.ts';
+import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
+import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
+import { parseBpfObject } from '../../elf/object.ts';
+import { errors } from '../../errors/index.ts';
+import { listKernels, readBtfSource } from '../../kernels/index.ts';
+import { writeFileAtomic } from '../../minimize/files.ts';
+import { minimizeBtf } from '../../minimize/minimize.ts';
+import type { Command } from './types.ts';
+
+const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
+
+For every program of the objects and every kernel, says whether the program loads there as far
+as CO-RE goes: ok, guarded (unresolved relocations only in code the verifier prunes as dead),
+fails (the verifier reaches a poisoned instruction), needs-kernel-btf, or error (libbpf refuses
+the object). Failures are named in C terms with their source lines.
+
+options:
+  --kernels ...         btfhub-archive trees, globs or files (raw BTF, vmlinux, .btf.tar.xz,
+                        /sys/kernel/btf/vmlinux)
+  --without-btf PAT     mark kernels whose release or path contains PAT as built without BTF
+                        (repeatable; 'all' for every kernel, as for a btfhub archive, which only
+                        carries such kernels): fentry/fexit/tp_btf/lsm/struct_ops/iter programs
+                        and kfunc/typed-ksym users then get needs-kernel-btf
+  --rodata unknown      treat .rodata constants as unknown (default: the object's initial values,
+                        as loading it unchanged does)
+  --json                print the result as JSON
+  --html FILE           write the HTML report to FILE (includes minimized BTF sizes)
+  --sizes               also minimize the BTF per kernel to show sizes and shared files
+  -q, --quiet           print only the problems
+Exit status: 0 when every program is ok or guarded everywhere, 1 otherwise.
+`;
+
+/** `--kernels a b c`: values after --kernels up to the next option. */
+function splitKernelArgs(args: string[]): { rest: string[]; kernels: string[] } {
+  const rest: string[] = [];
+  const kernels: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--kernels') {
+      while (i + 1 < args.length && !(args[i + 1] as string).startsWith('-'))
+        kernels.push(args[++i] as string);
+      continue;
+    }
+    if (a.startsWith('--kernels=')) {
+      kernels.push(a.slice('--kernels='.length));
+      continue;
+    }
+    rest.push(a);
+  }
+  return { rest, kernels };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { rest, kernels: kernelArgs } = splitKernelArgs(argv);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      'without-btf': { type: 'string', multiple: true },
+      rodata: { type: 'string' },
+      json: { type: 'boolean' },
+      html: { type: 'string' },
+      sizes: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (kernelArgs.length === 0) throw errors.badOption('compat needs --kernels DIR|GLOB|FILE...');
+  if (positionals.length === 0) throw errors.badOption('compat needs at least one OBJECT');
+  if (values.rodata !== undefined && values.rodata !== 'unknown' && values.rodata !== 'initial') {
+    throw errors.badOption(`--rodata takes 'unknown' or 'initial', not '${values.rodata}'`);
+  }
+  const without = values['without-btf'] ?? [];
+  const entries = listKernels(kernelArgs);
+  if (entries.length === 0) throw errors.badOption(`no kernel BTF found in ${kernelArgs.join(', ')}`);
+  const objects = positionals.map((file) => parseBpfObject(readObjectFile(file), file));
+  const analysis = new CompatAnalysis(objects, {
+    rodata: values.rodata === 'unknown' ? 'unknown' : 'initial',
+  });
+  const sizes = values.sizes === true || values.html !== undefined;
+  for (const e of entries) {
+    const { btf } = await readBtfSource(e.path);
+    const builtinBtf = !without.some((p) => p === 'all' || e.release.includes(p) || e.path.includes(p));
+    const minimized = sizes ? tryMinimize(btf, objects, e.release) : undefined;
+    analysis.addKernel(
+      {
+        btf,
+        release: e.release,
+        distro: e.distro,
+        version: e.version,
+        arch: e.arch,
+        path: e.path,
+        builtinBtf,
+      },
+      minimized,
+    );
+  }
+  const result = analysis.result();
+  if (values.html !== undefined) writeFileAtomic(values.html, new TextEncoder().encode(renderReport(result)));
+  if (values.json) process.stdout.write(`${JSON.stringify(result, bigints, 2)}\n`);
+  else process.stdout.write(formatTable(result, values.quiet === true));
+  const bad: Verdict[] = ['fails', 'error', 'needs-kernel-btf'];
+  return result.cells.some((c) => bad.includes(c.verdict)) ? 1 : 0;
+}
+
+function readObjectFile(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw errors.notFound(file, 'no such BPF object file');
+    throw errors.io(file, `cannot read the BPF object: ${(e as Error).message}`);
+  }
+}
+
+/** Sizes are a bonus in the report: a kernel the minimizer refuses simply shows none. */
+function tryMinimize(
+  btf: Parameters<typeof minimizeBtf>[0],
+  objects: Parameters<typeof minimizeBtf>[1],
+  release: string,
+) {
+  try {
+    return minimizeBtf(btf, objects, { release });
+  } catch {
+    return undefined;
+  }
+}
+
+const bigints = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+
+/** The terminal view: a glyph matrix per object, then every problem spelled out. */
+export function formatTable(result: CompatResult, quiet: boolean): string {
+  const out: string[] = [];
+  const ks = result.kernels;
+  if (!quiet) {
+    out.push('kernels:');
+    ks.forEach((k, i) => {
+      const where = [k.distro, k.version, k.arch].filter(Boolean).join(' ');
+      out.push(
+        `  [${i + 1}] ${k.release}${where ? `  (${where})` : ''}${k.builtinBtf ? '' : '  without built-in BTF'}`,
+      );
+    });
+    const width = Math.max(20, ...result.objects.flatMap((o) => o.programs.map((p) => p.name.length + 2)));
+    out.push('');
+    out.push(`${''.padEnd(width)} ${ks.map((_, i) => String(i + 1).padStart(2)).join(' ')}`);
+    const byKey = new Map(result.cells.map((c) => [`${c.object}\u0000${c.program}\u0000${c.kernel}`, c]));
+    for (const o of result.objects) {
+      out.push(o.name);
+      for (const p of o.programs) {
+        const row = ks.map((k) => byKey.get(`${o.name}\u0000${p.name}\u0000${k.id}`)?.verdict);
+        out.push(
+          `  ${p.name.padEnd(width - 2)} ${row.map((v) => (v ? GLYPH[v] : '·').padStart(2)).join(' ')}`,
+        );
+      }
+    }
+    out.push('');
+    out.push(
+      `legend: ${GLYPH.ok} ok  ${GLYPH.guarded} guarded  ${GLYPH.fails} fails  ${GLYPH['needs-kernel-btf']} needs kernel BTF  ${GLYPH.error} error`,
+    );
+  }
+  const problems = result.cells.filter((c) => c.verdict !== 'ok' && c.verdict !== 'guarded');
+  // One entry per program and problem, listing the kernels it happens on.
+  const grouped = new Map<string, { cell: CompatCell; kernels: string[] }>();
+  for (const c of problems) {
+    const key = `${c.object}/${c.program}\u0000${c.verdict}\u0000${c.message ?? ''}\u0000${problemText(c)}`;
+    const g = grouped.get(key) ?? { cell: c, kernels: [] };
+    g.kernels.push(c.kernel);
+    grouped.set(key, g);
+  }
+  if (grouped.size > 0) {
+    out.push(quiet ? '' : '\nproblems:');
+    for (const { cell, kernels } of grouped.values()) {
+      out.push(`${cell.object}/${cell.program}: ${cell.verdict} on ${kernels.join(', ')}`);
+      if (cell.message) out.push(`  ${cell.message}`);
+      for (const f of cell.findings.filter((x) => x.reached)) {
+        for (const line of findingLines(f)) out.push(`  ${line}`);
+        if (f.reason) out.push(`    ${f.reason}`);
+      }
+    }
+  }
+  const s = result.summary;
+  out.push(
+    `\n${result.cells.length} program × kernel pairs: ${s.ok} ok, ${s.guarded} guarded, ${s.fails} fail, ${s['needs-kernel-btf']} need kernel BTF, ${s.error} refused`,
+  );
+  return `${out.join('\n').replace(/^\n+/, '')}\n`;
+}
+
+function problemText(c: CompatCell): string {
+  return c.findings
+    .filter((f) => f.reached)
+    .map((f) => `${f.cPath}@${f.function}:${f.insn}`)
+    .join(';');
+}
+
+export const compat: Command = {
+  name: 'compat',
+  summary: 'which program fails on which kernel, and why (CO-RE at build time)',
+  usage: USAGE,
+  run,
+};
