@@ -110,7 +110,7 @@ export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): Loade
     defs.set(p, def);
   }
 
-  const vmlinux = existsSync(RUNNING_KERNEL_BTF) ? readBtfSourceSync(RUNNING_KERNEL_BTF).btf : undefined;
+  const vmlinux = runningKernelBtf();
   const hasCore = (obj.ext?.coreRelos.length ?? 0) > 0;
   let core: CoreApplied | undefined;
   if (hasCore) {
@@ -191,6 +191,16 @@ export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): Loade
     });
   }
   return handle;
+}
+
+let vmlinuxCache: Btf | null | undefined;
+
+/** The running kernel's BTF, decoded once per process (null when the kernel exposes none). */
+function runningKernelBtf(): Btf | undefined {
+  if (vmlinuxCache === undefined) {
+    vmlinuxCache = existsSync(RUNNING_KERNEL_BTF) ? readBtfSourceSync(RUNNING_KERNEL_BTF).btf : null;
+  }
+  return vmlinuxCache ?? undefined;
 }
 
 function loadBtf(btf: Btf): number {
