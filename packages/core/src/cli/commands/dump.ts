@@ -2,17 +2,21 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Btf } from '../../btf/btf.ts';
 import { decodeBtf, isBtf } from '../../btf/index.ts';
+import { dumpC } from '../../dump/c.ts';
 import { dumpRawTo } from '../../dump/raw.ts';
 import { errors } from '../../errors/index.ts';
 import type { Command } from './types.ts';
 
-const usage = `usage: btfkit dump [--base BASE] [--format raw|c] FILE
+const usage = `usage: btfkit dump [--base BASE] [--format raw|c [--layout-fixes]] FILE
 
 Prints the types of FILE as 'bpftool btf dump file FILE [--base-btf BASE]' does
 (bpftool 7.1.0), byte for byte. FILE: raw BTF, a BPF object, a vmlinux ELF or a
 btfhub .btf.tar.xz. --format c prints a C header (vmlinux.h) instead.
   --base BASE     the BTF that FILE (split BTF, e.g. a kernel module) extends
   --format FMT    raw (default) or c
+  --layout-fixes  with --format c: add mode(byte)/mode(word) to enums whose size C
+                  cannot express, as later libbpf does (bpftool 7.1 omits them, and
+                  structs embedding a 1-byte enum then get a different layout)
 `;
 
 export const dump: Command = {
@@ -26,6 +30,7 @@ export const dump: Command = {
       options: {
         base: { type: 'string' },
         format: { type: 'string', default: 'raw' },
+        'layout-fixes': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -36,11 +41,12 @@ export const dump: Command = {
     const [file, ...extra] = positionals;
     if (file === undefined || extra.length > 0) throw errors.badOption(`expected exactly one FILE\n${usage}`);
     const format = values.format;
-    if (format !== 'raw') throw errors.badOption(`unknown --format '${format}' (raw or c)`);
+    if (format !== 'raw' && format !== 'c') throw errors.badOption(`unknown --format '${format}' (raw or c)`);
     const base = values.base === undefined ? undefined : load(values.base);
     const btf = load(file, base);
     const out = new StdoutChunks();
-    dumpRawTo(btf, (chunk) => out.write(chunk));
+    if (format === 'c') out.write(dumpC(btf, { layoutFixes: values['layout-fixes'] === true }));
+    else dumpRawTo(btf, (chunk) => out.write(chunk));
     return 0;
   },
 };

@@ -1,0 +1,828 @@
+import type { Btf } from '../btf/btf.ts';
+import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
+
+/**
+ * `bpftool btf dump file F format c` (bpftool 7.1.0 / libbpf 1.1's btf_dump): a C header
+ * (vmlinux.h). The type order, forward declarations, inline anonymous types, `___N` suffixes
+ * for duplicate names and the bit padding follow libbpf's BTF-to-C converter as shipped in
+ * libbpf 1.1 (padding with `long: 0`-style alignment marks, no `mode()`/`aligned()` attrs).
+ * Returns bytes: names are copied as the raw bytes of the string section.
+ */
+export function dumpC(btf: Btf, opts: DumpCOptions = {}): Buffer {
+  const d = new CDumper(btf, opts.layoutFixes === true);
+  d.out.push(HEADER);
+  const n = btf.typeCount;
+  for (let id = 1; id < n; id++) d.dumpType(id);
+  d.out.push(FOOTER);
+  return Buffer.from(d.out.join(''), 'latin1');
+}
+
+export interface DumpCOptions {
+  /**
+   * Give enums whose size C cannot express by their values `__attribute__((mode(byte)))` /
+   * `mode(word)`, as later libbpf does. Off by default (bpftool 7.1's bytes); without it a
+   * 1-byte enum (e.g. 6.12's `enum rw_hint`) becomes 4 bytes in C and shifts every member
+   * after it in the structs that embed it.
+   */
+  layoutFixes?: boolean;
+}
+
+const HEADER =
+  '#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n' +
+  '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n' +
+  '#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n' +
+  '#endif\n\n';
+const FOOTER =
+  '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n';
+
+// Kind numbers (as in kinds.ts), inlined in the hot switches.
+const INT = 1;
+const PTR = 2;
+const ARRAY = 3;
+const STRUCT = 4;
+const UNION = 5;
+const ENUM = 6;
+const FWD = 7;
+const TYPEDEF = 8;
+const VOLATILE = 9;
+const CONST = 10;
+const RESTRICT = 11;
+const FUNC = 12;
+const FUNC_PROTO = 13;
+const VAR = 14;
+const DATASEC = 15;
+const FLOAT = 16;
+const DECL_TAG = 17;
+const TYPE_TAG = 18;
+const ENUM64 = 19;
+
+enum Order {
+  NotOrdered = 0,
+  Ordering = 1,
+  Ordered = 2,
+}
+enum Emit {
+  NotEmitted = 0,
+  Emitting = 1,
+  Emitted = 2,
+}
+
+/** libbpf's btf__pointer_size() guess for raw BTF: the size of the first INT spelled as a `long`. */
+const LONG_ALIASES = new Set([
+  'long',
+  'long int',
+  'int long',
+  'unsigned long',
+  'long unsigned',
+  'unsigned long int',
+  'unsigned int long',
+  'long unsigned int',
+  'long int unsigned',
+  'int unsigned long',
+  'int long unsigned',
+]);
+
+/** GCC's internal Arm SIMD typedef targets that BTF carries as INTs; libbpf aliases them. */
+const MISSING_BASE_TYPES: Record<string, string> = {
+  __Poly8_t: 'unsigned char',
+  __Poly16_t: 'unsigned short',
+  __Poly64_t: 'unsigned long long',
+  __Poly128_t: 'unsigned __int128',
+};
+
+const TABS = '\t\t\t\t\t\t\t\t\t\t\t\t';
+/** Indentation: one tab per level, at most 12 (libbpf's PREFIXES). */
+function pfx(lvl: number): string {
+  return TABS.slice(0, Math.min(lvl, TABS.length));
+}
+
+/** A view of one declaration's chain of type ids (innermost last), consumed from the end. */
+interface DeclStack {
+  ids: number[];
+  cnt: number;
+}
+
+class CDumper {
+  readonly out: string[] = [];
+  private readonly n: number;
+  private readonly types: BtfType[];
+  private readonly ptrSz: number;
+  private readonly orderState: Uint8Array;
+  private readonly emitState: Uint8Array;
+  private readonly fwdEmitted: Uint8Array;
+  private readonly referenced: Uint8Array;
+  /** One cache for both namespaces, keyed by id, as in libbpf. */
+  private readonly cachedNames: (string | undefined)[];
+  /** struct/union/enum/fwd tags, and typedef/enumerator identifiers: name → times seen. */
+  private readonly typeNames = new Map<string, number>();
+  private readonly identNames = new Map<string, number>();
+  private readonly strtabs: { start: number; text: string }[];
+  private emitQueue: number[] = [];
+
+  constructor(
+    btf: Btf,
+    private readonly layoutFixes: boolean,
+  ) {
+    this.n = btf.typeCount;
+    // Flatten base + split into one id-indexed array (id 0 = void placeholder).
+    const chain: Btf[] = [];
+    for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b);
+    this.types = [{ kind: 0, nameOff: 0, kflag: false } as BtfType];
+    for (const b of chain) for (const t of b.types) this.types.push(t);
+    this.strtabs = chain
+      .map((b) => ({ start: b.startStrOff, text: Buffer.from(b.strings).toString('latin1') }))
+      .reverse();
+    this.orderState = new Uint8Array(this.n);
+    this.emitState = new Uint8Array(this.n);
+    this.fwdEmitted = new Uint8Array(this.n);
+    this.referenced = new Uint8Array(this.n);
+    this.cachedNames = new Array(this.n);
+    this.orderState[0] = Order.Ordered;
+    this.emitState[0] = Emit.Emitted;
+    this.ptrSz = this.pointerSize();
+    this.markReferenced();
+  }
+
+  private t(id: number): BtfType {
+    return this.types[id] as BtfType;
+  }
+
+  /** The raw (latin1) string at a string offset. */
+  private str(off: number): string {
+    for (const s of this.strtabs) {
+      if (off >= s.start) {
+        const local = off - s.start;
+        if (local >= s.text.length) return '';
+        const end = s.text.indexOf('\0', local);
+        return s.text.slice(local, end < 0 ? s.text.length : end);
+      }
+    }
+    return '';
+  }
+
+  private pointerSize(): number {
+    for (let id = 1; id < this.n; id++) {
+      const t = this.t(id);
+      if (t.kind !== INT || (t.size !== 4 && t.size !== 8)) continue;
+      if (LONG_ALIASES.has(this.str(t.nameOff))) return t.size;
+    }
+    return 8; // sizeof(void *) on the 64-bit hosts bpftool runs on
+  }
+
+  /** Anonymous enums count as top-level only when nothing refers to them. */
+  private markReferenced(): void {
+    const ref = this.referenced;
+    for (let id = 1; id < this.n; id++) {
+      const t = this.t(id);
+      switch (t.kind) {
+        case VOLATILE:
+        case CONST:
+        case RESTRICT:
+        case PTR:
+        case TYPEDEF:
+        case FUNC:
+        case VAR:
+        case DECL_TAG:
+        case TYPE_TAG:
+          ref[t.type] = 1;
+          break;
+        case ARRAY:
+          ref[t.indexType] = 1;
+          ref[t.type] = 1;
+          break;
+        case STRUCT:
+        case UNION:
+          for (const m of t.members) ref[m.type] = 1;
+          break;
+        case FUNC_PROTO:
+          ref[t.type] = 1;
+          for (const p of t.params) ref[p.type] = 1;
+          break;
+        case DATASEC:
+          for (const v of t.vars) ref[v.type] = 1;
+          break;
+      }
+    }
+  }
+
+  dumpType(id: number): void {
+    this.emitQueue = [];
+    if (this.orderType(id, false) < 0) return;
+    for (const q of this.emitQueue) this.emitType(q, 0);
+  }
+
+  // ---- ordering (btf_dump_order_type) ----
+
+  /** > 0: a strong (by-value) dependency was ordered; 0: weak; < 0: unsatisfiable cycle. */
+  private orderType(id: number, throughPtr: boolean): number {
+    if (this.orderState[id] === Order.Ordered) return 1;
+    const t = this.t(id);
+    if (this.orderState[id] === Order.Ordering) {
+      // A loop through a pointer to a named struct/union is broken by a forward declaration.
+      if ((t.kind === STRUCT || t.kind === UNION) && throughPtr && t.nameOff !== 0) return 0;
+      return -1;
+    }
+    switch (t.kind) {
+      case INT:
+      case FLOAT:
+        this.orderState[id] = Order.Ordered;
+        return 0;
+      case PTR: {
+        const err = this.orderType(t.type, true);
+        this.orderState[id] = Order.Ordered;
+        return err;
+      }
+      case ARRAY:
+        return this.orderType(t.type, false);
+      case STRUCT:
+      case UNION: {
+        // Only by-value use (or anonymity, which forces an inline definition) makes a strong link.
+        if (throughPtr && t.nameOff !== 0) return 0;
+        this.orderState[id] = Order.Ordering;
+        for (const m of t.members) {
+          const err = this.orderType(m.type, false);
+          if (err < 0) return err;
+        }
+        if (t.nameOff !== 0) this.emitQueue.push(id);
+        this.orderState[id] = Order.Ordered;
+        return 1;
+      }
+      case ENUM:
+      case ENUM64:
+      case FWD:
+        if (t.nameOff !== 0 || !this.referenced[id]) this.emitQueue.push(id);
+        this.orderState[id] = Order.Ordered;
+        return 1;
+      case TYPEDEF: {
+        const isStrong = this.orderType(t.type, throughPtr);
+        if (isStrong < 0) return isStrong;
+        if (throughPtr && !isStrong) return 0;
+        this.emitQueue.push(id);
+        this.orderState[id] = Order.Ordered;
+        return 1;
+      }
+      case VOLATILE:
+      case CONST:
+      case RESTRICT:
+      case TYPE_TAG:
+        return this.orderType(t.type, throughPtr);
+      case FUNC_PROTO: {
+        let err = this.orderType(t.type, throughPtr);
+        if (err < 0) return err;
+        let isStrong = err > 0;
+        for (const p of t.params) {
+          err = this.orderType(p.type, throughPtr);
+          if (err < 0) return err;
+          if (err > 0) isStrong = true;
+        }
+        return isStrong ? 1 : 0;
+      }
+      case FUNC:
+      case VAR:
+      case DATASEC:
+      case DECL_TAG:
+        this.orderState[id] = Order.Ordered;
+        return 0;
+      default:
+        return -1;
+    }
+  }
+
+  // ---- emission (btf_dump_emit_type) ----
+
+  private isBlacklisted(id: number): boolean {
+    const t = this.t(id);
+    return t.nameOff !== 0 && this.str(t.nameOff) === '__builtin_va_list';
+  }
+
+  private emitType(id: number, contId: number): void {
+    const out = this.out;
+    const topLevel = contId === 0;
+    if (this.emitState[id] === Emit.Emitted) return;
+    const t = this.t(id);
+    if (this.emitState[id] === Emit.Emitting) {
+      if (this.fwdEmitted[id]) return;
+      if (t.kind === STRUCT || t.kind === UNION) {
+        // A struct referring to itself needs no forward declaration.
+        if (id === contId) return;
+        if (t.nameOff === 0) return; // anonymous struct/union loop: libbpf warns and skips
+        this.emitStructFwd(id, t);
+        out.push(';\n\n');
+        this.fwdEmitted[id] = 1;
+      } else if (t.kind === TYPEDEF) {
+        // The typedef serves as its own forward declaration (usable through pointers only).
+        if (!this.isBlacklisted(id)) {
+          this.emitTypedefDef(id, t, 0);
+          out.push(';\n\n');
+        }
+        this.fwdEmitted[id] = 1;
+      }
+      return;
+    }
+    switch (t.kind) {
+      case INT: {
+        const alias = MISSING_BASE_TYPES[this.typeName(id)];
+        if (alias !== undefined) out.push(`typedef ${alias} ${this.typeName(id)};\n\n`);
+        this.emitState[id] = Emit.Emitted;
+        break;
+      }
+      case ENUM:
+      case ENUM64:
+        if (topLevel) {
+          this.emitEnumDef(id, t, 0);
+          out.push(';\n\n');
+        }
+        this.emitState[id] = Emit.Emitted;
+        break;
+      case PTR:
+      case VOLATILE:
+      case CONST:
+      case RESTRICT:
+      case TYPE_TAG:
+        this.emitType(t.type, contId);
+        break;
+      case ARRAY:
+        this.emitType(t.type, contId);
+        break;
+      case FWD:
+        this.emitFwdDef(id, t);
+        out.push(';\n\n');
+        this.emitState[id] = Emit.Emitted;
+        break;
+      case TYPEDEF:
+        this.emitState[id] = Emit.Emitting;
+        this.emitType(t.type, id);
+        if (!this.fwdEmitted[id] && !this.isBlacklisted(id)) {
+          this.emitTypedefDef(id, t, 0);
+          out.push(';\n\n');
+        }
+        this.emitState[id] = Emit.Emitted;
+        break;
+      case STRUCT:
+      case UNION:
+        this.emitState[id] = Emit.Emitting;
+        // A full definition (top level, or anonymous and so inline) needs its members' types
+        // declared first; a named struct used inside another only needs a forward declaration.
+        if (topLevel || t.nameOff === 0) {
+          const newContId = t.nameOff === 0 ? contId : id;
+          for (const m of t.members) this.emitType(m.type, newContId);
+        } else if (!this.fwdEmitted[id] && id !== contId) {
+          this.emitStructFwd(id, t);
+          out.push(';\n\n');
+          this.fwdEmitted[id] = 1;
+        }
+        if (topLevel) {
+          this.emitStructDef(id, t, 0);
+          out.push(';\n\n');
+          this.emitState[id] = Emit.Emitted;
+        } else {
+          this.emitState[id] = Emit.NotEmitted;
+        }
+        break;
+      case FUNC_PROTO:
+        this.emitType(t.type, contId);
+        for (const p of t.params) this.emitType(p.type, contId);
+        break;
+    }
+  }
+
+  // ---- names (btf_dump_resolve_name) ----
+
+  private static dups(map: Map<string, number>, name: string): number {
+    const n = (map.get(name) ?? 0) + 1;
+    map.set(name, n);
+    return n;
+  }
+
+  private resolveName(id: number, map: Map<string, number>): string {
+    const t = this.t(id);
+    if (t.nameOff === 0) return '';
+    // Forward declarations (FWD, and an ENUM without values) keep their name and do not
+    // count as duplicates: bpftool 7.1 prints `struct X;` / `enum X;` next to `struct X {`.
+    if (t.kind === FWD || ((t.kind === ENUM || t.kind === ENUM64) && t.values.length === 0))
+      return this.str(t.nameOff);
+    const cached = this.cachedNames[id];
+    if (cached !== undefined) return cached;
+    const orig = this.str(t.nameOff);
+    const dup = CDumper.dups(map, orig);
+    const name = dup > 1 ? `${orig}___${dup}` : orig;
+    this.cachedNames[id] = name;
+    return name;
+  }
+
+  private typeName(id: number): string {
+    return this.resolveName(id, this.typeNames);
+  }
+
+  private identName(id: number): string {
+    return this.resolveName(id, this.identNames);
+  }
+
+  // ---- sizes and alignment (btf__resolve_size, btf__align_of) ----
+
+  private resolveSize(id: number): number {
+    let nelems = 1;
+    let t = this.t(id);
+    for (let i = 0; i < 32 && id !== 0; i++) {
+      switch (t.kind) {
+        case INT:
+        case STRUCT:
+        case UNION:
+        case ENUM:
+        case ENUM64:
+        case DATASEC:
+        case FLOAT:
+          return nelems * t.size;
+        case PTR:
+          return nelems * this.ptrSz;
+        case TYPEDEF:
+        case VOLATILE:
+        case CONST:
+        case RESTRICT:
+        case VAR:
+        case DECL_TAG:
+        case TYPE_TAG:
+          id = t.type;
+          break;
+        case ARRAY:
+          nelems *= t.nelems;
+          id = t.type;
+          break;
+        default:
+          return -1;
+      }
+      t = this.t(id);
+    }
+    return -1;
+  }
+
+  private alignOf(id: number): number {
+    const t = this.t(id);
+    switch (t.kind) {
+      case INT:
+      case ENUM:
+      case ENUM64:
+      case FLOAT:
+        return Math.min(this.ptrSz, t.size);
+      case PTR:
+        return this.ptrSz;
+      case TYPEDEF:
+      case VOLATILE:
+      case CONST:
+      case RESTRICT:
+      case TYPE_TAG:
+        return this.alignOf(t.type);
+      case ARRAY:
+        return this.alignOf(t.type);
+      case STRUCT:
+      case UNION: {
+        let maxAlign = 1;
+        for (const m of t.members) {
+          const align = this.alignOf(m.type);
+          if (align <= 0) return align;
+          maxAlign = Math.max(maxAlign, align);
+          // A misaligned non-bitfield member means the struct was packed.
+          if (m.bitfieldSize === 0 && rawOffset(t, m) % (8 * align) !== 0) return 1;
+        }
+        if (t.size % maxAlign !== 0) return 1;
+        return maxAlign;
+      }
+      default:
+        return 0;
+    }
+  }
+
+  private isStructPacked(t: CompositeType): boolean {
+    let maxAlign = 1;
+    for (const m of t.members) {
+      const align = this.alignOf(m.type);
+      if (align && m.bitfieldSize === 0 && rawOffset(t, m) % (8 * align) !== 0) return true;
+      maxAlign = Math.max(align, maxAlign);
+    }
+    return t.size % maxAlign !== 0;
+  }
+
+  // ---- definitions ----
+
+  private emitStructFwd(id: number, t: CompositeType): void {
+    this.out.push(`${t.kind === STRUCT ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)}`);
+  }
+
+  private emitFwdDef(id: number, t: BtfType): void {
+    this.out.push(`${t.kflag ? 'union' : 'struct'} ${this.typeName(id)}`);
+  }
+
+  private emitTypedefDef(id: number, t: BtfType & { type: number }, lvl: number): void {
+    const name = this.identName(id);
+    // Old GCC wrote __gnuc_va_list as a typedef of void; libbpf fixes it up.
+    if (t.type === 0 && name === '__gnuc_va_list') {
+      this.out.push('typedef __builtin_va_list __gnuc_va_list');
+      return;
+    }
+    this.out.push('typedef ');
+    this.emitTypeDecl(t.type, name, lvl);
+  }
+
+  private emitEnumDef(id: number, t: EnumType | Enum64Type, lvl: number): void {
+    const out = this.out;
+    out.push(`enum${t.nameOff ? ' ' : ''}${this.typeName(id)}`);
+    if (t.values.length === 0) return;
+    out.push(' {');
+    const p = pfx(lvl + 1);
+    const signed = t.kflag;
+    const values: { nameOff: number }[] = t.values;
+    for (let i = 0; i < values.length; i++) {
+      const name = this.str((values[i] as { nameOff: number }).nameOff);
+      // Enumerators share the identifier namespace with typedefs.
+      const dup = CDumper.dups(this.identNames, name);
+      const ident = dup > 1 ? `${name}___${dup}` : name;
+      let val: string;
+      if (t.kind === ENUM) {
+        const raw = (t.values[i] as EnumType['values'][number]).value;
+        val = String(signed ? raw | 0 : raw >>> 0);
+      } else {
+        const e = t.values[i] as Enum64Type['values'][number];
+        const u = (BigInt(e.hi >>> 0) << 32n) | BigInt(e.lo >>> 0);
+        val = signed ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`;
+      }
+      out.push(`\n${p}${ident} = ${val},`);
+    }
+    out.push(`\n${pfx(lvl)}}`);
+    if (this.layoutFixes) out.push(this.enumSizeAttribute(t));
+  }
+
+  /** The mode() attribute that makes a C enum as wide as the BTF says (layoutFixes only). */
+  private enumSizeAttribute(t: EnumType | Enum64Type): string {
+    if (t.size === 1) return ' __attribute__((mode(byte)))';
+    if (t.size === 8 && this.ptrSz === 8) {
+      // A 32-bit ENUM can't hold 64-bit values; an ENUM64 whose values all fit in 32 bits
+      // would not grow to 8 bytes on its own.
+      const needsWord = t.kind === ENUM || (t as Enum64Type).values.every((v) => v.hi === 0);
+      if (needsWord) return ' __attribute__((mode(word)))';
+    }
+    return '';
+  }
+
+  private emitStructDef(id: number, t: CompositeType, lvl: number): void {
+    const out = this.out;
+    const isStruct = t.kind === STRUCT;
+    const packed = isStruct ? this.isStructPacked(t) : false;
+    out.push(`${isStruct ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)} {`);
+    let off = 0;
+    let prevBitfield = false;
+    const p = pfx(lvl + 1);
+    for (const m of t.members) {
+      const fname = this.str(m.nameOff);
+      let mSz = m.bitfieldSize;
+      const mOff = m.bitOffset;
+      const mAlign = packed ? 1 : this.alignOf(m.type);
+      const inBitfield = prevBitfield && mSz !== 0;
+      this.emitBitPadding(off, mOff, mAlign, inBitfield, lvl + 1);
+      out.push(`\n${p}`);
+      this.emitTypeDecl(m.type, fname, lvl + 1);
+      if (mSz) {
+        out.push(`: ${mSz}`);
+        off = mOff + mSz;
+        prevBitfield = true;
+      } else {
+        mSz = Math.max(0, this.resolveSize(m.type));
+        off = mOff + mSz * 8;
+        prevBitfield = false;
+      }
+      out.push(';');
+    }
+    if (isStruct) {
+      const align = packed ? 1 : this.alignOf(id);
+      this.emitBitPadding(off, t.size * 8, align, false, lvl + 1);
+    }
+    // `struct empty {}` stays on one line.
+    if (t.members.length || t.size) out.push(`\n${pfx(lvl)}}`);
+    else out.push('}');
+    if (packed) out.push(' __attribute__((packed))');
+  }
+
+  /**
+   * Explicit padding so the compiler reproduces the BTF's offsets: first an alignment mark
+   * (`long: 0`, or the bit count inside a bitfield run) to the largest natural boundary that
+   * fits, then whole `long: 64`-style fillers, then the smallest type holding the rest.
+   */
+  private emitBitPadding(
+    curOff: number,
+    nextOff: number,
+    nextAlign: number,
+    inBitfield: boolean,
+    lvl: number,
+  ): void {
+    if (curOff >= nextOff) return;
+    const pads: [string, number][] = [
+      ['long', this.ptrSz * 8],
+      ['int', 32],
+      ['short', 16],
+      ['char', 8],
+    ];
+    let padType = 'char';
+    let padBits = 8;
+    let newOff = curOff;
+    for (const [name, bits] of pads) {
+      padType = name;
+      padBits = bits;
+      newOff = roundup(curOff, bits);
+      if (newOff <= nextOff) break;
+    }
+    const p = pfx(lvl);
+    if (newOff > curOff && newOff <= nextOff) {
+      if (
+        inBitfield ||
+        (newOff === nextOff && roundup(curOff, nextAlign * 8) !== newOff) ||
+        (newOff !== nextOff && nextOff - newOff <= newOff - curOff)
+      ) {
+        this.out.push(`\n${p}${padType}: ${inBitfield ? newOff - curOff : 0};`);
+      }
+      curOff = newOff;
+    }
+    while (curOff !== nextOff) {
+      const bits = Math.min(nextOff - curOff, padBits);
+      if (bits === padBits) {
+        this.out.push(`\n${p}${padType}: ${padBits};`);
+        curOff += bits;
+        continue;
+      }
+      for (let i = pads.length - 1; i >= 0; i--) {
+        const [name, pb] = pads[i] as [string, number];
+        padType = name;
+        padBits = pb;
+        if (pb < bits) continue;
+        this.out.push(`\n${p}${name}: ${bits};`);
+        curOff += bits;
+        break;
+      }
+    }
+  }
+
+  // ---- declarations (btf_dump_emit_type_decl / _type_chain) ----
+
+  private emitTypeDecl(id: number, fname: string, lvl: number): void {
+    const ids: number[] = [];
+    for (;;) {
+      ids.push(id);
+      const t = this.t(id);
+      if (id === 0) break;
+      const k = t.kind;
+      if (
+        k === PTR ||
+        k === VOLATILE ||
+        k === CONST ||
+        k === RESTRICT ||
+        k === FUNC_PROTO ||
+        k === TYPE_TAG
+      ) {
+        id = (t as { type: number }).type;
+      } else if (k === ARRAY) {
+        id = t.type;
+      } else break;
+    }
+    this.emitTypeChain({ ids, cnt: ids.length }, fname, lvl);
+  }
+
+  private emitMods(decls: DeclStack): void {
+    while (decls.cnt) {
+      const k = this.t(decls.ids[decls.cnt - 1] as number).kind;
+      if (k === VOLATILE) this.out.push('volatile ');
+      else if (k === CONST) this.out.push('const ');
+      else if (k === RESTRICT) this.out.push('restrict ');
+      else return;
+      decls.cnt--;
+    }
+  }
+
+  private dropMods(decls: DeclStack): void {
+    while (decls.cnt) {
+      const id = decls.ids[decls.cnt - 1] as number;
+      const k = this.t(id).kind;
+      if (id === 0 || !(k === VOLATILE || k === CONST || k === RESTRICT || k === TYPE_TAG)) return;
+      decls.cnt--;
+    }
+  }
+
+  private emitName(name: string, lastWasPtr: boolean): void {
+    this.out.push(name !== '' && !lastWasPtr ? ` ${name}` : name);
+  }
+
+  private emitTypeChain(decls: DeclStack, fname: string, lvl: number): void {
+    const out = this.out;
+    // Whether to glue a `*` to what precedes it (`int ***`, and `(*name)` in function pointers).
+    let lastWasPtr = true;
+    while (decls.cnt) {
+      const id = decls.ids[--decls.cnt] as number;
+      if (id === 0) {
+        this.emitMods(decls);
+        out.push('void');
+        lastWasPtr = false;
+        continue;
+      }
+      const t = this.t(id);
+      switch (t.kind) {
+        case INT:
+        case FLOAT:
+          this.emitMods(decls);
+          out.push(this.str(t.nameOff));
+          break;
+        case STRUCT:
+        case UNION:
+          this.emitMods(decls);
+          if (t.nameOff === 0) this.emitStructDef(id, t, lvl);
+          else this.emitStructFwd(id, t);
+          break;
+        case ENUM:
+        case ENUM64:
+          this.emitMods(decls);
+          if (t.nameOff === 0) this.emitEnumDef(id, t, lvl);
+          else out.push(`enum ${this.typeName(id)}`);
+          break;
+        case FWD:
+          this.emitMods(decls);
+          this.emitFwdDef(id, t);
+          break;
+        case TYPEDEF:
+          this.emitMods(decls);
+          out.push(this.identName(id));
+          break;
+        case PTR:
+          out.push(lastWasPtr ? '*' : ' *');
+          break;
+        case VOLATILE:
+          out.push(' volatile');
+          break;
+        case CONST:
+          out.push(' const');
+          break;
+        case RESTRICT:
+          out.push(' restrict');
+          break;
+        case TYPE_TAG:
+          this.emitMods(decls);
+          out.push(` __attribute__((btf_type_tag("${this.str(t.nameOff)}")))`);
+          break;
+        case ARRAY: {
+          // const/volatile on an array (a GCC quirk) mean nothing in C: dropped.
+          this.dropMods(decls);
+          if (decls.cnt === 0) {
+            this.emitName(fname, lastWasPtr);
+            out.push(`[${t.nelems}]`);
+            return;
+          }
+          const next = this.t(decls.ids[decls.cnt - 1] as number);
+          const multidim = next.kind === ARRAY && decls.ids[decls.cnt - 1] !== 0;
+          if (fname !== '' && !lastWasPtr) out.push(' ');
+          if (!multidim) out.push('(');
+          this.emitTypeChain(decls, fname, lvl);
+          if (!multidim) out.push(')');
+          out.push(`[${t.nelems}]`);
+          return;
+        }
+        case FUNC_PROTO: {
+          // GCC's extra volatile on noreturn function pointers: dropped likewise.
+          this.dropMods(decls);
+          if (decls.cnt) {
+            out.push(' (');
+            this.emitTypeChain(decls, fname, lvl);
+            out.push(')');
+          } else {
+            this.emitName(fname, lastWasPtr);
+          }
+          out.push('(');
+          const ps = t.params;
+          if (ps.length === 0 || (ps.length === 1 && ps[0]?.type === 0)) {
+            out.push('void)');
+            return;
+          }
+          for (let i = 0; i < ps.length; i++) {
+            const p = ps[i] as (typeof ps)[number];
+            if (i > 0) out.push(', ');
+            // A trailing void parameter is the `...` of a variadic function.
+            if (i === ps.length - 1 && p.type === 0) {
+              out.push('...');
+              break;
+            }
+            this.emitTypeDecl(p.type, this.str(p.nameOff), lvl);
+          }
+          out.push(')');
+          return;
+        }
+        default:
+          return;
+      }
+      lastWasPtr = t.kind === PTR;
+    }
+    this.emitName(fname, lastWasPtr);
+  }
+}
+
+function roundup(x: number, y: number): number {
+  return Math.ceil(x / y) * y;
+}
+
+/** The member's offset word as stored (libbpf tests `m->offset`, bitfield size bits included). */
+function rawOffset(t: CompositeType, m: CompositeType['members'][number]): number {
+  return t.kflag ? ((m.bitfieldSize << 24) | m.bitOffset) >>> 0 : m.bitOffset;
+}
