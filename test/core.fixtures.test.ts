@@ -1,0 +1,150 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Btf } from '../packages/core/src/btf/index.ts';
+import {
+  oracleLines,
+  type RelocateResult,
+  type Relocation,
+  relocateObject,
+} from '../packages/core/src/core/index.ts';
+import { parseBpfObject } from '../packages/core/src/elf/index.ts';
+import { readBtfSourceSync } from '../packages/core/src/kernels/index.ts';
+import { CORPUS, kernelArchives, releaseOf } from './fixtures/btf/corpus.ts';
+import { normalize, parseExact } from './fixtures/core/oracle.ts';
+
+// Our own CO-RE fixtures (test/fixtures/core, rebuilt by build.sh): each program object
+// against two target objects and two corpus kernels, compared with core-oracle's goldens.
+const DIR = join(import.meta.dirname, 'fixtures/core');
+const goldens = readdirSync(join(DIR, 'golden'))
+  .filter((f) => f.endsWith('.jsonl'))
+  .sort()
+  .map((f) => {
+    const [prog, target] = f.replace(/\.jsonl$/, '').split('@') as [string, string];
+    return { file: f, prog, target };
+  });
+
+const targets = new Map<string, Btf>();
+function target(name: string): Btf {
+  let btf = targets.get(name);
+  if (btf) return btf;
+  const archive = kernelArchives().find((a) => releaseOf(a) === name);
+  btf = readBtfSourceSync(archive ?? join(DIR, 'obj', `${name}.o`)).btf;
+  targets.set(name, btf);
+  return btf;
+}
+
+function relocate(prog: string, targetName: string, suffix: 'bpf' | 'bpfeb'): RelocateResult {
+  const path = join(DIR, 'obj', `${prog}.${suffix}.o`);
+  return relocateObject(parseBpfObject(readFileSync(path), path), target(targetName), {
+    release: targetName,
+  });
+}
+
+describe('CO-RE fixtures equal libbpf 1.1 (core-oracle goldens)', () => {
+  for (const g of goldens) {
+    it(`${g.prog} against ${g.target}`, () => {
+      const res = relocate(g.prog, g.target, 'bpf');
+      const ours = normalize(parseExact(res.relocations.flatMap(oracleLines).join('\n')));
+      const expected = normalize(parseExact(readFileSync(join(DIR, 'golden', g.file), 'utf8')));
+      expect(ours).toEqual(expected);
+      expect(res.failed).toBe(expected.some((l) => l.error === true && !isMemszWarning(expected, l)));
+    });
+  }
+
+  it('cover every relocation kind, poison, errors and resized loads, each program against 4 targets', () => {
+    const all = goldens.flatMap((g) =>
+      normalize(parseExact(readFileSync(join(DIR, 'golden', g.file), 'utf8'))),
+    );
+    const kinds = new Set(all.map((l) => l.kind));
+    for (const k of [
+      'byte_off',
+      'byte_sz',
+      'field_exists',
+      'signed',
+      'lshift_u64',
+      'rshift_u64',
+      'local_type_id',
+      'target_type_id',
+      'type_exists',
+      'type_size',
+      'enumval_exists',
+      'enumval_value',
+      'type_matches',
+    ]) {
+      expect(kinds, k).toContain(k);
+    }
+    expect(all.some((l) => l.poison === true)).toBe(true);
+    expect(all.some((l) => l.error === true)).toBe(true);
+    expect(all.some((l) => l.field === 'mem_sz')).toBe(true);
+    expect(all.some((l) => l.class === 'LDIMM64')).toBe(true);
+    const perProg = new Map<string, number>();
+    for (const g of goldens) perProg.set(g.prog, (perProg.get(g.prog) ?? 0) + 1);
+    for (const [prog, n] of perProg) expect(n, prog).toBeGreaterThanOrEqual(4);
+  });
+});
+
+/** A load/store libbpf could not resize: it warns (an error line) and poisons, then goes on. */
+function isMemszWarning(lines: Record<string, unknown>[], l: Record<string, unknown>): boolean {
+  const i = lines.indexOf(l);
+  const next = lines[i + 1];
+  return next !== undefined && next.poison === true && next.prog === l.prog && next.relo === l.relo;
+}
+
+describe("big-endian objects (clang -target bpfeb) get the little-endian build's decisions", () => {
+  // clang lays out the same source a little differently for bpfeb (BPF_CORE_READ_BITFIELD_PROBED
+  // adds a byte_sz relocation on big-endian, and the compiler's own shift values follow the
+  // target's byte order), so decisions are compared per relocated expression, not per slot.
+  const progs = [...new Set(goldens.map((g) => g.prog))];
+  const names = [...new Set(goldens.map((g) => g.target))];
+  for (const prog of progs) {
+    it(prog, () => {
+      for (const t of names) {
+        const le = relocate(prog, t, 'bpf');
+        const be = relocate(prog, t, 'bpfeb');
+        expect(be.failed, t).toBe(le.failed);
+        if (le.failed) {
+          const last = (r: RelocateResult) => decision(r.relocations[r.relocations.length - 1] as Relocation);
+          expect(last(be)).toEqual(last(le));
+          continue;
+        }
+        expect(new Set(be.relocations.map(decision)), t).toEqual(new Set(le.relocations.map(decision)));
+        // The new values really are in the big-endian instructions.
+        for (const r of be.relocations) {
+          const o = r.outcome;
+          const insns = be.programs.find((p) => p.name === r.prog)?.insns as Uint8Array;
+          const v = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+          if ('poison' in o) {
+            for (const i of o.insns) expect(v.getInt32(i * 8 + 4, false)).toBe(0xbad2310);
+          } else if ('class' in o && o.field === 'off') {
+            expect(BigInt(v.getInt16(r.insn * 8 + 2, false))).toBe(o.to);
+          } else if ('class' in o && o.field === 'imm') {
+            expect(v.getInt32(r.insn * 8 + 4, false)).toBe(Number(BigInt.asIntN(32, o.to)));
+          } else if ('class' in o) {
+            const lo = BigInt(v.getUint32(r.insn * 8 + 4, false));
+            const hi = BigInt(v.getUint32(r.insn * 8 + 12, false));
+            expect((hi << 32n) | lo).toBe(o.to);
+          }
+        }
+      }
+    });
+  }
+});
+
+/** What libbpf decided for one relocated expression, without the compiler-side input value. */
+function decision(r: Relocation): string {
+  const o = r.outcome;
+  const what =
+    'error' in o
+      ? 'error'
+      : 'poison' in o
+        ? 'poison'
+        : `${o.class} ${o.field} ${o.to} ${o.memSize?.to ?? ''}`;
+  return `${r.prog} ${r.kind} ${r.cPath} ${r.accessString}: ${what}`;
+}
+
+it('the fixture kernels are corpus kernels', () => {
+  expect(readdirSync(join(CORPUS, 'expected/relocs'))).toEqual(
+    expect.arrayContaining(['6.1.0-47-amd64', '5.10.0-32-amd64']),
+  );
+});
