@@ -25,7 +25,10 @@ export function renderReport(result: CompatResult, opts: { title?: string } = {}
   }));
 
   const head1 = groups
-    .map((g) => `<th colspan="${g.kernels.length}" class="grp" scope="colgroup">${esc(g.label)}</th>`)
+    .map(
+      (g) =>
+        `<th colspan="${g.kernels.length}" class="grp" scope="colgroup" title="${esc(g.label)}">${g.label.split(' ').map(esc).join('<br>')}</th>`,
+    )
     .join('');
   const head2 = groups
     .flatMap((g) => g.kernels)
@@ -192,9 +195,9 @@ main{display:flex;gap:16px;padding:16px 28px;align-items:flex-start}
 table#matrix{border-collapse:separate;border-spacing:0}
 #matrix thead th{position:sticky;background:#fff;z-index:2}
 #matrix thead tr:first-child th{top:0}
-#matrix thead tr:nth-child(2) th{top:29px}
+#matrix thead tr:nth-child(2) th{top:52px}
 #matrix th.corner{left:0;z-index:3;text-align:left;vertical-align:bottom;padding:6px 12px;border-bottom:1px solid var(--line);color:var(--muted);font-weight:500}
-#matrix th.grp{padding:6px 8px;border-bottom:1px solid var(--line);border-left:2px solid var(--line);font-weight:600;white-space:nowrap}
+#matrix th.grp{padding:4px 4px;border-bottom:1px solid var(--line);border-left:2px solid var(--line);font-weight:600;font-size:11px;white-space:nowrap;line-height:1.25;text-align:center}
 #matrix th.rel{padding:4px 2px 6px;border-bottom:1px solid var(--line);font-weight:500;font-size:12px;color:var(--muted);height:128px;vertical-align:bottom;min-width:38px}
 #matrix th.rel span{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}
 #matrix tbody th{position:sticky;left:0;background:#fff;z-index:1;text-align:left;font-weight:400;padding:3px 12px;white-space:nowrap;border-right:1px solid var(--line)}
@@ -202,7 +205,7 @@ table#matrix{border-collapse:separate;border-spacing:0}
 #matrix tr.obj small{margin-left:8px;color:var(--muted);font-weight:400}
 .pn{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
 .sec{margin-left:8px;color:var(--muted);font-size:12px}
-#matrix td{text-align:center;width:38px;height:26px;border-bottom:1px solid #fff;border-right:1px solid #fff;cursor:pointer;font-size:13px}
+#matrix td{text-align:center;width:44px;min-width:44px;max-width:44px;height:26px;border-bottom:1px solid #fff;border-right:1px solid #fff;cursor:pointer;font-size:13px}
 #matrix td:focus,#matrix td.sel{outline:2px solid #0f172a;outline-offset:-2px}
 .v-ok{background:var(--ok-bg);color:var(--ok)}
 .v-guarded{background:var(--guarded-bg);color:var(--guarded)}
@@ -219,6 +222,7 @@ aside#details{position:sticky;top:16px;width:440px;max-height:78vh;overflow:auto
 .finding .path{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 .finding pre{background:#f1f5f9;border-radius:6px;padding:6px 8px;margin:6px 0;white-space:pre-wrap}
 .finding .meta{color:var(--muted);font-size:12px}
+.finding .reason{color:var(--fails);margin:2px 0 4px}
 .finding ul{margin:4px 0 0 18px;padding:0}
 .kernels{padding:0 28px 8px}
 .kernels h2{font-size:16px}
@@ -272,7 +276,7 @@ function show(i,td){
   dbody.innerHTML=h;details.hidden=false;
 }
 function finding(f){
-  var h='<div class="finding"><div class="path">'+esc(f.cPath)+'</div><div class="meta">'+esc(f.kind)+' relocation #'+f.relo+' · '+esc(f.function)+' insn '+f.insn+'</div>'+src(f.source);
+  var h='<div class="finding"><div class="path">'+esc(f.cPath)+'</div>'+(f.reason?'<div class="reason">'+esc(f.reason)+'</div>':'')+'<div class="meta">'+esc(f.kind)+' relocation #'+f.relo+' · '+esc(f.function)+' insn '+f.insn+'</div>'+src(f.source);
   if(f.callChain&&f.callChain.length)h+='<div class="meta">called via '+f.callChain.map(esc).join(' → ')+' → '+esc(f.function)+'</div>';
   if(f.conditions&&f.conditions.length){h+='<div class="meta">reached when:</div><ul>';f.conditions.forEach(function(c){h+='<li><code>'+esc(c.test)+'</code> '+(c.taken?'taken':'not taken')+' ('+esc(c.function)+' insn '+c.insn+(c.source?', line '+c.source.line+': <code>'+esc(c.source.text)+'</code>':'')+')</li>';});h+='</ul>';}
   else if(f.reached)h+='<div class="meta">reached on every path</div>';
