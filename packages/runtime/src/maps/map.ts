@@ -6,7 +6,7 @@
 import type { RuntimeCodec } from '../deps.ts';
 import type { MapSpec } from '../loader/maps.ts';
 import { MapType } from '../loader/maps.ts';
-import { mapDelete, mapGetNextKey, mapLookup, mapUpdate, UpdateFlags } from '../sys/bpf.ts';
+import { mapDelete, mapGetNextKey, mapLookup, mapUpdate, objInfo, UpdateFlags } from '../sys/bpf.ts';
 import { possibleCpus } from '../sys/cpus.ts';
 import { NativeBuffer, Scratch } from '../sys/native.ts';
 
@@ -63,6 +63,11 @@ export class BpfMap<K = unknown, V = unknown> {
 
   get type(): number {
     return this.spec.mapType;
+  }
+
+  /** The kernel's id for the map (as `bpftool map show` lists it). */
+  get id(): number {
+    return objInfo(this.fd).id;
   }
 
   private valueBytes(): number {

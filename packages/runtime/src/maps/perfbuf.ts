@@ -117,6 +117,7 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
 
   /** Hands every event available now to `cb`; returns how many. */
   consume(cb: (ev: PerfEvent<Uint8Array>) => void): number {
+    if (this.closed) return 0;
     let n = 0;
     for (const r of this.rings) {
       const head = Number(Atomics.load(r.head, 0));
@@ -175,6 +176,7 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<PerfEvent<T>> {
     for (;;) {
+      if (this.closed) return;
       const batch: PerfEvent<T>[] = [];
       this.consume((ev) => batch.push('data' in ev ? { cpu: ev.cpu, data: this.decode(ev.data) } : ev));
       for (const ev of batch) yield ev;

@@ -64,6 +64,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
    * call) and returns how many were consumed. The synchronous fast path of the iterator.
    */
   consume(cb: (payload: Uint8Array) => void, max = Number.POSITIVE_INFINITY): number {
+    if (this.closed) return 0;
     let cons = Number(Atomics.load(this.cons, 0));
     const prod = Number(Atomics.load(this.prod, 0));
     let n = 0;
@@ -120,6 +121,8 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
+      // Closed while waiting: the pages are unmapped, touch nothing.
+      if (this.closed) return;
       // Drain what is there without a promise per record, then wait.
       const batch: T[] = [];
       this.consume((p) => batch.push(this.decode(p)), 4096);
