@@ -1,13 +1,14 @@
 /**
  * `btfkit dump` (raw format) against bpftool 7.1.0 run on the same files: byte for byte.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Btf, type BtfType, decodeBtf, encodeBtf, Kind } from '../packages/core/src/btf/index.ts';
 import { dumpRaw } from '../packages/core/src/dump/raw.ts';
+import { readBtfSourceSync } from '../packages/core/src/kernels/source.ts';
 import {
   bpftool,
   extractKernels,
@@ -48,6 +49,15 @@ describe('dump raw = bpftool btf dump file', () => {
     const btf = decodeBtf(readFileSync(path), { file: path });
     expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', path]), release);
   });
+
+  it.each(kernelArchives().map((a) => [releaseOf(a), a]))(
+    'kernel %s read as .btf.tar.xz (in memory)',
+    (_release, archive) => {
+      const { btf } = readBtfSourceSync(archive);
+      const raw = kernels.raw.get(releaseOf(archive)) as string;
+      expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', raw]), archive);
+    },
+  );
 
   it('every corpus object (.BTF of the ELF)', () => {
     const files = objectFiles();
@@ -174,5 +184,61 @@ describe('dump raw = bpftool btf dump file', () => {
       expect(reference.includes(Buffer.from("'caf\xe9\xff'", 'latin1'))).toBe(true);
       expectSame(dumpRaw(decodeBtf(bytes, { file: path })), reference, path);
     }
+  });
+});
+
+describe('btfkit dump (the CLI process)', () => {
+  const cli = (args: string[]) =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../packages/core/src/cli/main.ts'), 'dump', ...args],
+      {
+        cwd: join(import.meta.dirname, '..'),
+        maxBuffer: 1 << 30,
+      },
+    );
+
+  it('a .btf.tar.xz kernel, a module over a .btf.tar.xz base, a vmlinux ELF, an object in C', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === MODULES_KERNEL) as string;
+    const raw = kernels.raw.get(MODULES_KERNEL) as string;
+    let r = cli([archive]);
+    expect(r.status).toBe(0);
+    expectSame(r.stdout, bpftool(['btf', 'dump', 'file', raw]), 'CLI on archive');
+
+    const mod = moduleFiles()[0] as string;
+    r = cli(['--base', archive, mod]);
+    expect(r.status).toBe(0);
+    expectSame(r.stdout, bpftool(['btf', 'dump', 'file', mod, '--base-btf', raw]), 'CLI on module');
+
+    // A vmlinux-style ELF: a host object file with the kernel's BTF added as .BTF.
+    const c = join(scratch, 'empty.c');
+    writeFileSync(c, 'int vmlinux_placeholder;\n');
+    const o = join(scratch, 'empty.o');
+    execFileSync('gcc', ['-c', c, '-o', o]);
+    const vmlinux = join(scratch, 'vmlinux');
+    execFileSync('objcopy', ['--add-section', `.BTF=${raw}`, o, vmlinux]);
+    r = cli([vmlinux]);
+    expect(r.status).toBe(0);
+    expectSame(r.stdout, bpftool(['btf', 'dump', 'file', vmlinux]), 'CLI on vmlinux ELF');
+
+    const obj = objectFiles()[0] as string;
+    r = cli(['--format', 'c', obj]);
+    expect(r.status).toBe(0);
+    expectSame(r.stdout, bpftool(['btf', 'dump', 'file', obj, 'format', 'c']), 'CLI format c');
+  });
+
+  it('bad input: exit 1 with the file and offset; bad options: exit 2', () => {
+    const bad = join(scratch, 'bad.btf');
+    const bytes = new Uint8Array(readFileSync(minBtfFiles()[0] as string));
+    writeFileSync(bad, bytes.subarray(0, bytes.length - 9));
+    let r = cli([bad]);
+    expect(r.status).toBe(1);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr.toString()).toMatch(new RegExp(`${bad} at offset \\d+`));
+    r = cli(['--format', 'json', bad]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toContain("unknown --format 'json'");
+    r = cli(['--bogus', bad]);
+    expect(r.status).toBe(2);
   });
 });

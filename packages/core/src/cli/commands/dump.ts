@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Btf } from '../../btf/btf.ts';
-import { decodeBtf, isBtf } from '../../btf/index.ts';
 import { dumpC } from '../../dump/c.ts';
 import { dumpRawTo } from '../../dump/raw.ts';
 import { errors } from '../../errors/index.ts';
+import { readBtfSource } from '../../kernels/source.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit dump [--base BASE] [--format raw|c [--layout-fixes]] FILE
@@ -42,25 +40,14 @@ export const dump: Command = {
     if (file === undefined || extra.length > 0) throw errors.badOption(`expected exactly one FILE\n${usage}`);
     const format = values.format;
     if (format !== 'raw' && format !== 'c') throw errors.badOption(`unknown --format '${format}' (raw or c)`);
-    const base = values.base === undefined ? undefined : load(values.base);
-    const btf = load(file, base);
+    const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
+    const { btf } = await readBtfSource(file, base ? { base } : {});
     const out = new StdoutChunks();
     if (format === 'c') out.write(dumpC(btf, { layoutFixes: values['layout-fixes'] === true }));
     else dumpRawTo(btf, (chunk) => out.write(chunk));
     return 0;
   },
 };
-
-function load(path: string, base?: Btf): Btf {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw errors.io(path, (e as Error).message);
-  }
-  if (!isBtf(bytes)) throw errors.unsupported('only raw BTF input is supported by this build', path, 0);
-  return decodeBtf(bytes, { file: path, base });
-}
 
 /**
  * Writes byte chunks to stdout. Stdout on Linux is synchronous for files and
