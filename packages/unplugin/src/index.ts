@@ -55,6 +55,8 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   };
 
   async function loadBpf(ctx: Ctx, id: string): Promise<string> {
+    // Hosts that read files themselves watch them; ours is read here, so say so.
+    ctx.addWatchFile(id);
     let bytes: Uint8Array;
     if (id.endsWith('.c')) bytes = await compileSource(ctx, id);
     else bytes = new Uint8Array(await readFile(id));
