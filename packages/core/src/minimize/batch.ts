@@ -43,6 +43,13 @@ export interface BatchOptions {
   strict?: boolean;
   /** Worker count; default: all cores (at most one per kernel). */
   jobs?: number;
+  /**
+   * Stops the batch (Ctrl-C): no new kernel is started, workers are terminated, and the
+   * promise rejects with the signal's reason. Kernels already written stay done (with their
+   * stamps), so a re-run resumes; no file is ever left half-written, since every write is a
+   * synchronous temp-file-and-rename on the main thread that an abort cannot interrupt.
+   */
+  signal?: AbortSignal;
   /** Called after each kernel (for a progress bar). */
   onProgress?: (done: number, total: number, last: KernelOutcome) => void;
 }
@@ -142,6 +149,9 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
   const start = performance.now();
   const { outDir, kernels } = opts;
   const inputs = inputsKey(opts);
+  opts.signal?.throwIfAborted();
+  // A run killed outright (SIGKILL, power loss) can leave a temp file behind; never an output.
+  sweepStaleTemps(outDir);
   const outcomes: (KernelOutcome | undefined)[] = new Array(kernels.length);
   const todo: number[] = [];
   let done = 0;
@@ -236,14 +246,22 @@ async function runPool(
   };
   const queue = [...todo];
   let fatal: unknown;
+  const aborters: (() => void)[] = [];
+  const onAbort = () => {
+    fatal ??= opts.signal?.reason;
+    for (const a of aborters) a();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   await Promise.all(
     Array.from({ length: n }, async () => {
       const worker = startWorker(init);
       try {
         await new Promise<void>((resolve, reject) => {
+          aborters.push(() => reject(opts.signal?.reason));
           const next = () => {
             const i = queue.shift();
-            if (i === undefined || fatal !== undefined) return resolve();
+            if (fatal !== undefined) return reject(fatal);
+            if (i === undefined) return resolve();
             const k = opts.kernels[i] as BatchKernel;
             const req: JobRequest = { index: i, path: k.path, release: k.release };
             worker.postMessage(req);
@@ -271,7 +289,27 @@ async function runPool(
         await worker.terminate();
       }
     }),
-  );
+  ).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+}
+
+/** Temp files of writeFileAtomic/linkAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer is gone. */
+function sweepStaleTemps(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const m = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(e.name);
+    if (m === null || !e.isFile() || processAlive(Number(m[1]))) continue;
+    rmSync(join(e.parentPath, e.name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function writeManifest(outDir: string, outcomes: readonly KernelOutcome[]): void {

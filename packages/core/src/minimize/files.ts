@@ -70,6 +70,10 @@ export function linkAtomic(target: string, path: string, bytes: Uint8Array): voi
   try {
     linkSync(target, tmp);
     renameSync(tmp, path);
+    // rename(2) between two links to the same inode (path already linked to target, e.g. a
+    // kernel redone after a kill between link and stamp) succeeds and does nothing: the temp
+    // name would stay behind.
+    rmSync(tmp, { force: true });
   } catch {
     rmSync(tmp, { force: true });
     writeFileAtomic(path, bytes);

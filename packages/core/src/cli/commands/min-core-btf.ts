@@ -142,15 +142,38 @@ async function runBatch(
       `\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${last.kernel.release}`,
     );
   };
-  const res = await minimizeKernels({
-    outDir,
-    kernels,
-    objects: objectFiles,
-    bpftoolCompat: o.compat,
-    strict: o.strict,
-    jobs: o.jobs,
-    onProgress: bar,
-  });
+  // Ctrl-C / SIGTERM: stop starting kernels; what is done stays done, a re-run resumes.
+  const abort = new AbortController();
+  const stop = (sig: NodeJS.Signals) => abort.abort(sig);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let done = 0;
+  let res: Awaited<ReturnType<typeof minimizeKernels>>;
+  try {
+    res = await minimizeKernels({
+      outDir,
+      kernels,
+      objects: objectFiles,
+      bpftoolCompat: o.compat,
+      strict: o.strict,
+      jobs: o.jobs,
+      signal: abort.signal,
+      onProgress: (d, total, last) => {
+        done = d;
+        bar(d, total, last);
+      },
+    });
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+    if (tty) process.stderr.write('\r\x1b[K');
+    process.stderr.write(
+      `min-core-btf: interrupted (${String(abort.signal.reason)}): ${done} of ${kernels.length} kernels done in ${outDir}; run again to resume\n`,
+    );
+    return 130;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
   if (tty) process.stderr.write('\r\x1b[K');
 
   let failed = 0;

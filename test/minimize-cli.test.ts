@@ -1,0 +1,325 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { linkAtomic } from '../packages/core/src/minimize/files.ts';
+import { CORPUS, extractKernels, kernelArchives, releaseOf } from './fixtures/btf/corpus.ts';
+import { cliArgs } from './fixtures/minimize/build.ts';
+
+/**
+ * The min-core-btf command as a user meets it: bad input (a clear error naming the file, and
+ * nothing written), and the batch mode over the corpus's btfhub tree (outputs equal bpftool's
+ * expected/min, identical results shared, resume, interruption, manifest, non-TTY summary).
+ */
+
+const tmp = mkdtempSync(join(tmpdir(), 'btfkit-min-cli-'));
+const kernels = extractKernels();
+afterAll(() => {
+  kernels.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const OBJECT = join(CORPUS, 'objects/opensnoop.bpf.o');
+const RAW = kernels.raw.get('6.1.0-47-cloud-amd64') as string;
+
+function cli(args: string[]) {
+  const [cmd, argv] = cliArgs(['min-core-btf', ...args]);
+  return spawnSync(cmd, argv, { encoding: 'utf8' });
+}
+
+/** Every file under `dir`, relative, sorted (temp files included: none may be left). */
+function files(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const expectedMin = (release: string) => readFileSync(join(CORPUS, 'expected/min', release, 'opensnoop.btf'));
+
+describe('min-core-btf: bad input is a clear error naming the file, and nothing is written', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['missing kernel', () => [join(tmp, 'no-such-kernel.btf')], /no-such-kernel\.btf: .*not found/],
+    [
+      'kernel that is not BTF',
+      () => {
+        const p = join(tmp, 'junk-kernel.btf');
+        writeFileSync(p, 'this is not BTF at all');
+        return [p];
+      },
+      /junk-kernel\.btf at offset 0 \(0x0\): expected raw BTF .*found 74 68 69 73/,
+    ],
+    [
+      'truncated kernel',
+      () => {
+        const p = join(tmp, 'truncated.btf');
+        writeFileSync(p, readFileSync(RAW).subarray(0, 100_000));
+        return [p];
+      },
+      /truncated\.btf at offset \d+ \(0x[0-9a-f]+\): expected /,
+    ],
+  ];
+  for (const [name, kernel, message] of cases) {
+    it(name, () => {
+      const out = join(tmp, name.replaceAll(' ', '-'), 'out.btf');
+      mkdirSync(join(out, '..'));
+      const r = cli([...kernel(), out, OBJECT]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('internal error');
+      expect(files(join(out, '..'))).toEqual([]);
+    });
+  }
+
+  const objectCases: [string, () => string, RegExp][] = [
+    ['missing object', () => join(tmp, 'nope.bpf.o'), /nope\.bpf\.o: BPF object not found/],
+    ['unreadable object (a directory)', () => tmp, new RegExp(`${tmp}: cannot read BPF object: EISDIR`)],
+    [
+      'object that is not ELF',
+      () => {
+        const p = join(tmp, 'junk.bpf.o');
+        writeFileSync(p, Buffer.alloc(200, 0x41));
+        return p;
+      },
+      /junk\.bpf\.o at offset 0 \(0x0\): expected .*ELF/,
+    ],
+    [
+      'object without .BTF.ext',
+      () => {
+        const p = join(tmp, 'noext.bpf.o');
+        execFileSync('llvm-objcopy-19', ['--remove-section', '.BTF.ext', OBJECT, p]);
+        return p;
+      },
+      /noext\.bpf\.o: expected a \.BTF\.ext section/,
+    ],
+  ];
+  for (const [name, object, message] of objectCases) {
+    it(name, () => {
+      const dir = join(tmp, name.replace(/\W+/g, '-'));
+      mkdirSync(dir);
+      // An existing OUT is left as it was.
+      const out = join(dir, 'out.btf');
+      writeFileSync(out, 'previous');
+      const r = cli([RAW, out, OBJECT, object()]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('internal error');
+      expect(files(dir)).toEqual(['out.btf']);
+      expect(readFileSync(out, 'utf8')).toBe('previous');
+    });
+  }
+
+  it('refuses to write over an input', () => {
+    const copy = join(tmp, 'copy.bpf.o');
+    cpSync(OBJECT, copy);
+    const r = cli([RAW, copy, copy]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`refusing to overwrite input file ${copy}`);
+    expect(readFileSync(copy)).toEqual(readFileSync(OBJECT));
+  });
+
+  it('a kernel directory with junk files: junk kernels are named and get no output', () => {
+    const tree = join(tmp, 'junk-tree');
+    const good = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-amd64') as string;
+    const dir = join(tree, 'debian/12/x86_64');
+    mkdirSync(dir, { recursive: true });
+    cpSync(good, join(dir, basename(good)));
+    writeFileSync(join(tree, 'README.md'), '# not a kernel\n');
+    writeFileSync(join(dir, '9.9.9-junk.btf'), Buffer.alloc(64, 0xff));
+    writeFileSync(join(dir, '9.9.8-junk.btf.tar.xz'), 'not xz');
+    const out = join(tmp, 'junk-out');
+    const r = cli(['-q', '--kernels', tree, '--out-dir', out, OBJECT]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/9\.9\.9-junk\.btf at offset 0 \(0x0\): expected raw BTF/);
+    expect(r.stderr).toMatch(/9\.9\.8-junk\.btf\.tar\.xz.*: expected/);
+    expect(r.stderr).not.toContain('README');
+    expect(r.stderr).toContain('2 failed');
+    const written = files(out);
+    expect(written.filter((f) => f.includes('junk') || f.endsWith('.tmp'))).toEqual([]);
+    expect(readFileSync(join(out, 'debian/12/x86_64/6.1.0-47-cloud-amd64.btf'))).toEqual(
+      expectedMin('6.1.0-47-cloud-amd64'),
+    );
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    const junk = manifest.kernels.filter((k: { release: string }) => k.release.includes('junk'));
+    expect(junk).toHaveLength(2);
+    for (const k of junk) {
+      expect(k.error).toContain(k.source);
+      expect(k.file).toBeUndefined();
+    }
+  });
+
+  it('a missing kernel tree is an error and creates nothing', () => {
+    const out = join(tmp, 'never');
+    const r = cli(['--kernels', join(tmp, 'no-such-tree'), '--out-dir', out, OBJECT]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no-such-tree');
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('min-core-btf --kernels: the corpus btfhub tree', () => {
+  const out = join(tmp, 'batch');
+  const releases = kernelArchives().map(releaseOf);
+  const distinct = new Set(releases.map((r) => sha256(expectedMin(r))));
+
+  it('writes bpftool-identical files, identical ones shared, a manifest and one summary line', () => {
+    expect(distinct.size).toBe(2); // bpftool's own outputs: six kernels agree, one differs
+    const r = cli(['-q', '--kernels', join(CORPUS, 'kernels'), '--out-dir', out, OBJECT]);
+    expect(r.status).toBe(0);
+    // Not a terminal: no progress bar, just one summary line.
+    expect(r.stderr).not.toMatch(/[\r\x1b]/);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^min-core-btf: 7 kernels \(7 minimized, 0 already done, 0 failed, 0 with unsatisfied relocations\) → 2 distinct files in .* \(worker time: decompress [\d.]+s, decode [\d.]+s, relocate [\d.]+s, emit [\d.]+s\)$/,
+    );
+
+    const store = readdirSync(join(out, 'btf')).sort();
+    expect(store).toEqual([...distinct].map((h) => `${h.slice(0, 16)}.btf`).sort());
+
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.format).toBe('btfkit-min-core-btf-manifest/1');
+    expect(manifest.kernels).toHaveLength(7);
+    for (const archive of kernelArchives()) {
+      const release = releaseOf(archive);
+      const [arch, version, distro] = archive.split('/').reverse().slice(1, 4);
+      const want = expectedMin(release);
+      const tree = `${distro}/${version}/${arch}/${release}.btf`;
+      expect(readFileSync(join(out, tree)), tree).toEqual(want);
+      const entry = manifest.kernels.find((k: { release: string }) => k.release === release);
+      expect(entry).toEqual({
+        distro,
+        version,
+        arch,
+        release,
+        source: archive,
+        file: `btf/${sha256(want).slice(0, 16)}.btf`,
+        path: tree,
+        sha256: sha256(want),
+        size: want.length,
+        unsatisfied: 0,
+      });
+      // The tree file is the store file (a hard link), not a copy.
+      expect(statSync(join(out, tree)).ino).toBe(statSync(join(out, entry.file)).ino);
+    }
+  });
+
+  it('a second run does nothing', () => {
+    const before = files(out).map((f) => [f, statSync(join(out, f)).mtimeMs]);
+    const r = cli(['-q', '--kernels', join(CORPUS, 'kernels'), '--out-dir', out, OBJECT]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('7 kernels (0 minimized, 7 already done, 0 failed');
+    const after = files(out).map((f) => [f, statSync(join(out, f)).mtimeMs]);
+    // Only the manifest is rewritten.
+    expect(after.filter(([f]) => f !== 'manifest.json')).toEqual(
+      before.filter(([f]) => f !== 'manifest.json'),
+    );
+  });
+
+  it('a removed output is redone, and only that one', () => {
+    const tree = join(out, 'debian/12/x86_64/6.1.0-47-rt-amd64.btf');
+    rmSync(tree);
+    const r = cli(['-q', '--kernels', join(CORPUS, 'kernels'), '--out-dir', out, OBJECT]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('7 kernels (1 minimized, 6 already done, 0 failed');
+    expect(readFileSync(tree)).toEqual(expectedMin('6.1.0-47-rt-amd64'));
+  });
+});
+
+describe('min-core-btf --kernels: an interrupted run', () => {
+  // Three kernels, one worker: long enough to be interrupted after the first, short to redo.
+  const some = kernelArchives().slice(0, 3);
+  const batchArgs = (outDir: string) => [
+    '-q',
+    '--jobs',
+    '1',
+    '--kernels',
+    ...some,
+    '--out-dir',
+    outDir,
+    OBJECT,
+  ];
+  /** Starts a one-worker batch and sends `sig` once the first kernel is done. */
+  async function interrupt(
+    outDir: string,
+    sig: NodeJS.Signals,
+  ): Promise<{ code: number | null; stderr: string }> {
+    const [cmd, argv] = cliArgs(['min-core-btf', ...batchArgs(outDir)]);
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const deadline = Date.now() + 30_000;
+    while (!files(join(outDir, '.stamps')).length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    child.kill(sig);
+    return { code: await exited, stderr };
+  }
+
+  /** Every output present is whole (equal to bpftool's), and no temp file is left. */
+  function consistent(outDir: string): number {
+    const all = files(outDir);
+    expect(all.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const trees = all.filter((f) => f.startsWith('debian/'));
+    for (const t of trees) expect(readFileSync(join(outDir, t)), t).toEqual(expectedMin(basename(t, '.btf')));
+    return trees.length;
+  }
+
+  it('SIGINT: stops cleanly, then resumes', async () => {
+    const outDir = join(tmp, 'int');
+    const r = await interrupt(outDir, 'SIGINT');
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted \(SIGINT\): \d of 3 kernels done .*run again to resume/);
+    const done = consistent(outDir);
+    expect(done).toBeGreaterThanOrEqual(1);
+    expect(done).toBeLessThan(3);
+    const again = cli(batchArgs(outDir));
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain(`(${3 - done} minimized, ${done} already done`);
+    expect(consistent(outDir)).toBe(3);
+  });
+
+  it('redoing a kernel whose output is already linked in place leaves no temp name behind', () => {
+    // rename(2) between two links of one inode is a no-op: the case a kill between an
+    // output's link and its stamp leads to.
+    const dir = join(tmp, 'relink');
+    mkdirSync(dir);
+    const store = join(dir, 'store.btf');
+    writeFileSync(store, 'x');
+    linkAtomic(store, join(dir, 'tree.btf'), new Uint8Array());
+    linkAtomic(store, join(dir, 'tree.btf'), new Uint8Array());
+    expect(files(dir)).toEqual(['store.btf', 'tree.btf']);
+    expect(statSync(join(dir, 'tree.btf')).ino).toBe(statSync(store).ino);
+  });
+
+  it('SIGKILL: no half-written output; the next run sweeps stale temp files and completes', async () => {
+    const outDir = join(tmp, 'kill');
+    const r = await interrupt(outDir, 'SIGKILL');
+    expect(r.code).toBe(null);
+    // What a kill inside a write leaves: a temp file of a dead process (pid 2^22+1 cannot exist).
+    const stale = join(outDir, 'debian/11/x86_64', '.5.10.0-32-amd64.btf.4194305.0badf00d.tmp');
+    mkdirSync(join(stale, '..'), { recursive: true });
+    writeFileSync(stale, 'half');
+    const trees = files(outDir).filter((f) => f.startsWith('debian/') && !f.endsWith('.tmp'));
+    for (const t of trees) expect(readFileSync(join(outDir, t)), t).toEqual(expectedMin(basename(t, '.btf')));
+    const again = cli(batchArgs(outDir));
+    expect(again.status).toBe(0);
+    expect(consistent(outDir)).toBe(3);
+  });
+});
