@@ -25,9 +25,11 @@ export class TextOut {
     if (this.len >= this.chunkSize) this.flush();
   }
 
+  /** Hands the filled part of the buffer over (no copy) and starts a fresh one. */
   flush(): void {
     if (this.len === 0) return;
-    this.sink(this.buf.slice(0, this.len));
+    this.sink(this.buf.subarray(0, this.len));
+    this.buf = new Uint8Array(this.buf.length);
     this.len = 0;
   }
 
@@ -77,10 +79,22 @@ export class TextOut {
       this.buf[this.len++] = 48 + v;
       return;
     }
+    if (v < 100) {
+      const q = (v / 10) | 0;
+      this.buf[this.len++] = 48 + q;
+      this.buf[this.len++] = 48 + (v - q * 10);
+      return;
+    }
     const d = this.digits;
     let n = 0;
-    while (v > 0) {
+    // Integer division while the value fits in an int32 (ids, offsets, sizes always do).
+    while (v >= 0x80000000) {
       const q = Math.floor(v / 10);
+      d[n++] = 48 + (v - q * 10);
+      v = q;
+    }
+    while (v > 0) {
+      const q = (v / 10) | 0;
       d[n++] = 48 + (v - q * 10);
       v = q;
     }
