@@ -151,5 +151,3 @@ function lookup(btf: Btf, name: string): readonly TypeId[] {
   // Buckets chain newest first; candidates must come in id order.
   return out.length > 1 ? out.sort((a, b) => a - b) : out;
 }
-
-const EMPTY: readonly TypeId[] = Object.freeze([]);
