@@ -91,7 +91,7 @@ describe('compat HTML report', () => {
     // Colors follow libbpf: a program libbpf poisons is never green; an object without any
     // poisoned relocation is green everywhere.
     const cells = await page.$$eval('#matrix td[data-i]', (tds) =>
-      tds.map((td) => ({ i: Number((td as HTMLElement).dataset.i), cls: td.className })),
+      tds.map((td) => ({ i: Number(td.getAttribute('data-i')), cls: td.className })),
     );
     let checked = 0;
     for (const { i, cls } of cells) {
@@ -137,10 +137,10 @@ describe('compat HTML report', () => {
     await page.fill('#q', '');
     await page.uncheck('input[data-verdict="ok"]');
     const rows = await page.$$eval('#matrix tr.prog:not(.hidden)', (trs) =>
-      trs.map((tr) => (tr as HTMLElement).dataset.v ?? ''),
+      trs.map((tr) => tr.getAttribute('data-v') ?? ''),
     );
     expect(rows.length).toBeGreaterThan(0);
-    for (const v of rows) expect(v.split(' ').some((x) => x !== 'ok')).toBe(true);
+    for (const v of rows) expect(v.split(' ').some((x: string) => x !== 'ok')).toBe(true);
 
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);

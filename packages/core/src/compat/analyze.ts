@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.ts';
 import { type Relocation, relocateObject } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
+import { decideAll } from '../minimize/relocate.ts';
 import { objectCode } from './image.ts';
 import type {
   CompatCell,
@@ -51,8 +52,13 @@ export interface CompatOptions {
 }
 
 /** btfkit's CO-RE engine (libbpf 1.1's decisions), as RelocDecisions. */
-export const engineRelocator: Relocator = (obj, kernel) =>
-  relocateObject(obj, kernel.btf, { release: kernel.release }).relocations.map(toDecision);
+export const engineRelocator: Relocator = (obj, kernel) => {
+  // Fast path: the minimizer's decision pass (indexed candidate lookup) tells whether
+  // anything is poisoned or refused; only then is the full engine run for instruction-level
+  // outcomes. With nothing poisoned every program is `ok` and the patches do not matter.
+  if (decideAll(obj, kernel.btf, kernel.release).every((d) => d.outcome === 'patched')) return [];
+  return relocateObject(obj, kernel.btf, { release: kernel.release }).relocations.map(toDecision);
+};
 
 export function toDecision(r: Relocation): RelocDecision {
   const o = r.outcome;

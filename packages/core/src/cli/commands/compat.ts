@@ -11,6 +11,7 @@ import { minimizeBtf } from '../../minimize/minimize.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
+(kernel arguments end at the next option or at the first name ending in .o)
 
 For every program of the objects and every kernel, says whether the program loads there as far
 as CO-RE goes: ok, guarded (unresolved relocations only in code the verifier prunes as dead),
@@ -40,8 +41,9 @@ function splitKernelArgs(args: string[]): { rest: string[]; kernels: string[] } 
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '--kernels') {
-      while (i + 1 < args.length && !(args[i + 1] as string).startsWith('-'))
-        kernels.push(args[++i] as string);
+      // Kernels run up to the next option or the first BPF object (a name ending in .o).
+      const isKernel = (a: string) => !a.startsWith('-') && !a.endsWith('.o');
+      while (i + 1 < args.length && isKernel(args[i + 1] as string)) kernels.push(args[++i] as string);
       continue;
     }
     if (a.startsWith('--kernels=')) {
