@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeCompat, type CompatKernel } from '../packages/core/src/compat/analyze.ts';
 import type { CompatResult } from '../packages/core/src/compat/model.ts';
 import { type BpfObject, parseBpfObject } from '../packages/core/src/elf/object.ts';
@@ -63,6 +63,10 @@ beforeAll(async () => {
     targets.map((t) => t.kernel),
   );
 }, 600_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('compat verdicts agree with the running kernel’s verifier', () => {
   it('for every object × program × kernel where the load is conclusive', () => {
