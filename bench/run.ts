@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchRow } from './lib.ts';
 
-type BenchFn = (log: (line: string) => void) => Promise<BenchRow[] | undefined | void>;
+type BenchFn = (log: (line: string) => void) => Promise<BenchRow[] | undefined>;
 
 const filters = process.argv.slice(2);
 const files = readdirSync(import.meta.dirname)

@@ -103,7 +103,8 @@ export class Btf {
     const cached = this.strCache.get(off);
     if (cached !== undefined) return cached;
     const local = off - this.startStrOff;
-    if (local >= this.strings.length) throw errors.badString(0, `string offset ${off} is past the string section`);
+    if (local >= this.strings.length)
+      throw errors.badString(0, `string offset ${off} is past the string section`);
     let end = this.strings.indexOf(0, local);
     if (end < 0) end = this.strings.length;
     const s = decodeAscii(this.strings, local, end);

@@ -25,7 +25,10 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
   const hdrLen = opts.hdrLen ?? (h && h.hdrLen >= 32 ? h.hdrLen : 24);
   const types = encodeTypes(btf.types, le);
   const layoutBytes = encodeLayout(btf, le);
-  const keepOffsets = h !== undefined && opts.hdrLen === undefined && fitsOriginal(h, types.length, layoutBytes?.length, btf.strings.length);
+  const keepOffsets =
+    h !== undefined &&
+    opts.hdrLen === undefined &&
+    fitsOriginal(h, types.length, layoutBytes?.length, btf.strings.length);
 
   const typeOff = keepOffsets ? h.typeOff : 0;
   const layoutOff = keepOffsets && h.layoutOff !== undefined ? h.layoutOff : types.length;
@@ -53,7 +56,12 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
   return out;
 }
 
-function fitsOriginal(h: NonNullable<Btf['header']>, typeLen: number, layoutLen: number | undefined, strLen: number): boolean {
+function fitsOriginal(
+  h: NonNullable<Btf['header']>,
+  typeLen: number,
+  layoutLen: number | undefined,
+  strLen: number,
+): boolean {
   return h.typeLen === typeLen && h.strLen === strLen && (h.layoutLen ?? 0) === (layoutLen ?? 0);
 }
 
@@ -85,7 +93,7 @@ function writeType(w: ByteWriter, t: BtfType): void {
     case Kind.Int:
       w.u32(info(t.kind, t.rawVlen ?? 0, t.kflag));
       w.u32(t.size);
-      w.u32(t.rawEncoding ?? (((t.encoding & 0x0f) << 24) | ((t.bitOffset & 0xff) << 16) | (t.bits & 0xff)));
+      w.u32(t.rawEncoding ?? ((t.encoding & 0x0f) << 24) | ((t.bitOffset & 0xff) << 16) | (t.bits & 0xff));
       return;
     case Kind.Ptr:
     case Kind.Typedef:

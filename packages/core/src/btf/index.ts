@@ -1,5 +1,5 @@
-export { Btf, type BtfHeader, type LayoutEntry, isMod, isModOrTypedef } from './btf.ts';
-export { decodeBtf, isBtf, recordSize, BTF_MAGIC, type DecodeOptions } from './decode.ts';
-export { encodeBtf, encodeTypes, StringTableBuilder, type EncodeOptions } from './encode.ts';
-export { Kind, KIND_NAMES, IntEncoding, Linkage, MAX_KNOWN_KIND } from './kinds.ts';
+export { Btf, type BtfHeader, isMod, isModOrTypedef, type LayoutEntry } from './btf.ts';
+export { BTF_MAGIC, type DecodeOptions, decodeBtf, isBtf, recordSize } from './decode.ts';
+export { type EncodeOptions, encodeBtf, encodeTypes, StringTableBuilder } from './encode.ts';
+export { IntEncoding, KIND_NAMES, Kind, Linkage, MAX_KNOWN_KIND } from './kinds.ts';
 export * from './types.ts';

@@ -184,4 +184,3 @@ export interface UnknownType extends Common {
   /** Trailing bytes after the 12-byte common part, as in the file's byte order. */
   trailing: Uint8Array;
 }
-
