@@ -1,8 +1,23 @@
 /**
- * Everything the runtime takes from @btfkit/core, in one place. Stages that @btfkit/core's
- * entry module does not export yet (codegen, kernels, core) come by source path inside the
- * workspace; when the entry exports them, only this file changes.
+ * Everything the runtime takes from @btfkit/core, in one place, by source path inside the
+ * workspace: plain `node --import tsx` runs (pnpm bench, examples) do not resolve the
+ * `@btfkit/source` export condition, and the entry module does not export every stage yet.
+ * When @btfkit/core is built and exports them, only this file changes.
  */
+
+export {
+  createCodecs,
+  type RuntimeCodec,
+  type TypeDesc,
+  TypeDescriber,
+} from '../../core/src/codegen/index.ts';
+export {
+  isFailed,
+  isPoisoned,
+  type RelocateResult,
+  type Relocation,
+  relocateObject,
+} from '../../core/src/core/index.ts';
 export {
   type BpfObject,
   type BpfProgram,
@@ -28,18 +43,5 @@ export {
   STT,
   type TypeId,
   type VarType,
-} from '@btfkit/core';
-export {
-  createCodecs,
-  type RuntimeCodec,
-  type TypeDesc,
-  TypeDescriber,
-} from '../../core/src/codegen/index.ts';
-export {
-  isFailed,
-  isPoisoned,
-  type RelocateResult,
-  type Relocation,
-  relocateObject,
-} from '../../core/src/core/index.ts';
+} from '../../core/src/index.ts';
 export { RUNNING_KERNEL_BTF, readBtfSourceSync } from '../../core/src/kernels/index.ts';

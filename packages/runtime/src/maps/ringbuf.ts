@@ -17,6 +17,8 @@ import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mmap.ts';
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
+/** The kernel writes record headers in host byte order. */
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export interface RingBufferOptions<T> {
   /** Turns a record's payload into a value; default: a copy of the bytes. */
@@ -32,7 +34,8 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
   private readonly dataView: DataView;
   private readonly mask: number;
   private readonly epoll: Epoll;
-  private readonly decode: (bytes: Uint8Array) => T;
+  /** The decoder records go through (the iterator applies it; consume() hands raw payloads). */
+  readonly decoder: (bytes: Uint8Array) => T;
   private closed = false;
   private waiter: (() => void) | undefined;
 
@@ -54,7 +57,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     this.data = new Uint8Array(this.producer.buffer, PAGE_SIZE, 2 * size);
     this.dataView = new DataView(this.producer.buffer, PAGE_SIZE, 2 * size);
     this.mask = size - 1;
-    this.decode = opts.decode ?? ((b) => b.slice() as unknown as T);
+    this.decoder = opts.decode ?? ((b) => b.slice() as unknown as T);
     this.epoll = new Epoll(1);
     this.epoll.add(fd, 0);
   }
@@ -65,20 +68,35 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
    */
   consume(cb: (payload: Uint8Array) => void, max = Number.POSITIVE_INFINITY): number {
     if (this.closed) return 0;
-    let cons = Number(Atomics.load(this.cons, 0));
-    const prod = Number(Atomics.load(this.prod, 0));
+    const start = Number(Atomics.load(this.cons, 0));
+    let cons = start;
+    let prod = Number(Atomics.load(this.prod, 0));
     let n = 0;
-    while (cons < prod && n < max) {
-      const off = cons & this.mask;
-      const len = this.dataView.getUint32(off, true);
-      if (len & BUSY) break; // reserved, not yet committed
-      const size = len & ~(BUSY | DISCARD);
-      cons += (size + HDR + 7) & ~7;
-      if (!(len & DISCARD)) {
-        cb(this.data.subarray(off + HDR, off + HDR + size));
-        n++;
+    const data = this.data;
+    const view = this.dataView;
+    const mask = this.mask;
+    try {
+      while (n < max) {
+        if (cons >= prod) {
+          // Caught up: publish what we consumed so the producer can reuse the space, then
+          // look again (the producer may have moved on meanwhile).
+          if (cons !== start) Atomics.store(this.cons, 0, BigInt(cons));
+          prod = Number(Atomics.load(this.prod, 0));
+          if (cons >= prod) break;
+        }
+        const off = cons & mask;
+        const len = view.getUint32(off, LE);
+        if (len & BUSY) break; // reserved, not yet committed
+        const size = len & ~(BUSY | DISCARD);
+        cons += (size + HDR + 7) & ~7;
+        if (!(len & DISCARD)) {
+          n++;
+          cb(data.subarray(off + HDR, off + HDR + size));
+        }
       }
-      Atomics.store(this.cons, 0, BigInt(cons));
+    } finally {
+      // One store per batch, not per record: the position is a 64-bit BigInt store.
+      if (cons !== start) Atomics.store(this.cons, 0, BigInt(cons));
     }
     return n;
   }
@@ -90,7 +108,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
       let out: T | undefined;
       let got = false;
       this.consume((p) => {
-        out = this.decode(p);
+        out = this.decoder(p);
         got = true;
       }, 1);
       if (got) return out as T;
@@ -125,7 +143,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
       if (this.closed) return;
       // Drain what is there without a promise per record, then wait.
       const batch: T[] = [];
-      this.consume((p) => batch.push(this.decode(p)), 4096);
+      this.consume((p) => batch.push(this.decoder(p)), 4096);
       for (const ev of batch) yield ev;
       if (this.closed) return;
       if (batch.length === 0) await this.readable();
