@@ -357,18 +357,24 @@ function readTypes(r: ByteReader, layout: LayoutEntry[] | undefined): BtfType[] 
  */
 function validate(btf: Btf, tr: ByteReader): void {
   const n = btf.typeCount;
+  const types = btf.types;
+  // Offsets at or past the split's own start are checked inline; lower ones go to the base.
+  const ownStart = btf.startStrOff;
+  const strEnd = ownStart + btf.strings.length;
   let pos = 0;
   const fail = (field: string, id: number, msg: string): never => {
     throw errors.badBtf(tr.abs(pos), `${field} of type [${id}] ${msg}`);
   };
   const checkName = (off: number, id: number, field: string) => {
-    if (!btf.hasString(off)) fail(field, id, `has string offset ${off} outside the string section`);
+    if (off >= ownStart ? off >= strEnd : !btf.hasString(off)) {
+      fail(field, id, `has string offset ${off} outside the string section`);
+    }
   };
   const checkId = (ref: number, id: number, field: string) => {
     if (ref >= n) fail(field, id, `refers to type id ${ref}, but the last id is ${n - 1}`);
   };
-  for (let i = 0; i < btf.types.length; i++) {
-    const t = btf.types[i] as BtfType;
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i] as BtfType;
     const id = btf.startId + i;
     checkName(t.nameOff, id, 'name');
     switch (t.kind) {
@@ -391,26 +397,37 @@ function validate(btf: Btf, tr: ByteReader): void {
         checkId(t.indexType, id, 'index type');
         break;
       case Kind.Struct:
-      case Kind.Union:
-        for (const m of t.members) {
+      case Kind.Union: {
+        const ms = t.members;
+        for (let j = 0; j < ms.length; j++) {
+          const m = ms[j] as Member;
           checkName(m.nameOff, id, 'member name');
           checkId(m.type, id, 'member type');
         }
         break;
+      }
       case Kind.Enum:
-      case Kind.Enum64:
-        for (const v of t.values) checkName(v.nameOff, id, 'enumerator name');
+      case Kind.Enum64: {
+        const vs: { nameOff: number }[] = t.values;
+        for (let j = 0; j < vs.length; j++)
+          checkName((vs[j] as { nameOff: number }).nameOff, id, 'enumerator name');
         break;
-      case Kind.FuncProto:
+      }
+      case Kind.FuncProto: {
         checkId(t.type, id, 'return type');
-        for (const p of t.params) {
+        const ps = t.params;
+        for (let j = 0; j < ps.length; j++) {
+          const p = ps[j] as Param;
           checkName(p.nameOff, id, 'parameter name');
           checkId(p.type, id, 'parameter type');
         }
         break;
-      case Kind.Datasec:
-        for (const v of t.vars) checkId(v.type, id, 'variable type');
+      }
+      case Kind.Datasec: {
+        const vs = t.vars;
+        for (let j = 0; j < vs.length; j++) checkId((vs[j] as DatasecVar).type, id, 'variable type');
         break;
+      }
     }
     pos += recordSize(t);
   }
