@@ -1,18 +1,21 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Btf } from '../../core/src/btf/btf.ts';
-import type { BpfObject } from '../../core/src/elf/index.ts';
-import { BtfkitError, errors } from '../../core/src/errors/index.ts';
-import { decodeKernel, type KernelEntry, readKernelBtfBytes } from './kernels.ts';
-
-const run = promisify(execFile);
+import {
+  type BpfObject,
+  BtfkitError,
+  errors,
+  type KernelBtf,
+  minimizeBtf,
+  readBtfSource,
+} from '@btfkit/core';
+import type { KernelEntry } from './kernels.ts';
 
 export const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+
+// Part of every cache key: bump when the minimizer's output for the same inputs changes.
+const MINIMIZER_ID = 'btfkit-minimize-1';
 
 /** One kernel's minimized BTF for one object. */
 export interface KernelBtfResult {
@@ -21,13 +24,6 @@ export interface KernelBtfResult {
   hash: string;
 }
 
-type MinimizeFn = (
-  kernel: Btf,
-  kernelPath: string,
-  kernelBytes: Uint8Array,
-  obj: ObjectInput,
-) => Promise<Uint8Array>;
-
 export interface ObjectInput {
   file: string;
   bytes: Uint8Array;
@@ -35,15 +31,15 @@ export interface ObjectInput {
 }
 
 /**
- * Makes one minimized BTF per kernel for an object: from the persistent cache when the object
- * and the kernel file are unchanged (keyed by both content hashes and the minimizer), else by
- * minimizing. All kernels succeed or the whole set fails, so a build never emits half a set.
+ * Makes one minimized BTF per kernel for an object with btfkit's minimizer (the bytes of
+ * `btfkit min-core-btf`, i.e. bpftool's): from the persistent cache when the object and the
+ * kernel file are unchanged (keyed by both content hashes), else by minimizing. All kernels
+ * succeed or the whole set fails, so a build never emits half a set.
  */
 export class BtfSetBuilder {
-  private minimizer: Promise<{ id: string; run: MinimizeFn }> | undefined;
-  private readonly kernelHashes = new Map<string, Promise<string>>();
+  private readonly kernelHashes = new Map<string, { stamp: string; hash: Promise<string> }>();
   private readonly memory = new Map<string, Uint8Array>();
-  /** Cache statistics of the last build, for tests and benchmarks. */
+  /** Cache statistics since construction, for tests and benchmarks. */
   stats = { hits: 0, misses: 0 };
 
   constructor(private readonly cacheDir: string | undefined) {}
@@ -51,30 +47,13 @@ export class BtfSetBuilder {
   async build(obj: ObjectInput, kernels: readonly KernelEntry[]): Promise<KernelBtfResult[]> {
     const objHash = sha256(obj.bytes);
     const out: KernelBtfResult[] = [];
-    const decoded = new Map<string, { btf: Btf; raw: Uint8Array }>();
     for (const k of kernels) {
-      const kHash = await this.kernelHash(k.path);
-      const m = await this.getMinimizer();
-      const key = sha256(`${m.id}\0${objHash}\0${kHash}`);
+      const key = sha256(`${MINIMIZER_ID}\0${objHash}\0${await this.kernelHash(k.path)}`);
       let bytes = this.fromCache(key);
       if (bytes) this.stats.hits++;
       else {
         this.stats.misses++;
-        let d = decoded.get(k.path);
-        if (!d) {
-          const raw = await readKernelBtfBytes(k.path);
-          d = { btf: decodeKernel(raw, k.path), raw };
-          decoded.set(k.path, d);
-        }
-        try {
-          bytes = await m.run(d.btf, k.path, d.raw, obj);
-        } catch (e) {
-          if (e instanceof BtfkitError) throw e;
-          throw errors.minimize(
-            `minimizing BTF of ${k.path} for ${obj.file} failed: ${(e as Error).message}`,
-            obj.file,
-          );
-        }
+        bytes = minimizeFor(await readBtfSource(k.path), k, obj);
         this.toCache(key, bytes);
       }
       out.push({ kernel: k, bytes, hash: sha256(bytes) });
@@ -82,18 +61,30 @@ export class BtfSetBuilder {
     return out;
   }
 
-  private kernelHash(path: string): Promise<string> {
-    let h = this.kernelHashes.get(path);
-    if (!h) {
-      h = readFile(path).then(
-        (b) => sha256(b),
-        (e) => {
-          throw errors.io(path, `cannot read kernel BTF: ${(e as Error).message.split('\n')[0]}`);
-        },
-      );
-      this.kernelHashes.set(path, h);
+  /**
+   * The kernel file's content hash, remembered while its size, mtime and inode stay the same:
+   * a watch rebuild re-hashes only files that changed (esbuild reports no changed files).
+   */
+  private async kernelHash(path: string): Promise<string> {
+    let st: { size: number; mtimeMs: number; ino: number };
+    try {
+      st = await stat(path);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') throw errors.notFound(path, 'kernel BTF file disappeared');
+      throw errors.io(path, `cannot read kernel BTF: ${err.message}`);
     }
-    return h;
+    const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    const known = this.kernelHashes.get(path);
+    if (known?.stamp === stamp) return known.hash;
+    const hash = readFile(path).then(
+      (b) => sha256(b),
+      (e) => {
+        throw errors.io(path, `cannot read kernel BTF: ${(e as Error).message}`);
+      },
+    );
+    this.kernelHashes.set(path, { stamp, hash });
+    return hash;
   }
 
   /** Watch mode: forget what a changed kernel file hashed to. */
@@ -124,50 +115,13 @@ export class BtfSetBuilder {
     writeFileSync(tmp, bytes);
     renameSync(tmp, final);
   }
-
-  private getMinimizer(): Promise<{ id: string; run: MinimizeFn }> {
-    this.minimizer ??= pickMinimizer();
-    return this.minimizer;
-  }
 }
 
-/**
- * btfkit's own minimizer (bpftool-identical bytes) when it is available; otherwise bpftool's
- * `gen min_core_btf` itself, which is the reference those bytes are defined by.
- */
-async function pickMinimizer(): Promise<{ id: string; run: MinimizeFn }> {
-  if (process.env.BTFKIT_MINIMIZER !== 'bpftool') {
-    try {
-      const mod = (await import('../../core/src/minimize/minimize.ts')) as {
-        minimizeBtf(kernel: Btf, objects: readonly BpfObject[]): Uint8Array;
-      };
-      return { id: 'btfkit-1', run: async (kernel, _p, _raw, obj) => mod.minimizeBtf(kernel, [obj.parsed]) };
-    } catch {
-      // The minimizer module is not there (or does not load): fall back to bpftool.
-    }
+function minimizeFor(kernel: KernelBtf, k: KernelEntry, obj: ObjectInput): Uint8Array {
+  try {
+    return minimizeBtf(kernel.btf, [obj.parsed], { release: k.release });
+  } catch (e) {
+    if (e instanceof BtfkitError) throw e;
+    throw errors.minimize(`minimizing the BTF of ${k.path} failed: ${(e as Error).message}`, obj.file);
   }
-  return {
-    id: 'bpftool-min_core_btf',
-    run: async (_kernel, kernelPath, raw, obj) => {
-      const dir = mkdtempSync(join(tmpdir(), 'btfkit-min-'));
-      try {
-        const k = join(dir, 'kernel.btf');
-        const o = join(dir, 'object.bpf.o');
-        const out = join(dir, 'out.btf');
-        writeFileSync(k, raw);
-        writeFileSync(o, obj.bytes);
-        try {
-          await run('bpftool', ['gen', 'min_core_btf', k, out, o]);
-        } catch (e) {
-          throw errors.minimize(
-            `bpftool gen min_core_btf failed for ${kernelPath}: ${(e as Error).message}`,
-            obj.file,
-          );
-        }
-        return new Uint8Array(readFileSync(out));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
 }

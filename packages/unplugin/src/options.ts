@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { errors } from '../../core/src/errors/index.ts';
+import { errors } from '@btfkit/core';
 
 export type Pattern = string | RegExp;
 
