@@ -41,6 +41,7 @@ export {
   SHT,
   STB,
   STT,
+  StringTableBuilder,
   type TypeId,
   type VarType,
 } from '../../core/src/index.ts';

@@ -22,6 +22,7 @@ import {
   type TypeId,
 } from './deps.ts';
 import { fixupBtf } from './loader/btf-fixup.ts';
+import { probeBtfFeatures, sanitizeBtf } from './loader/btf-sanitize.ts';
 import { findDatasec } from './loader/btf-util.ts';
 import { applyCore, type CoreApplied, poisonedAt } from './loader/core.ts';
 import { collectExterns, kconfigData } from './loader/externs.ts';
@@ -132,7 +133,10 @@ export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): Loade
 
   const handle = new LoadedObject(obj, btf, opts);
   try {
-    handle.btfFd = loadBtf(btf);
+    const features = probeBtfFeatures();
+    handle.btfFd = loadBtf(sanitizeBtf(btf, features));
+    // Without FUNC support the kernel takes no func/line info (libbpf drops them too).
+    const extInfo = handle.btfFd >= 0 && features.func;
     for (const spec of specs) handle.addMap(spec, createMap(spec, handle.btfFd));
     const relocCache = new Map<number, Map<number, RelocDesc>>();
     const relocs = (idx: number): Map<number, RelocDesc> => {
@@ -162,8 +166,8 @@ export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): Loade
           kernVersion,
           name: p.name,
           progBtfFd: handle.btfFd >= 0 ? handle.btfFd : 0,
-          funcInfo: handle.btfFd >= 0 ? { recSize: 8, bytes: linked.funcInfo } : undefined,
-          lineInfo: handle.btfFd >= 0 ? { recSize: 16, bytes: linked.lineInfo } : undefined,
+          funcInfo: extInfo ? { recSize: 8, bytes: linked.funcInfo } : undefined,
+          lineInfo: extInfo ? { recSize: 16, bytes: linked.lineInfo } : undefined,
           attachBtfId,
           logLevel: opts.logLevel,
         });
