@@ -228,13 +228,15 @@ describe('globals set before load', () => {
       stdio: ['pipe', 'ignore', 'ignore'],
     });
     const shExit = new Promise((r) => sh.on('exit', r));
+    // Flat by variable name, as the generated skeleton passes them.
     const obj = await loadObject(exectrace, {
-      globals: { rodata: { target_ppid: sh.pid } },
+      globals: { target_ppid: sh.pid },
       programs: ['handle_exec'],
     });
     try {
       await obj.attach();
-      const rb = obj.ringbuf<ExecEvent>('events', { type: 'event' });
+      // The map's event tag (btf_decl_tag("event:struct event")) gives the record type.
+      const rb = obj.maps.events as unknown as AsyncIterable<ExecEvent>;
       const mine = [await run('/bin/true'), await run('/bin/true')];
       sh.stdin?.end('go\n');
       await shExit;

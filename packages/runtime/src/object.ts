@@ -47,7 +47,7 @@ export interface LoadOptions {
    * Initial values of global variables by section ("rodata", "data", "bss" or any
    * ".rodata.foo"), then by variable name; encoded by the variable's BTF type.
    */
-  globals?: Record<string, Record<string, unknown>>;
+  globals?: Record<string, unknown>;
   /**
    * Kernel BTF for CO-RE (raw BTF bytes, e.g. the skeleton's minimized BTF for this kernel),
    * used when /sys/kernel/btf/vmlinux is missing, or always with `preferGivenBtf`.
@@ -362,7 +362,10 @@ export class LoadedObject {
     const given = this.opts.codecs?.[spec.name];
     const key = given?.key ?? this.codecFor(spec.btfKeyTypeId, spec.keySize);
     const value = given?.value ?? this.codecFor(spec.btfValueTypeId, spec.valueSize);
-    this.maps[spec.name] = new BpfMap(spec.name, fd, spec, key, value);
+    const map = new BpfMap(spec.name, fd, spec, key, value);
+    if (spec.mapType === MapType.RINGBUF) map.stream = () => this.ringbuf(spec.name);
+    if (spec.mapType === MapType.PERF_EVENT_ARRAY) map.stream = () => this.perfbuf(spec.name);
+    this.maps[spec.name] = map;
   }
 
   /** @internal */
@@ -425,7 +428,7 @@ export class LoadedObject {
   ringbuf<T = Uint8Array>(name: string, opts: RingBufferOptions<T> & { type?: string } = {}): RingBuffer<T> {
     const m = this.map(name);
     if (m.type !== MapType.RINGBUF) throw errors.badOption(`map '${name}' is not a ring buffer`);
-    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : undefined);
+    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : this.eventDecoder<T>(m.spec));
     const rb = new RingBuffer<T>(name, m.fd, m.spec.maxEntries, decode ? { decode } : {});
     this.consumers.push(rb);
     return rb;
@@ -436,10 +439,20 @@ export class LoadedObject {
     const m = this.map(name);
     if (m.type !== MapType.PERF_EVENT_ARRAY)
       throw errors.badOption(`map '${name}' is not a perf event array`);
-    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : undefined);
+    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : this.eventDecoder<T>(m.spec));
     const pb = new PerfBuffer<T>(name, m.fd, m.spec.maxEntries, { ...opts, ...(decode ? { decode } : {}) });
     this.consumers.push(pb);
     return pb;
+  }
+
+  /** The decoder of a map's record type (event tag or value type), if it has one. */
+  private eventDecoder<T>(spec: MapSpec): ((b: Uint8Array) => T) | undefined {
+    if (!spec.eventTypeId) return undefined;
+    this.describer ??= new TypeDescriber(this.btf);
+    const desc = this.describer.describe(spec.eventTypeId);
+    const { codec } = createCodecs(Object.fromEntries(this.describer.named), this.object.littleEndian);
+    const c = codec(desc);
+    return (b) => c.decode(b, 0) as T;
   }
 
   private decoder<T>(type: string): (b: Uint8Array) => T {

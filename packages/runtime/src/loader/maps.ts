@@ -56,6 +56,11 @@ export interface MapSpec {
   /** BTF of key and value (0 = none), as passed to BPF_MAP_CREATE. */
   btfKeyTypeId: TypeId;
   btfValueTypeId: TypeId;
+  /**
+   * Ring buffers and perf event arrays: the record type, from a `btf_decl_tag("event:struct
+   * X")` on the map variable or from `__type(value, struct X)` (the codegen convention).
+   */
+  eventTypeId?: TypeId;
   /** Global data: initial contents of the value. */
   initial?: Uint8Array;
 }
@@ -154,6 +159,7 @@ function userMaps(obj: BpfObject, btf: Btf, sectionIndex: number, possibleCpus: 
     );
   }
   const sec = btf.type(secId) as DatasecType;
+  const eventTags = eventTypeTags(btf);
   const out: MapSpec[] = [];
   for (const vsi of sec.vars) {
     const v = btf.type(vsi.type);
@@ -234,10 +240,45 @@ function userMaps(obj: BpfObject, btf: Btf, sectionIndex: number, possibleCpus: 
       if (!spec.valueSize) spec.valueSize = 4;
       if (!spec.maxEntries) spec.maxEntries = possibleCpus;
     }
-    if (spec.mapType === MapType.RINGBUF) spec.maxEntries = ringbufSize(spec.maxEntries);
+    const tagged = eventTags.get(vsi.type);
+    if (tagged !== undefined) spec.eventTypeId = tagged;
+    else if (
+      (spec.mapType === MapType.RINGBUF || spec.mapType === MapType.PERF_EVENT_ARRAY) &&
+      spec.btfValueTypeId
+    ) {
+      spec.eventTypeId = spec.btfValueTypeId;
+    }
+    if (spec.mapType === MapType.RINGBUF) {
+      spec.maxEntries = ringbufSize(spec.maxEntries);
+      // The kernel takes no key or value for ring buffers: a value type only names the record.
+      if (spec.btfValueTypeId) {
+        spec.valueSize = 0;
+        spec.btfValueTypeId = 0;
+      }
+    }
     out.push(spec);
   }
   void obj;
+  return out;
+}
+
+/** `btf_decl_tag("event:struct X")` (or `btfkit.event=X`) on a VAR: VAR id → the type it names. */
+const EVENT_TAG = /^(?:btfkit[.:])?event[:=]\s*(?:(struct|union)\s+)?([A-Za-z_]\w*)$/;
+
+function eventTypeTags(btf: Btf): Map<TypeId, TypeId> {
+  const out = new Map<TypeId, TypeId>();
+  for (let id = btf.startId; id < btf.typeCount; id++) {
+    const t = btf.type(id);
+    if (t.kind !== Kind.DeclTag || t.componentIdx !== -1) continue;
+    const m = EVENT_TAG.exec(btf.name(id));
+    if (!m) continue;
+    const want =
+      m[1] === 'union' ? [Kind.Union] : m[1] === 'struct' ? [Kind.Struct] : [Kind.Struct, Kind.Union];
+    const target = btf.byName(m[2] as string).find((x) => (want as number[]).includes(btf.type(x).kind));
+    if (target === undefined)
+      throw errors.badBtf(0, `event tag '${btf.name(id)}' names a type the object's BTF does not have`);
+    out.set(t.type, target);
+  }
   return out;
 }
 

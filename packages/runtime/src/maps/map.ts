@@ -141,6 +141,18 @@ export class BpfMap<K = unknown, V = unknown> {
     return this.entries();
   }
 
+  /** @internal Ring buffers and perf event arrays: opens their consumer (set by LoadedObject). */
+  stream: (() => AsyncIterable<unknown>) | undefined;
+
+  /**
+   * `for await (const ev of obj.maps.events)`: the records of a ring buffer (or the samples of
+   * a perf event array), decoded by the map's record type.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    if (!this.stream) throw new TypeError(`map '${this.name}' is not a ring buffer or perf event array`);
+    return this.stream()[Symbol.asyncIterator]();
+  }
+
   close(): void {
     this.scratch.free();
   }
