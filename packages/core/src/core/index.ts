@@ -7,7 +7,10 @@ export { essentialName, essentialNameLength, essentialNamesEqual, typesByEssenti
 export { oracleLines } from './oracle.ts';
 export { Insns, POISON_IMM, patchInsn } from './patch.ts';
 export {
+  type Calculated,
   type CoreRelo as CoreReloRecord,
+  type DecideResult,
+  type Decision,
   type Failed,
   isFailed,
   isPoisoned,

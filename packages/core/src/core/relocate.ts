@@ -47,10 +47,20 @@ export interface RelocatableObject {
 export interface RelocateOptions {
   /** Kernel release, named in explanations ("does not exist in 5.10.0-32-amd64"). */
   release?: string;
-  /** Kernel-module BTFs (split on `target`), searched when `target` has no candidate. */
+  /**
+   * Kernel-module BTFs (each split on `target`). As libbpf does without a custom BTF path,
+   * they are searched only for local types of which `target` (vmlinux) has no candidate.
+   */
   modules?: readonly Btf[];
   /** Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default little. */
   hostLittleEndian?: boolean;
+  /**
+   * bpftool gen min_core_btf's walk instead of libbpf's loader: every record of every
+   * section, whether or not a loadable program owns its instruction, and only the
+   * calculation (no instruction is patched, so nothing can fail at patch time). The
+   * outcomes are then `Calculated | Poisoned | Failed`.
+   */
+  allRecords?: boolean;
 }
 
 export interface Patched {
@@ -61,10 +71,18 @@ export interface Patched {
   memSize?: { from: number; to: number };
 }
 
+/** The values libbpf computed (`bpf_core_calc_relo_insn`), not applied to an instruction. */
+export interface Calculated {
+  /** What the compiler assumed (from the local spec). */
+  from: bigint;
+  /** What the target kernel needs. */
+  to: bigint;
+}
+
 export interface Poisoned {
   poison: true;
   reason: string;
-  /** Rewritten instruction indices, in libbpf's order (second LD_IMM64 slot first). */
+  /** Rewritten instruction indices, in libbpf's order (second LD_IMM64 slot first); none with `allRecords`. */
   insns: number[];
   /** libbpf warned that the load/store could not be resized before poisoning it. */
   memszAdjust?: boolean;
@@ -75,9 +93,13 @@ export interface Failed {
   errno: number;
 }
 
+/** libbpf's loader: what happened to the instruction. */
 export type Outcome = Patched | Poisoned | Failed;
+/** bpftool's walk (`allRecords`): what was decided. */
+export type Decision = Calculated | Poisoned | Failed;
 
-export interface Relocation {
+export interface Relocation<O = Outcome> {
+  /** The owning program's name; with `allRecords`, '?' for an instruction no program owns. */
   prog: string;
   section: string;
   /** Index of the record within its section's list in `.BTF.ext`. */
@@ -85,12 +107,12 @@ export interface Relocation {
   /** Kind name as libbpf prints it (`byte_off`, `type_matches`, …). */
   kind: string;
   kindNumber: number;
-  /** Instruction index within the program. */
+  /** Instruction index within the program (within the section when no program owns it). */
   insn: number;
   localTypeId: TypeId;
   accessString: string;
   cPath: string;
-  outcome: Outcome;
+  outcome: O;
   /** The first matching candidate's target spec: what min_core_btf keeps of the target. */
   targetSpec?: { btf: Btf; rootId: TypeId; raw: number[] };
 }
@@ -109,95 +131,160 @@ export interface RelocateResult {
   failed: boolean;
 }
 
-interface Prog extends ProgramView {
-  insns: Insns;
+export interface DecideResult {
+  relocations: Relocation<Decision>[];
+  /** bpftool would stop (the last relocation holds the error). */
+  failed: boolean;
 }
 
 const SECTION_INSN = 8;
 
-export function isFailed(o: Outcome): o is Failed {
+export function isFailed(o: Outcome | Decision): o is Failed {
   return 'error' in o;
 }
-export function isPoisoned(o: Outcome): o is Poisoned {
+export function isPoisoned(o: Outcome | Decision): o is Poisoned {
   return 'poison' in o;
+}
+
+/** A program with its start in instructions and, when patching, its own copy of the code. */
+interface Prog {
+  name: string;
+  section: string;
+  sectionIndex: number;
+  start: number;
+  end: number;
+  insns?: Insns;
+}
+
+/** State shared by the relocations of one object: libbpf's candidate cache lives here. */
+interface Run {
+  localBtf: Btf;
+  target: Btf;
+  opts: RelocateOptions;
+  modules: readonly Btf[];
+  cache: Map<TypeId, Candidate[]>;
+  patch: boolean;
 }
 
 /**
  * Applies every CO-RE relocation of `obj` against `target` the way libbpf 1.1's
  * `bpf_object__relocate_core` does: sections in `.BTF.ext` order, records in order,
  * candidates cached per local type id and pruned to the matching ones, the first error
- * stopping everything.
+ * stopping everything. With `allRecords`, the same engine walks the records as bpftool's
+ * btfgen does (see `RelocateOptions.allRecords`).
  */
 export function relocateObject(
   obj: RelocatableObject,
   target: Btf,
+  opts: RelocateOptions & { allRecords: true },
+): DecideResult;
+export function relocateObject(
+  obj: RelocatableObject,
+  target: Btf,
+  opts?: RelocateOptions & { allRecords?: false },
+): RelocateResult;
+export function relocateObject(
+  obj: RelocatableObject,
+  target: Btf,
   opts: RelocateOptions = {},
-): RelocateResult {
-  const localBtf = obj.btf;
-  const progs: Prog[] = obj.programs
-    .map((p) => {
-      const sec =
-        obj.elf.sections[p.sectionIndex] ?? obj.elf.sections.find((s) => s.index === p.sectionIndex);
-      const start = p.insnOffset;
-      const bytes = new Uint8Array(p.insnCount * SECTION_INSN);
-      if (sec) bytes.set(sec.data.subarray(start, start + bytes.length));
-      return { ...p, insns: new Insns(bytes, obj.littleEndian) };
-    })
-    .sort((a, b) => a.sectionIndex - b.sectionIndex || a.insnOffset - b.insnOffset);
-  const result: RelocateResult = {
-    relocations: [],
-    programs: progs.map((p) => ({ name: p.name, section: p.section, insns: p.insns.bytes })),
-    failed: false,
-  };
-  if (!localBtf || !obj.ext) return result;
+): RelocateResult | DecideResult {
+  const patch = opts.allRecords !== true;
+  const progs = programsOf(obj, patch);
+  const relocations: Relocation<Outcome | Decision>[] = [];
+  const programs = patch
+    ? progs.map((p) => ({ name: p.name, section: p.section, insns: (p.insns as Insns).bytes }))
+    : undefined;
+  const failed = walk(obj, target, opts, progs, patch, relocations);
+  return programs
+    ? { relocations: relocations as Relocation[], programs, failed }
+    : { relocations: relocations as Relocation<Decision>[], failed };
+}
 
-  const cache = new Map<TypeId, Candidate[]>();
-  const modules = opts.modules ?? [];
+function programsOf(obj: RelocatableObject, copyCode: boolean): Prog[] {
+  const bySection = new Map(obj.elf.sections.map((s) => [s.index, s]));
+  return obj.programs
+    .map((p) => {
+      const start = p.insnOffset / SECTION_INSN;
+      const prog: Prog = {
+        name: p.name,
+        section: p.section,
+        sectionIndex: p.sectionIndex,
+        start,
+        end: start + p.insnCount,
+      };
+      if (copyCode) {
+        const bytes = new Uint8Array(p.insnCount * SECTION_INSN);
+        const sec = bySection.get(p.sectionIndex);
+        if (sec) bytes.set(sec.data.subarray(p.insnOffset, p.insnOffset + bytes.length));
+        prog.insns = new Insns(bytes, obj.littleEndian);
+      }
+      return prog;
+    })
+    .sort((a, b) => a.sectionIndex - b.sectionIndex || a.start - b.start);
+}
+
+/** The driver loop; returns whether it stopped at an error. */
+function walk(
+  obj: RelocatableObject,
+  target: Btf,
+  opts: RelocateOptions,
+  progs: readonly Prog[],
+  patch: boolean,
+  out: Relocation<Outcome | Decision>[],
+): boolean {
+  const localBtf = obj.btf;
+  if (!localBtf || !obj.ext) return false;
+  const run: Run = { localBtf, target, opts, modules: opts.modules ?? [], cache: new Map(), patch };
   for (const sec of obj.ext.coreRelos) {
     const secName = localBtf.hasString(sec.sectionNameOff) ? localBtf.str(sec.sectionNameOff) : '';
     if (secName === '') {
-      result.failed = true;
-      result.relocations.push(
+      out.push(
         failure(sec.records[0], 0, '', '', `CO-RE section name offset ${sec.sectionNameOff} is empty`),
       );
-      return result;
+      return true;
     }
     // libbpf maps the name to the first ELF section of that name; unknown names own no program.
     const elfSec = obj.elf.sections.find((s) => s.name === secName);
     const sectionProgs = elfSec ? progs.filter((p) => p.sectionIndex === elfSec.index) : [];
-    sec.records.forEach((rec, i) => {
-      if (result.failed) return;
+    const records = sec.records;
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i] as CoreRelo;
       if (rec.insnOff % SECTION_INSN !== 0) {
-        result.failed = true;
-        result.relocations.push(
-          failure(rec, i, '', secName, `instruction offset ${rec.insnOff} is not a multiple of 8`),
-        );
-        return;
+        out.push(failure(rec, i, '', secName, `instruction offset ${rec.insnOff} is not a multiple of 8`));
+        return true;
       }
       const secInsn = rec.insnOff / SECTION_INSN;
       const prog = findProgram(sectionProgs, secInsn);
-      // Records of eliminated weak subprograms, or programs marked not to load: skipped.
-      if (!prog || prog.section.startsWith('?')) return;
-      const insn = secInsn - prog.insnOffset / SECTION_INSN;
-      const r = relocateOne(localBtf, target, modules, cache, prog, rec, i, insn, secName, opts);
-      result.relocations.push(r);
-      if (isFailed(r.outcome)) result.failed = true;
-    });
-    if (result.failed) break;
+      let r: Relocation<Outcome | Decision>;
+      if (patch) {
+        // Records of eliminated weak subprograms, or programs marked not to load: skipped.
+        if (!prog || prog.section.startsWith('?')) continue;
+        r = relocateOne(run, prog.name, prog.insns, rec, i, secInsn - prog.start, secName);
+      } else {
+        r = relocateOne(
+          run,
+          prog?.name ?? '?',
+          undefined,
+          rec,
+          i,
+          prog ? secInsn - prog.start : secInsn,
+          secName,
+        );
+      }
+      out.push(r);
+      if (isFailed(r.outcome)) return true;
+    }
   }
-  return result;
+  return false;
 }
 
+/** The program with the greatest start at or before the instruction, if it contains it. */
 function findProgram(progs: readonly Prog[], secInsn: number): Prog | undefined {
-  // The program with the greatest start at or before the instruction, if it contains it.
   let best: Prog | undefined;
   for (const p of progs) {
-    const start = p.insnOffset / SECTION_INSN;
-    if (start <= secInsn && (!best || start >= best.insnOffset / SECTION_INSN)) best = p;
+    if (p.start <= secInsn && (!best || p.start >= best.start)) best = p;
   }
-  if (!best) return undefined;
-  const start = best.insnOffset / SECTION_INSN;
-  return secInsn < start + best.insnCount ? best : undefined;
+  return best && secInsn < best.end ? best : undefined;
 }
 
 function failure(
@@ -206,7 +293,7 @@ function failure(
   prog: string,
   section: string,
   error: string,
-): Relocation {
+): Relocation<Failed> {
   return {
     prog,
     section,
@@ -221,20 +308,22 @@ function failure(
   };
 }
 
+/**
+ * One record: candidates, local spec, matching and calculation (`bpf_core_calc_relo_insn`),
+ * then, when `insns` is given, the patch (`bpf_core_patch_insn`).
+ */
 function relocateOne(
-  localBtf: Btf,
-  target: Btf,
-  modules: readonly Btf[],
-  cache: Map<TypeId, Candidate[]>,
-  prog: Prog,
+  run: Run,
+  progName: string,
+  insns: Insns | undefined,
   rec: CoreRelo,
   relo: number,
   insn: number,
   section: string,
-  opts: RelocateOptions,
-): Relocation {
-  const out: Relocation = {
-    prog: prog.name,
+): Relocation<Outcome | Decision> {
+  const { localBtf, opts } = run;
+  const out: Relocation<Outcome | Decision> = {
+    prog: progName,
     section,
     relo,
     kind: relocationKindName(rec.kind),
@@ -245,29 +334,32 @@ function relocateOne(
     cPath: '',
     outcome: { error: '', errno: 0 },
   };
-  const fail = (errno: number, error: string): Relocation => {
+  const fail = (errno: number, error: string) => {
     out.outcome = { error, errno };
     return out;
   };
   const localType = typeById(localBtf, rec.typeId);
   if (!localType) return fail(Errno.EINVAL, `local type id ${rec.typeId} does not exist`);
   const localName = localBtf.hasString(localType.nameOff) ? localBtf.str(localType.nameOff) : '';
-  out.cPath = cPath(localBtf, rec.typeId, undefined, rec.kind);
 
-  let cands = cache.get(rec.typeId);
+  let cands = run.cache.get(rec.typeId);
   if (rec.kind !== RelocationKind.TypeIdLocal && !cands) {
-    if (localName === '') {
+    // libbpf's candidate search refuses an anonymous type; bpftool's finds nothing and the
+    // calculation refuses it below, after parsing the spec. Both stop.
+    if (localName === '' && run.patch) {
+      out.cPath = cPath(localBtf, rec.typeId, undefined, rec.kind);
       return fail(
         Errno.EINVAL,
         `candidate search failed: CO-RE cannot relocate anonymous type [${rec.typeId}]`,
       );
     }
-    cands = findCandidates(localBtf, rec.typeId, target, modules);
-    cache.set(rec.typeId, cands);
+    cands = findCandidates(localBtf, rec.typeId, run.target, run.patch ? run.modules : []);
+    run.cache.set(rec.typeId, cands);
   }
 
   const local = parseSpec(localBtf, rec);
   if (isSpecFailure(local)) {
+    out.cPath = cPath(localBtf, rec.typeId, undefined, rec.kind);
     return fail(
       local.errno,
       `cannot parse access string "${out.accessString}" of ${out.cPath}: ${local.reason}`,
@@ -322,7 +414,7 @@ function relocateOne(
     }
     if (first) {
       // libbpf keeps only the matching candidates for later relocations of this local type.
-      list.splice(0, list.length, ...matched);
+      if (matched.length !== list.length) list.splice(0, list.length, ...matched);
       res = first.res;
       out.targetSpec = { btf: first.spec.btf, rootId: first.spec.rootTypeId, raw: first.spec.raw };
     } else {
@@ -331,7 +423,11 @@ function relocateOne(
       res = r;
       if (r.poison) {
         const reason = missingReason(localBtf, local, rec.kind, list.length, firstMismatch, opts.release);
-        const p = patchInsn(prog.insns, insn, r);
+        if (!insns) {
+          out.outcome = { poison: true, reason, insns: [] };
+          return out;
+        }
+        const p = patchInsn(insns, insn, r);
         // A poison request always rewrites the instruction, whatever its class.
         out.outcome = { poison: true, reason, insns: 'poison' in p ? p.insns : [insn] };
         return out;
@@ -339,7 +435,11 @@ function relocateOne(
     }
   }
 
-  const p = patchInsn(prog.insns, insn, res);
+  if (!insns) {
+    out.outcome = { from: res.origVal, to: res.newVal };
+    return out;
+  }
+  const p = patchInsn(insns, insn, res);
   if ('errno' in p) return fail(p.errno, `${out.cPath}: ${p.reason}`);
   if ('poison' in p) {
     const reason = `${out.cPath} is ${res.origSize} bytes in the program but ${res.newSize} ${where(opts.release)}, and a load/store of that type cannot be resized`;
