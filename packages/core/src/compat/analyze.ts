@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.ts';
-import { type Relocation, relocateObject } from '../core/relocate.ts';
+import { isFailed, isPoisoned, type Relocation, relocateObject } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
-import { decideAll } from '../minimize/relocate.ts';
 import { objectCode } from './image.ts';
 import type {
   CompatCell,
@@ -51,13 +50,16 @@ export interface CompatOptions {
   minimized?: ReadonlyMap<string, Uint8Array>;
 }
 
-/** btfkit's CO-RE engine (libbpf 1.1's decisions), as RelocDecisions. */
+/**
+ * btfkit's CO-RE engine (libbpf 1.1's decisions), as RelocDecisions. One pass of the loader's
+ * walk (as cheap as a decision-only pass, and it also sees what only patching finds: loads and
+ * stores that cannot be resized are poisoned, instruction mismatches refused).
+ */
 export const engineRelocator: Relocator = (obj, kernel) => {
-  // Fast path: the minimizer's decision pass (indexed candidate lookup) tells whether
-  // anything is poisoned or refused; only then is the full engine run for instruction-level
-  // outcomes. With nothing poisoned every program is `ok` and the patches do not matter.
-  if (decideAll(obj, kernel.btf, kernel.release).every((d) => d.outcome === 'patched')) return [];
-  return relocateObject(obj, kernel.btf, { release: kernel.release }).relocations.map(toDecision);
+  const { relocations } = relocateObject(obj, kernel.btf, { release: kernel.release });
+  // With nothing poisoned or refused every program is `ok` and the patches do not matter.
+  if (relocations.every((r) => !isFailed(r.outcome) && !isPoisoned(r.outcome))) return [];
+  return relocations.map(toDecision);
 };
 
 export function toDecision(r: Relocation): RelocDecision {
