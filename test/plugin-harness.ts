@@ -14,13 +14,27 @@ const load = (name: string): Promise<any> => import(pathToFileURL(fromPlugin.res
 export type Bundler = 'vite' | 'rollup' | 'rolldown' | 'esbuild' | 'webpack' | 'rspack';
 export const BUNDLERS: Bundler[] = ['vite', 'rollup', 'rolldown', 'esbuild', 'webpack', 'rspack'];
 
-/** Builds `entry` into `outDir`; `plugin: false` builds without the plugin (an entry importing no objects). */
+/** Where the entry's output goes inside outDir: `main.js`, or `<subdir>/main.js`. */
+export interface Layout {
+  subdir?: string;
+}
+
+/** The built entry's path under outDir. */
+export const mainFile = (layout: Layout = {}): string =>
+  layout.subdir ? `${layout.subdir}/main.js` : 'main.js';
+
+/**
+ * Builds `entry` into `outDir` (the entry's output at `mainFile(layout)`); `plugin: false`
+ * builds without the plugin (an entry importing no objects).
+ */
 export async function build(
   bundler: Bundler,
   entry: string,
   outDir: string,
   opts: Options | false,
+  layout: Layout = {},
 ): Promise<void> {
+  const entryNames = layout.subdir ? `${layout.subdir}/[name].js` : '[name].js';
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const plugins = async () =>
@@ -34,7 +48,7 @@ export async function build(
         external: [/^node:/],
         logLevel: 'silent',
       });
-      await b.write({ dir: outDir, format: 'es', entryFileNames: '[name].js' });
+      await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames });
       await b.close();
       break;
     }
@@ -46,7 +60,7 @@ export async function build(
         platform: 'node',
         logLevel: 'silent',
       });
-      await b.write({ dir: outDir, format: 'es', entryFileNames: '[name].js' });
+      await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames });
       await b.close();
       break;
     }
@@ -62,7 +76,7 @@ export async function build(
           outDir,
           emptyOutDir: true,
           ssrEmitAssets: true,
-          rollupOptions: { output: { format: 'es', entryFileNames: '[name].js' } },
+          rollupOptions: { output: { format: 'es', entryFileNames: entryNames } },
         },
       });
       break;
@@ -70,11 +84,12 @@ export async function build(
     case 'esbuild': {
       const esbuild = await load('esbuild');
       await esbuild.build({
-        entryPoints: [entry],
+        entryPoints: { [mainFile(layout).slice(0, -3)]: entry },
         bundle: true,
         platform: 'node',
         format: 'esm',
         outdir: outDir,
+        assetNames: 'assets/[name]-[hash]',
         logLevel: 'silent',
         plugins: await plugins(),
       });
@@ -86,7 +101,7 @@ export async function build(
         mode: 'none' as const,
         target: 'node',
         entry,
-        output: { path: outDir, filename: 'main.js' },
+        output: { path: outDir, filename: mainFile(layout) },
         plugins: await plugins(),
         infrastructureLogging: { level: 'none' as const },
       };
@@ -127,8 +142,12 @@ export async function build(
 }
 
 /** Runs the built app with Node and parses the JSON line it prints. */
-export function runOutput(outDir: string, env: Record<string, string> = {}): Record<string, unknown> {
-  const out = execFileSync(process.execPath, [join(outDir, 'main.js')], {
+export function runOutput(
+  outDir: string,
+  env: Record<string, string> = {},
+  layout: Layout = {},
+): Record<string, unknown> {
+  const out = execFileSync(process.execPath, [join(outDir, mainFile(layout))], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     maxBuffer: 64 << 20,

@@ -59,7 +59,8 @@ for (const bundler of BUNDLERS) {
 
     it('emits the object and one content-hashed asset per distinct minimized BTF', () => {
       const files = filesUnder(outDir).filter((f) => f.startsWith('assets/'));
-      const objects = files.filter((f) => f.endsWith('.bpf.o'));
+      // esbuild's file loader names it <name>-<its hash><ext>: execsnoop-63b3da6e.bpf-RFQKXC6Q.o
+      const objects = files.filter((f) => f.endsWith('.o'));
       expect(objects).toHaveLength(1);
       const objBytes = readFileSync(join(outDir, objects[0] as string));
       expect(sha(objBytes)).toBe(sha(readFileSync(OBJECT)));
@@ -109,6 +110,20 @@ for (const bundler of BUNDLERS) {
         args: 'ls',
       });
     });
+  });
+}
+
+// The entry's output in a sub-folder: every asset URL must still lead to its file.
+for (const bundler of BUNDLERS) {
+  it(`${bundler}: an entry in a sub-folder of the output finds its assets`, async () => {
+    const outDir = mkdtempSync(join(tmpdir(), `btfkit-sub-${bundler}-`));
+    const layout = { subdir: 'bin/tools' };
+    await build(bundler, APP, outDir, { kernels: [join(CORPUS, 'kernels')], cacheDir }, layout);
+    expect(filesUnder(outDir)).toContain('bin/tools/main.js');
+    const r = runOutput(outDir, {}, layout);
+    expect(r.objectSha).toBe(sha(readFileSync(OBJECT)));
+    const btf = r.btf as Record<string, string>;
+    for (const rel of releases) expect(btf[rel], rel).toBe(expectedMin.get(rel));
   });
 }
 
