@@ -40,6 +40,8 @@ async function esbuildBuild(outDir: string): Promise<void> {
     platform: 'node',
     format: 'esm',
     outdir: outDir,
+    // The plugin hands its files to esbuild's file loader: they are named like other assets.
+    assetNames: 'assets/[name]-[hash]',
     plugins: [btfkit({ kernels })],
   });
 }
