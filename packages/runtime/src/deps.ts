@@ -33,6 +33,7 @@ export {
   encodeBtf,
   errors,
   extSectionName,
+  inFile,
   Kind,
   Linkage,
   parseBpfObject,

@@ -14,6 +14,7 @@ import {
   decodeBtf,
   encodeBtf,
   errors,
+  inFile,
   Kind,
   parseBpfObject,
   RUNNING_KERNEL_BTF,
@@ -82,6 +83,11 @@ export async function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): Pro
 }
 
 export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): LoadedObject {
+  // Problems with the object itself are BtfkitErrors attributed to its file.
+  return inFile(opts.file ?? '<object bytes>', () => load(bytes, opts));
+}
+
+function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
   const obj = parseBpfObject(bytes, opts.file);
   const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   if (obj.littleEndian !== hostLe) {
