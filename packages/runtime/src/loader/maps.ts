@@ -65,6 +65,9 @@ export interface MapSpec {
   initial?: Uint8Array;
 }
 
+/** Array map values are kmalloc'ed: the kernel refuses more than KMALLOC_MAX_SIZE (4 MiB on most configs). */
+const MAX_GLOBAL_DATA = 64 << 20;
+
 /** libbpf's internal_map_name(): object-name prefix + section name, sanitized to [A-Za-z0-9_.]. */
 export function internalMapName(objName: string, section: string): string {
   const sfxLen = Math.max(7, section.length);
@@ -101,7 +104,13 @@ export function collectMaps(obj: BpfObject, btf: Btf, possibleCpus: number, kcon
   for (const s of obj.elf.sections) {
     const kind = dataSectionKind(s.name, s.type);
     if (!kind || s.size === 0) continue;
-    if (kind !== 'bss' && (s.flags & 0x4) !== 0) continue;
+    if (s.size > MAX_GLOBAL_DATA) {
+      // .bss claims a size without bytes in the file: refuse before allocating it.
+      throw errors.badElf(
+        s.headerOffset + 32,
+        `expected section ${s.name} to be at most ${MAX_GLOBAL_DATA} bytes (the kernel's limit for a map value), found ${s.size}`,
+      );
+    }
     out.push(
       internalMap(
         btf,
@@ -114,6 +123,8 @@ export function collectMaps(obj: BpfObject, btf: Btf, possibleCpus: number, kcon
       ),
     );
   }
+  if (kconfigSize > MAX_GLOBAL_DATA)
+    throw errors.badBtf(0, `the __kconfig externs take ${kconfigSize} bytes, more than a map value can hold`);
   if (kconfigSize > 0) {
     out.push(internalMap(btf, objName, '.kconfig', 'kconfig', -1, kconfigSize, new Uint8Array(kconfigSize)));
   }
