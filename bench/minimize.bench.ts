@@ -1,128 +1,219 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+/**
+ * `btfkit min-core-btf` against `bpftool gen min_core_btf` (bpftool 7.1.0), side by side in
+ * one run, CLI process against CLI process:
+ *  1. one raw kernel (the largest corpus kernel, 6.12) × all 41 corpus objects; goal ≤ 1.0×;
+ *  2. all 7 corpus kernels from .btf.tar.xz × all objects: the batch command against
+ *     `tar -xJf` + bpftool for each kernel, one after the other; goal ≤ 0.5×;
+ *  3. peak RSS of the batch with 1 and with 7 kernels (must not grow with the count);
+ *  4. where the time goes (decompress, decode, relocate, emit), in-process medians.
+ * btfkit runs as `pnpm btfkit` does (node --import tsx) and as one esbuild bundle in
+ * bench/out/minimize/ (what an installed, built CLI costs without the TypeScript loader).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeBtf } from '../packages/core/src/btf/decode.ts';
-import { listKernels } from '../packages/core/src/kernels/index.ts';
-import { minimizeKernels } from '../packages/core/src/minimize/batch.ts';
-import { parseObjects, readObjectFiles } from '../packages/core/src/minimize/kernel-job.ts';
-import { encodeMinimized, markObjects } from '../packages/core/src/minimize/minimize.ts';
+import type { Timings } from '../packages/core/src/minimize/protocol.ts';
+import { type BenchRow, median, ROOT, RUNS, timeProcess } from './lib.ts';
+
+const CORPUS = join(ROOT, 'test/corpus');
+const LARGEST = '6.12.111+deb12-cloud-amd64';
+
+function walk(dir: string, suffix: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(suffix))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
 
 /**
- * min-core-btf against bpftool 7.1.0, side by side in one run:
- *  1. one raw kernel × all 41 corpus objects: btfkit (in-process, decode included) vs
- *     `bpftool gen min_core_btf` (goal ≤ 1.0×);
- *  2. all 7 corpus kernels from .btf.tar.xz × all objects: the batch command (worker threads)
- *     vs `tar -xJf` + bpftool for each kernel, one after the other (goal ≤ 0.5×);
- * plus peak RSS and where btfkit's time goes (decompress, decode, relocate, emit).
+ * The CLI and its batch worker as two esbuild bundles side by side (the batch loads
+ * `./worker.js` next to its own module). esbuild comes from unplugin-btfkit, which uses it.
  */
-
-const root = join(import.meta.dirname, '..');
-const corpus = join(root, 'test/corpus');
-const objectPaths = readdirSync(join(corpus, 'objects'))
-  .filter((f) => f.endsWith('.bpf.o'))
-  .sort()
-  .map((f) => join(corpus, 'objects', f));
-
-function time<T>(fn: () => T): [T, number] {
-  const t0 = performance.now();
-  const r = fn();
-  return [r, performance.now() - t0];
+async function bundleCli(outDir: string): Promise<string> {
+  const require = createRequire(join(ROOT, 'packages/unplugin/package.json'));
+  const esbuild = (await import(require.resolve('esbuild'))) as {
+    build: (o: Record<string, unknown>) => Promise<unknown>;
+  };
+  const src = join(ROOT, 'packages/core/src');
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');
+  // The native xz addon is not bundled; it resolves through this link to @btfkit/core's.
+  symlinkSync(join(ROOT, 'packages/core/node_modules'), join(outDir, 'node_modules'));
+  await esbuild.build({
+    entryPoints: { main: join(src, 'cli/main.ts'), worker: join(src, 'minimize/worker.ts') },
+    outdir: outDir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    nodePaths: [join(ROOT, 'packages/core/node_modules')],
+    external: ['@napi-rs/lzma'],
+    logLevel: 'error',
+  });
+  return join(outDir, 'main.js');
 }
 
-function best(n: number, fn: () => void): number {
-  let min = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) min = Math.min(min, time(fn)[1]);
-  return min;
-}
-
-export async function benchMinimize(log: (line: string) => void = console.log): Promise<void> {
+export default async function benchMinimize(log: (line: string) => void = console.log): Promise<BenchRow[]> {
   const tmp = mkdtempSync(join(tmpdir(), 'btfkit-bench-min-'));
+  const rows: BenchRow[] = [];
   try {
-    const kernels = listKernels([join(corpus, 'kernels')]);
-    const first = kernels.find((k) => k.release === '6.1.0-47-cloud-amd64') ?? kernels[0];
-    if (!first) throw new Error('no corpus kernels');
-    execFileSync('tar', ['-xJf', first.path, '-C', tmp]);
-    const raw = join(tmp, `${first.release}.btf`);
+    const objects = walk(join(CORPUS, 'objects'), '.bpf.o');
+    const archives = walk(join(CORPUS, 'kernels'), '.btf.tar.xz');
+    const largest = archives.find((a) => a.endsWith(`${LARGEST}.btf.tar.xz`)) as string;
+    const raws = join(tmp, 'raw');
+    mkdirSync(raws);
+    execFileSync('tar', ['-xJf', largest, '-C', raws]);
+    const raw = join(raws, `${LARGEST}.btf`);
+    const main = await bundleCli(join(ROOT, 'bench/out/minimize'));
+    const tsx = ['--import', 'tsx', join(ROOT, 'packages/core/src/cli/main.ts')];
+    const heavy = Math.max(1, Math.min(RUNS, 3));
+    log(
+      `min-core-btf: ${objects.length} objects; kernels: ${LARGEST} raw (${(statSync(raw).size / 2 ** 20).toFixed(1)} MiB), ` +
+        `${archives.length} .btf.tar.xz; medians of ${RUNS} runs (${heavy} for batches); bundle: ${main}`,
+    );
 
     // 1. One raw kernel, all objects.
-    const bpftool1 = best(3, () => {
-      execFileSync('bpftool', ['gen', 'min_core_btf', raw, join(tmp, 'ref.btf'), ...objectPaths]);
-    });
-    const split = { read: 0, decode: 0, relocate: 0, emit: 0 };
-    const ours1 = best(3, () => {
-      const [bytes, read] = time(() => readFileSync(raw));
-      const [objects, parse] = time(() => parseObjects(readObjectFiles(objectPaths)));
-      const [kernel, decode] = time(() => decodeBtf(new Uint8Array(bytes), { file: raw }));
-      const [marked, relocate] = time(() => markObjects(kernel, objects));
-      const [, emit] = time(() => encodeMinimized(marked.marks));
-      Object.assign(split, { read: read + parse, decode, relocate, emit });
-    });
-    log(
-      `min-core-btf, 1 raw kernel × ${objectPaths.length} objects: btfkit ${ours1.toFixed(0)} ms, ` +
-        `bpftool ${bpftool1.toFixed(0)} ms, ratio ${(ours1 / bpftool1).toFixed(2)}× (goal ≤ 1.0×); ` +
-        `split: read ${split.read.toFixed(0)}, decode ${split.decode.toFixed(0)}, ` +
-        `relocate ${split.relocate.toFixed(0)}, emit ${split.emit.toFixed(0)} ms`,
+    const out = join(tmp, 'out.btf');
+    const ref1 = timeProcess('bpftool', ['gen', 'min_core_btf', raw, join(tmp, 'ref.btf'), ...objects]);
+    const refCols = { ref: 'bpftool gen min_core_btf', refMs: ref1.medianMs, refRssMiB: ref1.rssMiB };
+    const bundled = timeProcess(process.execPath, [main, 'min-core-btf', '-q', raw, out, ...objects]);
+    const viaTsx = timeProcess(process.execPath, [...tsx, 'min-core-btf', '-q', raw, out, ...objects]);
+    const startup = timeProcess(process.execPath, [main, '--version']);
+    rows.push(
+      {
+        case: `1 raw kernel × ${objects.length} objects (bundled JS)`,
+        ms: bundled.medianMs,
+        rssMiB: bundled.rssMiB,
+        ...refCols,
+        note: `goal ≤ 1.0×; CLI start-up alone (--version) ${startup.medianMs.toFixed(0)} ms`,
+      },
+      {
+        case: `1 raw kernel × ${objects.length} objects (tsx)`,
+        ms: viaTsx.medianMs,
+        rssMiB: viaTsx.rssMiB,
+        ...refCols,
+        note: 'includes the tsx loader',
+      },
     );
 
-    // 2. All kernels from .btf.tar.xz.
-    const [, ref2] = time(() => {
-      for (const k of kernels) {
-        execFileSync('tar', ['-xJf', k.path, '-C', tmp]);
-        execFileSync('bpftool', [
-          'gen',
-          'min_core_btf',
-          join(tmp, `${k.release}.btf`),
-          join(tmp, 'ref.btf'),
-          ...objectPaths,
-        ]);
-      }
-    });
-    const t0 = performance.now();
-    const res = await minimizeKernels({
-      outDir: join(tmp, 'out'),
-      kernels,
-      objects: readObjectFiles(objectPaths),
-    });
-    const ours2 = performance.now() - t0;
-    const t = res.timings;
-    log(
-      `min-core-btf, ${kernels.length} kernels (.btf.tar.xz) × ${objectPaths.length} objects: btfkit batch ` +
-        `${ours2.toFixed(0)} ms, tar -xJf + bpftool ${ref2.toFixed(0)} ms, ratio ${(ours2 / ref2).toFixed(2)}× (goal ≤ 0.5×); ` +
-        `worker time: decompress ${t.decompress.toFixed(0)}, decode ${t.decode.toFixed(0)}, ` +
-        `relocate ${t.relocate.toFixed(0)}, emit ${t.emit.toFixed(0)} ms`,
-    );
-
-    // 3. Peak memory of the CLI batch with 1 kernel and with all: must not grow with the count.
-    const peak = (ks: string[]) => {
-      const out = join(tmp, `out-${ks.length}`);
-      const r = execFileSync(
-        '/usr/bin/time',
-        [
-          '-f',
-          '%M',
-          process.execPath,
-          '--import',
-          'tsx',
-          join(root, 'packages/core/src/cli/main.ts'),
-          'min-core-btf',
-          '--kernels',
-          ...ks,
-          '--out-dir',
-          out,
-          ...objectPaths,
-        ],
-        { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-      ).toString();
-      return Number.parseInt(r.trim().split('\n').at(-1) ?? '0', 10) / 1024;
+    // 2. All kernels from .btf.tar.xz: the batch (fresh OUT each run) vs tar + bpftool in turn.
+    const refScript = archives
+      .map((a) => {
+        const r = a
+          .split('/')
+          .at(-1)
+          ?.replace(/\.btf\.tar\.xz$/, '') as string;
+        return `tar -xJf '${a}' -C '${tmp}/x' && bpftool gen min_core_btf '${tmp}/x/${r}.btf' '${tmp}/x/out.btf' ${objects.map((o) => `'${o}'`).join(' ')}`;
+      })
+      .join(' && ');
+    mkdirSync(join(tmp, 'x'));
+    const ref2 = timeProcess('sh', ['-c', refScript], heavy);
+    const refCols2 = { ref: 'tar -xJf + bpftool, each kernel', refMs: ref2.medianMs, refRssMiB: ref2.rssMiB };
+    const batch = (cli: string[], kernels: string[], runs: number, jobs?: number) => {
+      const dir = join(tmp, 'batch');
+      const j = jobs === undefined ? [] : ['--jobs', String(jobs)];
+      const args = [
+        ...cli,
+        'min-core-btf',
+        '-q',
+        ...j,
+        '--kernels',
+        ...kernels,
+        '--out-dir',
+        dir,
+        ...objects,
+      ];
+      return timeProcess('sh', ['-c', `rm -rf '${dir}' && exec "$@"`, 'sh', process.execPath, ...args], runs);
     };
-    log(
-      `min-core-btf batch peak RSS (whole process, all workers): 1 kernel ${peak([first.path]).toFixed(0)} MiB, ` +
-        `${kernels.length} kernels ${peak(kernels.map((k) => k.path)).toFixed(0)} MiB`,
+    const batchJs = batch([main], archives, heavy);
+    const batchTsx = batch(tsx, archives, heavy);
+    // Peak RSS against the kernel count at a fixed worker count (one), largest kernel first.
+    const batchOne = batch([main], [largest], heavy, 1);
+    const batchAllOneWorker = batch([main], [largest, ...archives.filter((a) => a !== largest)], heavy, 1);
+    rows.push(
+      {
+        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch (bundled JS)`,
+        ms: batchJs.medianMs,
+        rssMiB: batchJs.rssMiB,
+        ...refCols2,
+        note: 'goal ≤ 0.5×; worker threads on all cores',
+      },
+      {
+        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch (tsx)`,
+        ms: batchTsx.medianMs,
+        rssMiB: batchTsx.rssMiB,
+        ...refCols2,
+      },
+      {
+        case: `1 .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (bundled JS)`,
+        ms: batchOne.medianMs,
+        rssMiB: batchOne.rssMiB,
+        note: 'peak RSS baseline: one worker, one kernel',
+      },
+      {
+        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (bundled JS)`,
+        ms: batchAllOneWorker.medianMs,
+        rssMiB: batchAllOneWorker.rssMiB,
+        ...refCols2,
+        note: `peak RSS, one worker: 1 kernel ${batchOne.rssMiB.toFixed(0)} MiB, ${archives.length} kernels ${batchAllOneWorker.rssMiB.toFixed(0)} MiB`,
+      },
     );
+
+    // 3. The batch's own account of its stages (worker time summed over kernels).
+    const summary = spawnSync(
+      process.execPath,
+      [main, 'min-core-btf', '-q', '--kernels', ...archives, '--out-dir', join(tmp, 'summary'), ...objects],
+      { encoding: 'utf8' },
+    ).stderr.trim();
+    log(`batch summary line: ${summary}`);
+
+    // 4. In-process stage medians, one kernel: raw, and from .btf.tar.xz.
+    for (const [label, kernel] of [
+      ['raw', raw],
+      ['.btf.tar.xz', largest],
+    ] as const) {
+      const res = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(ROOT, 'bench/minimize-inprocess.ts'),
+            kernel,
+            String(Math.max(RUNS, 3)),
+            ...objects,
+          ],
+          { cwd: ROOT, maxBuffer: 1 << 24 },
+        ).toString(),
+      ) as { parseMs: number[]; stages: Timings[]; maxRssKiB: number };
+      // The first run pays for JIT warm-up; a CLI process always does. Report both.
+      const first = res.stages[0] as Timings;
+      const stage = (k: keyof Timings) => median(res.stages.slice(1).map((s) => s[k]));
+      const keys: (keyof Timings)[] = ['read', 'decompress', 'decode', 'relocate', 'emit'];
+      const warm = keys.reduce((a, k) => a + stage(k), 0);
+      log(
+        `in-process, ${LARGEST} ${label} × ${objects.length} objects: ` +
+          `warm medians ${keys.map((k) => `${k} ${stage(k).toFixed(0)}`).join(', ')} ms (sum ${warm.toFixed(0)}); ` +
+          `parse objects ${median(res.parseMs.slice(1)).toFixed(0)} ms; first (cold) run ` +
+          `${keys.map((k) => `${k} ${first[k].toFixed(0)}`).join(', ')}, parse ${res.parseMs[0]?.toFixed(0)} ms`,
+      );
+      rows.push({
+        case: `in-process ${label}: read+decompress+decode+relocate+emit (warm)`,
+        ms: warm,
+        rssMiB: res.maxRssKiB / 1024,
+        ...(label === 'raw' ? refCols : {}),
+        note: `decompress ${stage('decompress').toFixed(0)}, decode ${stage('decode').toFixed(0)}, relocate ${stage('relocate').toFixed(0)}, emit ${stage('emit').toFixed(0)} ms`,
+      });
+    }
+    return rows;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-if (process.argv[1] === import.meta.filename) await benchMinimize();
+if (process.argv[1] === import.meta.filename) {
+  for (const r of await benchMinimize()) console.log(r);
+}
