@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Btf } from '../packages/core/src/btf/index.ts';
@@ -82,6 +84,69 @@ describe('CO-RE fixtures equal libbpf 1.1 (core-oracle goldens)', () => {
     for (const g of goldens) perProg.set(g.prog, (perProg.get(g.prog) ?? 0) + 1);
     for (const [prog, n] of perProg) expect(n, prog).toBeGreaterThanOrEqual(4);
   });
+});
+
+describe('refusals carry libbpf’s errno', () => {
+  // core-oracle prints libbpf's return code at the end of a refusal ("failed to relocate: -7").
+  const refusals = goldens.flatMap((g) => {
+    const lines = readFileSync(join(DIR, 'golden', g.file), 'utf8')
+      .trimEnd()
+      .split('\n');
+    const m = /: (-\d+)"}$/.exec(lines[lines.length - 1] ?? '');
+    return m ? [{ ...g, errno: Number(m[1]) }] : [];
+  });
+  it('includes the bitfield no load can cover (-E2BIG)', () => {
+    expect(refusals).toContainEqual(
+      expect.objectContaining({ prog: 'widebf', target: 'target_a', errno: -7 }),
+    );
+  });
+  for (const g of refusals) {
+    it(`${g.prog} against ${g.target}: ${g.errno}`, () => {
+      const res = relocate(g.prog, g.target, 'bpf');
+      expect(res.failed).toBe(true);
+      const last = res.relocations[res.relocations.length - 1] as Relocation;
+      expect('errno' in last.outcome && last.outcome.errno).toBe(g.errno);
+    });
+  }
+});
+
+describe('allRecords (bpftool gen min_core_btf’s walk) refuses exactly where bpftool does', () => {
+  // bpftool runs libbpf's calculation for every record and stops at the first error, naming
+  // the instruction ("relo N at insn #I can't be satisfied for bitfield"). Its own libbpf
+  // also refuses negative accessor indices (negidx), which libbpf 1.1.2 accepts.
+  const progs = [...new Set(goldens.map((g) => g.prog))];
+  for (const t of ['target_a', 'target_b']) {
+    for (const prog of progs) {
+      it(`${prog} against ${t}`, () => {
+        const objPath = join(DIR, 'obj', `${prog}.bpf.o`);
+        const tmp = mkdtempSync(join(tmpdir(), 'btfkit-core-'));
+        try {
+          const b = spawnSync(
+            'bpftool',
+            ['gen', 'min_core_btf', join(DIR, 'obj', `${t}.o`), join(tmp, 'min.btf'), objPath],
+            {
+              encoding: 'utf8',
+            },
+          );
+          const res = relocateObject(parseBpfObject(readFileSync(objPath), objPath), target(t), {
+            allRecords: true,
+            rejectNegativeIndices: true,
+          });
+          expect(res.failed, b.stderr).toBe(b.status !== 0);
+          const last = res.relocations[res.relocations.length - 1];
+          const at = /at insn #(\d+)/.exec(b.stderr);
+          if (res.failed && at) expect(last?.insn).toBe(Number(at[1]));
+          if (prog === 'widebf' && t === 'target_a') {
+            expect(b.stderr).toContain("can't be satisfied for bitfield");
+            expect(last?.outcome).toMatchObject({ errno: -7 });
+            expect(last?.cPath).toBe('wbf.wide');
+          }
+        } finally {
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      });
+    }
+  }
 });
 
 /** A load/store libbpf could not resize: it warns (an error line) and poisons, then goes on. */

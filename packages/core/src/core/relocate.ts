@@ -61,6 +61,12 @@ export interface RelocateOptions {
    * outcomes are then `Calculated | Poisoned | Failed`.
    */
   allRecords?: boolean;
+  /**
+   * Refuse access strings holding a negative index (clang writes `p[-1]` as 4294967295), as
+   * bpftool 7.1.0's own libbpf does when recording ("parsing ... failed: -22"). Debian's
+   * libbpf 1.1.2, which loads programs, accepts them. Default false.
+   */
+  rejectNegativeIndices?: boolean;
 }
 
 export interface Patched {
@@ -366,6 +372,9 @@ function relocateOne(
     );
   }
   out.cPath = cPath(localBtf, rec.typeId, local, rec.kind);
+  if (opts.rejectNegativeIndices && local.raw.some((idx) => idx < 0)) {
+    return fail(Errno.EINVAL, `access string "${out.accessString}" of ${out.cPath} holds a negative index`);
+  }
 
   let res: RelocationResult;
   if (rec.kind === RelocationKind.TypeIdLocal) {
