@@ -240,6 +240,29 @@ describe('min-core-btf --kernels: the corpus btfhub tree', () => {
   });
 });
 
+it('on a terminal, a progress bar per kernel, then the summary', () => {
+  // script(1) runs the command on a pseudo-terminal, so stderr is a TTY.
+  const two = kernelArchives().slice(0, 2);
+  const [cmd, argv] = cliArgs([
+    'min-core-btf',
+    '-q',
+    '--jobs',
+    '1',
+    '--kernels',
+    ...two,
+    '--out-dir',
+    join(tmp, 'tty'),
+    OBJECT,
+  ]);
+  const line = [cmd, ...argv].map((a) => `'${a}'`).join(' ');
+  const r = spawnSync('script', ['-qec', line, '/dev/null'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const [first, second] = two.map(releaseOf);
+  expect(r.stdout).toContain(`\r\x1b[K[${'#'.repeat(15)}${'.'.repeat(15)}] 1/2 ${first}`);
+  expect(r.stdout).toContain(`\r\x1b[K[${'#'.repeat(30)}] 2/2 ${second}`);
+  expect(r.stdout).toMatch(/\r\x1b\[Kmin-core-btf: 2 kernels \(2 minimized, 0 already done, 0 failed/);
+});
+
 describe('min-core-btf --kernels: an interrupted run', () => {
   // Three kernels, one worker: long enough to be interrupted after the first, short to redo.
   const some = kernelArchives().slice(0, 3);
