@@ -13,9 +13,15 @@ import { loadObject } from '../packages/runtime/src/index.ts';
 
 const CORPUS = join(import.meta.dirname, 'corpus/objects');
 const VMLINUX = '/sys/kernel/btf/vmlinux';
-const objects = readdirSync(CORPUS)
-  .filter((f) => f.endsWith('.bpf.o'))
-  .sort();
+const FIXTURES = join(import.meta.dirname, 'fixtures/runtime');
+// The corpus, then our own fixtures (they add subprograms, .data/.bss, decl tags, FLOAT/ENUM64).
+const objects = [
+  ...readdirSync(CORPUS)
+    .filter((f) => f.endsWith('.bpf.o'))
+    .sort()
+    .map((f) => join(CORPUS, f)),
+  ...['exectrace.bpf.o', 'btfkinds.bpf.o', 'ringbench.bpf.o'].map((f) => join(FIXTURES, f)),
+];
 const work = mkdtempSync(join(tmpdir(), 'btfkit-rt-corpus-'));
 let oracle = '';
 
@@ -84,8 +90,7 @@ function maskMapFds(hex: string): { masked: string; fds: number[] } {
   return { masked: b.toString('hex'), fds };
 }
 
-async function compareWithLibbpf(file: string, btfPath: string, btf?: Uint8Array): Promise<void> {
-  const path = join(CORPUS, file);
+async function compareWithLibbpf(path: string, btfPath: string, btf?: Uint8Array): Promise<void> {
   const theirs = libbpfInsns(path, btfPath);
   const obj = await loadObject(new Uint8Array(readFileSync(path)), {
     file: path,
@@ -129,7 +134,8 @@ async function compareWithLibbpf(file: string, btfPath: string, btf?: Uint8Array
   }
 }
 
-const loadable = objects.filter((f) => libbpfLoads(join(CORPUS, f)));
+const loadable = objects.filter((f) => libbpfLoads(f));
+const name = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 describe('corpus objects on the running kernel', () => {
   it('finds objects libbpf can load here', () => {
@@ -138,19 +144,20 @@ describe('corpus objects on the running kernel', () => {
     expect(loadable.length).toBeGreaterThan(10);
   });
 
-  it.each(loadable)('%s: loads, with libbpf’s instructions (CO-RE against vmlinux)', async (file) => {
-    await compareWithLibbpf(file, VMLINUX);
+  const cases = loadable.map((p) => [name(p), p] as const);
+
+  it.each(cases)('%s: loads, with libbpf’s instructions (CO-RE against vmlinux)', async (_n, path) => {
+    await compareWithLibbpf(path, VMLINUX);
   });
 
-  it.each(loadable)(
+  it.each(cases)(
     '%s: loads, with libbpf’s instructions (CO-RE against our minimized BTF)',
-    async (file) => {
-      const path = join(CORPUS, file);
+    async (file, path) => {
       const kernel = readBtfSourceSync(VMLINUX).btf;
       const min = minimizeBtf(kernel, [parseBpfObject(new Uint8Array(readFileSync(path)), path)]);
       const minPath = join(work, `${file}.min.btf`);
       writeFileSync(minPath, min);
-      await compareWithLibbpf(file, minPath, min);
+      await compareWithLibbpf(path, minPath, min);
     },
   );
 });
