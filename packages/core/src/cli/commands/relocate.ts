@@ -13,8 +13,9 @@ libbpf 1.1 would do with each one, in libbpf's order.
 TARGET: raw BTF, a vmlinux or BPF object ELF, a btfhub .btf.tar.xz, /sys/kernel/btf/vmlinux.
   --json          one JSON object per line, exactly as core-oracle prints them
                   (prog, relo, kind, insn, class, field, from, to | poison | error)
-  --base BASE     TARGET is split BTF (a kernel module) over BASE; both are searched
-                  as one BTF, as a btf_custom_path holding both would be
+  --base BASE     TARGET is a kernel module's split BTF over BASE (vmlinux). As libbpf
+                  does, a local type's candidates come from BASE, and from the module
+                  only when BASE has none
   --release NAME  kernel release named in explanations (default: from a btfhub name)
 Exit status 1 when libbpf would refuse to load the object.
 `;
@@ -52,7 +53,9 @@ export const relocate: Command = {
     const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
     const target = await readBtfSource(targetPath, { base });
     const release = values.release ?? target.release;
-    const res = relocateObject(obj, target.btf, { release });
+    const res = base
+      ? relocateObject(obj, base, { release, modules: [target.btf] })
+      : relocateObject(obj, target.btf, { release });
     const out = values.json ? res.relocations.flatMap(oracleLines) : table(res.relocations);
     process.stdout.write(out.length > 0 ? `${out.join('\n')}\n` : '');
     return res.failed ? 1 : 0;
