@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelError, type LoadedObject, loadObject } from '../packages/runtime/src/index.ts';
+import { possibleCpus } from '../packages/runtime/src/sys/cpus.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/runtime');
 const exectrace = new Uint8Array(readFileSync(join(FIXTURES, 'exectrace.bpf.o')));
@@ -163,6 +164,10 @@ describe('exectrace end to end', () => {
     const reported = BigInt(events.length);
     expect(BigInt(counts.lookup(process.pid) as bigint)).toBeGreaterThanOrEqual(reported);
     expect([...counts.keys()]).toEqual([process.pid]);
+    // Per-CPU: one value per possible CPU, summing to what was counted.
+    const perCpu = obj.map<number, bigint>('per_cpu_execs').lookup(0) as unknown as bigint[];
+    expect(perCpu.length).toBe(possibleCpus().length);
+    expect(perCpu.reduce((a, b) => a + BigInt(b), 0n)).toBe(BigInt(counts.lookup(process.pid) as bigint));
     counts.update(4242, 7n);
     expect(BigInt(counts.lookup(4242) as bigint)).toBe(7n);
     expect(counts.delete(4242)).toBe(true);
