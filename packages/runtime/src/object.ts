@@ -171,7 +171,7 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
           license,
           kernVersion,
           name: p.name,
-          progBtfFd: handle.btfFd >= 0 ? handle.btfFd : 0,
+          progBtfFd: Math.max(handle.btfFd, 0),
           funcInfo: extInfo ? { recSize: 8, bytes: linked.funcInfo } : undefined,
           lineInfo: extInfo ? { recSize: 16, bytes: linked.lineInfo } : undefined,
           attachBtfId,
