@@ -1,5 +1,9 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { essentialName, parseAccessString } from '../packages/core/src/core/index.ts';
+import { essentialName, parseAccessString, typesByEssentialName } from '../packages/core/src/core/index.ts';
+import { isDeclarationKind } from '../packages/core/src/core/names.ts';
+import { readBtfSourceSync } from '../packages/core/src/kernels/index.ts';
+import { kernelArchives } from './fixtures/btf/corpus.ts';
 
 // libbpf's flavor rule (core-reference.md §3.3): the essential name ends before the last
 // `___` that has a non-underscore character on each side.
@@ -47,5 +51,43 @@ describe('access strings', () => {
     const r = parseAccessString(s);
     expect(Array.isArray(r)).toBe(false);
     expect(r).toMatchObject({ errno });
+  });
+});
+
+// The essential-name index hashes raw string bytes; it must answer exactly what a scan of the
+// same BTF comparing essential names (as defined above) answers, for every named type.
+describe('essential-name index', () => {
+  const sources = [
+    join(import.meta.dirname, 'fixtures/core/obj/target_a.o'),
+    join(import.meta.dirname, 'fixtures/core/obj/target_b.o'),
+    kernelArchives()[0] as string,
+  ];
+  for (const src of sources) {
+    it(`equals a scan on ${src.split('/').pop()}`, () => {
+      const btf = readBtfSourceSync(src).btf;
+      const scan = new Map<string, { types: number[]; declarations: number[] }>();
+      for (let id = 1; id < btf.typeCount; id++) {
+        const name = btf.name(id);
+        if (name === '') continue;
+        const ess = essentialName(name);
+        let e = scan.get(ess);
+        if (!e) scan.set(ess, (e = { types: [], declarations: [] }));
+        (isDeclarationKind(btf.type(id).kind) ? e.declarations : e.types).push(id);
+      }
+      expect(scan.size).toBeGreaterThan(10);
+      for (const [ess, want] of scan) {
+        expect(typesByEssentialName(btf, ess, 'types'), ess).toEqual(want.types);
+        expect(typesByEssentialName(btf, ess, 'declarations'), ess).toEqual(want.declarations);
+        expect(typesByEssentialName(btf, ess), ess).toEqual(
+          [...want.types, ...want.declarations].sort((a, b) => a - b),
+        );
+      }
+      expect(typesByEssentialName(btf, 'no_such_type___anywhere')).toEqual([]);
+    });
+  }
+  it('finds flavors by their essential name', () => {
+    const btf = readBtfSourceSync(sources[0] as string).btf;
+    const names = typesByEssentialName(btf, 'fl').map((id) => btf.name(id));
+    expect(names).toEqual(['fl', 'fl___v1']);
   });
 });

@@ -1,6 +1,6 @@
 import type { Btf, TypeId } from '../btf/index.ts';
 import { kindsCoreCompat, typeById } from './btfview.ts';
-import { essentialName, typesByEssentialName } from './names.ts';
+import { essentialName, isDeclarationKind, typesByEssentialName } from './names.ts';
 
 /** A target type that may be the local type under another flavor. */
 export interface Candidate {
@@ -25,8 +25,10 @@ export function findCandidates(
   const name = localBtf.str(lt.nameOff);
   const ess = essentialName(name);
   const out: Candidate[] = [];
+  // Candidates share the local kind (enum ~ enum64), so one group of the index suffices.
+  const group = isDeclarationKind(lt.kind) ? 'declarations' : 'types';
   const add = (btf: Btf, fromId: TypeId) => {
-    for (const id of typesByEssentialName(btf, ess)) {
+    for (const id of typesByEssentialName(btf, ess, group)) {
       if (id < fromId) continue;
       if (kindsCoreCompat(btf.type(id), lt)) out.push({ btf, id });
     }

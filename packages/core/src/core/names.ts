@@ -1,4 +1,4 @@
-import type { Btf, TypeId } from '../btf/index.ts';
+import { type Btf, Kind, type TypeId } from '../btf/index.ts';
 
 const UNDERSCORE = 0x5f;
 
@@ -37,9 +37,12 @@ export function essentialNamesEqual(a: string, b: string): boolean {
 
 /**
  * Per-BTF index from essential name to type ids, built in one pass over the type records
- * hashing name bytes straight from the string section (no JS string per type: building it
- * for a 100k-type kernel costs a few milliseconds). Buckets are verified byte by byte on
- * lookup, so hash collisions cannot produce a wrong candidate.
+ * hashing name bytes straight from the string section (no JS string per type). Buckets are
+ * verified byte by byte on lookup, so hash collisions cannot produce a wrong candidate.
+ *
+ * Two groups are indexed separately: data types (what a CO-RE relocation's local root can
+ * be) and declarations (FUNC, VAR, DATASEC, DECL_TAG). A kernel holds about four times more
+ * FUNCs than named data types, so the declarations are only hashed if someone asks for them.
  */
 interface EssentialIndex {
   /** Bucket heads (type index + 1, 0 = empty), by hash & mask. */
@@ -47,21 +50,39 @@ interface EssentialIndex {
   /** Next type index + 1 in the same bucket. */
   next: Int32Array;
   hash: Uint32Array;
+  /** Byte length of each indexed type's essential name. */
+  len: Uint32Array;
   mask: number;
 }
 
-const INDEXES = new WeakMap<Btf, EssentialIndex>();
+export type NameGroup = 'types' | 'declarations';
+
+const INDEXES: Record<NameGroup, WeakMap<Btf, EssentialIndex>> = {
+  types: new WeakMap(),
+  declarations: new WeakMap(),
+};
 const encoder = new TextEncoder();
+
+/** Kinds that name a declaration rather than a type. */
+export function isDeclarationKind(kind: number): boolean {
+  return kind === Kind.Func || kind === Kind.Var || kind === Kind.Datasec || kind === Kind.DeclTag;
+}
 
 /**
  * Ids of every named type of `btf` (and its base) whose essential name is `name`, ascending:
- * the order in which libbpf's candidate scan would meet them. The index is built once per
- * BTF, so a lookup never walks the kernel's types.
+ * the order in which libbpf's candidate scan would meet them. `group` limits the answer to
+ * data types or to declarations (default: both). Each index is built once per BTF, so a
+ * lookup never walks the kernel's types.
  */
-export function typesByEssentialName(btf: Btf, name: string): readonly TypeId[] {
-  const own = lookup(btf, name);
+export function typesByEssentialName(btf: Btf, name: string, group?: NameGroup): readonly TypeId[] {
+  if (group === undefined) {
+    const a = typesByEssentialName(btf, name, 'types');
+    const b = typesByEssentialName(btf, name, 'declarations');
+    return b.length === 0 ? a : a.length === 0 ? b : [...a, ...b].sort((x, y) => x - y);
+  }
+  const own = lookup(btf, name, group);
   if (!btf.base) return own;
-  const fromBase = typesByEssentialName(btf.base, name);
+  const fromBase = typesByEssentialName(btf.base, name, group);
   if (fromBase.length === 0) return own;
   if (own.length === 0) return fromBase;
   return [...fromBase, ...own];
@@ -74,76 +95,99 @@ function stringOwner(btf: Btf, off: number): Btf | undefined {
   return b && off - b.startStrOff < b.strings.length ? b : undefined;
 }
 
-/** Byte length of the essential part of the name in `s[start, end)`. */
-function essentialByteLength(s: Uint8Array, start: number, end: number): number {
-  for (let i = end - 5; i >= start; i--) {
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** Result slots of `hashEssential` (no allocation per name). */
+let hashOut = 0;
+let lenOut = 0;
+
+/**
+ * One forward pass over the NUL-terminated name at `s[start]`: FNV-1a of its essential part
+ * into `hashOut`, that part's byte length into `lenOut`. The hash is remembered after each
+ * byte that precedes a flavor separator (`x___y`); the last such point wins.
+ */
+function hashEssential(s: Uint8Array, start: number): void {
+  const n = s.length;
+  let h = FNV_OFFSET;
+  let essH = 0;
+  let essEnd = -1;
+  let i = start;
+  for (; i < n; i++) {
+    const c = s[i] as number;
+    if (c === 0) break;
+    h = Math.imul(h ^ c, FNV_PRIME);
     if (
-      s[i] !== UNDERSCORE &&
+      c !== UNDERSCORE &&
       s[i + 1] === UNDERSCORE &&
       s[i + 2] === UNDERSCORE &&
-      s[i + 3] === UNDERSCORE
+      s[i + 3] === UNDERSCORE &&
+      i + 4 < n &&
+      s[i + 4] !== UNDERSCORE &&
+      s[i + 4] !== 0
     ) {
-      if (s[i + 4] !== UNDERSCORE) return i + 1 - start;
+      essH = h;
+      essEnd = i + 1;
     }
   }
-  return end - start;
+  if (essEnd < 0) {
+    hashOut = h >>> 0;
+    lenOut = i - start;
+  } else {
+    hashOut = essH >>> 0;
+    lenOut = essEnd - start;
+  }
 }
 
-function fnv(s: Uint8Array, start: number, len: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < start + len; i++) h = Math.imul(h ^ (s[i] as number), 0x01000193);
-  return h >>> 0;
-}
-
-function buildIndex(btf: Btf): EssentialIndex {
+function buildIndex(btf: Btf, group: NameGroup): EssentialIndex {
   const { types } = btf;
   const n = types.length;
+  const wantDecl = group === 'declarations';
   let size = 16;
-  while (size < n * 2) size *= 2;
+  while (size < n) size *= 2;
   const index: EssentialIndex = {
     head: new Int32Array(size),
     next: new Int32Array(n),
     hash: new Uint32Array(n),
+    len: new Uint32Array(n),
     mask: size - 1,
   };
   for (let i = 0; i < n; i++) {
-    const nameOff = (types[i] as { nameOff: number }).nameOff;
-    if (nameOff === 0) continue;
-    const owner = stringOwner(btf, nameOff);
-    if (!owner) continue;
-    const s = owner.strings;
-    const start = nameOff - owner.startStrOff;
-    let end = s.indexOf(0, start);
-    if (end < 0) end = s.length;
-    if (end === start) continue;
-    const h = fnv(s, start, essentialByteLength(s, start, end));
-    const b = h & index.mask;
-    index.hash[i] = h;
+    const t = types[i] as { nameOff: number; kind: number };
+    const nameOff = t.nameOff;
+    if (nameOff === 0 || isDeclarationKind(t.kind) !== wantDecl) continue;
+    const owner = nameOff >= btf.startStrOff ? btf : stringOwner(btf, nameOff);
+    if (!owner || nameOff - owner.startStrOff >= owner.strings.length) continue;
+    hashEssential(owner.strings, nameOff - owner.startStrOff);
+    if (lenOut === 0) continue;
+    const b = hashOut & index.mask;
+    index.hash[i] = hashOut;
+    index.len[i] = lenOut;
     index.next[i] = index.head[b] as number;
     index.head[b] = i + 1;
   }
   return index;
 }
 
-function lookup(btf: Btf, name: string): readonly TypeId[] {
-  let idx = INDEXES.get(btf);
+function lookup(btf: Btf, name: string, group: NameGroup): readonly TypeId[] {
+  const indexes = INDEXES[group];
+  let idx = indexes.get(btf);
   if (!idx) {
-    idx = buildIndex(btf);
-    INDEXES.set(btf, idx);
+    idx = buildIndex(btf, group);
+    indexes.set(btf, idx);
   }
   const want = encoder.encode(name);
-  const h = fnv(want, 0, want.length);
+  let h = FNV_OFFSET;
+  for (let k = 0; k < want.length; k++) h = Math.imul(h ^ (want[k] as number), FNV_PRIME);
+  h >>>= 0;
   const out: TypeId[] = [];
   for (let e = idx.head[h & idx.mask] as number; e !== 0; e = idx.next[e - 1] as number) {
     const i = e - 1;
-    if (idx.hash[i] !== h) continue;
+    if (idx.hash[i] !== h || idx.len[i] !== want.length) continue;
     const nameOff = (btf.types[i] as { nameOff: number }).nameOff;
     const owner = stringOwner(btf, nameOff) as Btf;
     const s = owner.strings;
     const start = nameOff - owner.startStrOff;
-    let end = s.indexOf(0, start);
-    if (end < 0) end = s.length;
-    if (essentialByteLength(s, start, end) !== want.length) continue;
     let same = true;
     for (let k = 0; k < want.length && same; k++) same = s[start + k] === want[k];
     if (same) out.push(btf.startId + i);
