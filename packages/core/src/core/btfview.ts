@@ -11,14 +11,20 @@ export function typeById(btf: Btf, id: TypeId): BtfType | undefined {
   return id >= 0 && id < btf.typeCount ? btf.type(id) : undefined;
 }
 
+// Module constants, not `Kind.X` at each use: these helpers run for every step of every
+// candidate match, and a module-local constant costs nothing under any loader.
+const VOLATILE = Kind.Volatile;
+const CONST = Kind.Const;
+const RESTRICT = Kind.Restrict;
+const TYPE_TAG = Kind.TypeTag;
+const TYPEDEF = Kind.Typedef;
+const STRUCT = Kind.Struct;
+const UNION = Kind.Union;
+const ENUM = Kind.Enum;
+const ENUM64 = Kind.Enum64;
+
 export function isModOrTypedefKind(kind: number): boolean {
-  return (
-    kind === Kind.Volatile ||
-    kind === Kind.Const ||
-    kind === Kind.Restrict ||
-    kind === Kind.TypeTag ||
-    kind === Kind.Typedef
-  );
+  return kind === VOLATILE || kind === CONST || kind === RESTRICT || kind === TYPE_TAG || kind === TYPEDEF;
 }
 
 /**
@@ -27,20 +33,21 @@ export function isModOrTypedefKind(kind: number): boolean {
  */
 export function skipModsAndTypedefs(btf: Btf, id: TypeId): TypeId {
   for (let depth = 0; depth < 4096; depth++) {
-    const t = typeById(btf, id);
-    if (!t) return -1;
-    if (!isModOrTypedefKind(t.kind)) return id;
+    if (id < 0 || id >= btf.typeCount) return -1;
+    const t = btf.type(id);
+    const k = t.kind;
+    if (k !== VOLATILE && k !== CONST && k !== RESTRICT && k !== TYPE_TAG && k !== TYPEDEF) return id;
     id = (t as { type: TypeId }).type;
   }
   return -1;
 }
 
 export function isComposite(t: BtfType): boolean {
-  return t.kind === Kind.Struct || t.kind === Kind.Union;
+  return t.kind === STRUCT || t.kind === UNION;
 }
 
 export function isAnyEnum(t: BtfType): boolean {
-  return t.kind === Kind.Enum || t.kind === Kind.Enum64;
+  return t.kind === ENUM || t.kind === ENUM64;
 }
 
 /** `btf_kind_core_compat`: same kind, or enum vs enum64. */

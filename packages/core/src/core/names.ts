@@ -63,9 +63,15 @@ const INDEXES: Record<NameGroup, WeakMap<Btf, EssentialIndex>> = {
 };
 const encoder = new TextEncoder();
 
+// Kind numbers as module constants: the index loop below runs once per kernel type.
+const FUNC = Kind.Func;
+const VAR = Kind.Var;
+const DATASEC = Kind.Datasec;
+const DECL_TAG = Kind.DeclTag;
+
 /** Kinds that name a declaration rather than a type. */
 export function isDeclarationKind(kind: number): boolean {
-  return kind === Kind.Func || kind === Kind.Var || kind === Kind.Datasec || kind === Kind.DeclTag;
+  return kind === FUNC || kind === VAR || kind === DATASEC || kind === DECL_TAG;
 }
 
 /**
@@ -155,7 +161,9 @@ function buildIndex(btf: Btf, group: NameGroup): EssentialIndex {
   for (let i = 0; i < n; i++) {
     const t = types[i] as { nameOff: number; kind: number };
     const nameOff = t.nameOff;
-    if (nameOff === 0 || isDeclarationKind(t.kind) !== wantDecl) continue;
+    if (nameOff === 0) continue;
+    const k = t.kind;
+    if ((k === FUNC || k === VAR || k === DATASEC || k === DECL_TAG) !== wantDecl) continue;
     const owner = nameOff >= btf.startStrOff ? btf : stringOwner(btf, nameOff);
     if (!owner || nameOff - owner.startStrOff >= owner.strings.length) continue;
     hashEssential(owner.strings, nameOff - owner.startStrOff);
