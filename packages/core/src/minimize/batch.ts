@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -105,8 +114,19 @@ function inputsKey(opts: BatchOptions): string {
   return h.digest('hex');
 }
 
+/** One buffer for hashing kernel files: reading each whole would leave a few MiB of garbage per kernel. */
+const HASH_CHUNK = new Uint8Array(1 << 20);
+
 function fileHash(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, HASH_CHUNK); n > 0; n = readSync(fd, HASH_CHUNK))
+      h.update(HASH_CHUNK.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 /** A kernel is done if its stamp matches the current inputs and its output is in place. */
@@ -270,45 +290,60 @@ async function runPool(
     for (const a of aborters) a();
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  /** Runs kernels from the queue on `worker` until `limit` are done or the queue is empty. */
+  const serve = (worker: Worker, limit: number) =>
+    new Promise<void>((resolve, reject) => {
+      let served = 0;
+      aborters.push(() => reject(opts.signal?.reason));
+      const next = () => {
+        if (fatal !== undefined) return reject(fatal);
+        if (served === limit) return resolve();
+        const i = queue.shift();
+        if (i === undefined) return resolve();
+        served++;
+        const k = opts.kernels[i] as BatchKernel;
+        const req: JobRequest = { index: i, path: k.path, release: k.release };
+        worker.postMessage(req);
+      };
+      worker.on('message', (res: JobResult) => {
+        try {
+          if (!res.ok && res.internal) throw new Error(res.error);
+          finish(res.index, res);
+        } catch (e) {
+          fatal ??= e;
+          return reject(e);
+        }
+        next();
+      });
+      worker.on('error', (e) => {
+        fatal ??= e;
+        reject(e);
+      });
+      worker.on('exit', (code) => {
+        if (code !== 0) reject(new Error(`minimize worker exited with code ${code}`));
+      });
+      next();
+    });
   await Promise.all(
     Array.from({ length: n }, async () => {
-      const worker = startWorker(init);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          aborters.push(() => reject(opts.signal?.reason));
-          const next = () => {
-            const i = queue.shift();
-            if (fatal !== undefined) return reject(fatal);
-            if (i === undefined) return resolve();
-            const k = opts.kernels[i] as BatchKernel;
-            const req: JobRequest = { index: i, path: k.path, release: k.release };
-            worker.postMessage(req);
-          };
-          worker.on('message', (res: JobResult) => {
-            try {
-              if (!res.ok && res.internal) throw new Error(res.error);
-              finish(res.index, res);
-            } catch (e) {
-              fatal ??= e;
-              return reject(e);
-            }
-            next();
-          });
-          worker.on('error', (e) => {
-            fatal ??= e;
-            reject(e);
-          });
-          worker.on('exit', (code) => {
-            if (code !== 0) reject(new Error(`minimize worker exited with code ${code}`));
-          });
-          next();
-        });
-      } finally {
-        await worker.terminate();
+      // A fresh worker every KERNELS_PER_WORKER kernels: the xz binding keeps ~1 MiB of
+      // ArrayBuffer and ~5 MiB of RSS per decompression for the life of its isolate, which
+      // over a btfhub tree of thousands of kernels would grow without bound.
+      while (queue.length > 0 && fatal === undefined) {
+        const worker = startWorker(init);
+        try {
+          await serve(worker, KERNELS_PER_WORKER);
+        } finally {
+          await worker.terminate();
+        }
       }
+      if (fatal !== undefined) throw fatal;
     }),
   ).finally(() => opts.signal?.removeEventListener('abort', onAbort));
 }
+
+/** Kernels one worker minimizes before it is replaced (see runPool). */
+const KERNELS_PER_WORKER = 8;
 
 /** Temp files of writeFileAtomic/linkAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer is gone. */
 function sweepStaleTemps(dir: string): void {
