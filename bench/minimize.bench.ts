@@ -10,10 +10,19 @@
  * bench/out/minimize/ (what an installed, built CLI costs without the TypeScript loader).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Timings } from '../packages/core/src/minimize/protocol.ts';
 import { type BenchRow, median, ROOT, RUNS } from './lib.ts';
 
@@ -164,6 +173,15 @@ export default async function benchMinimize(log: (line: string) => void = consol
     // Peak RSS against the kernel count at a fixed worker count (one), largest kernel first.
     const batchOne = batch([main], [largest], heavy, 1);
     const batchAllOneWorker = batch([main], [largest, ...archives.filter((a) => a !== largest)], heavy, 1);
+    // A bigger tree: the 7 archives hard-linked under four distro names (28 kernels).
+    const many = join(tmp, 'many');
+    for (const copy of ['a', 'b', 'c', 'd'])
+      for (const a of archives) {
+        const dest = join(many, `${copy}${relative(join(CORPUS, 'kernels'), a)}`);
+        mkdirSync(dirname(dest), { recursive: true });
+        linkSync(a, dest);
+      }
+    const batchMany = batch([main], [many], 1, 1);
     rows.push(
       {
         case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch (bundled JS)`,
@@ -190,6 +208,12 @@ export default async function benchMinimize(log: (line: string) => void = consol
         rssMiB: batchAllOneWorker.rssMiB,
         ...refCols2,
         note: `peak RSS, one worker: 1 kernel ${batchOne.rssMiB.toFixed(0)} MiB, ${archives.length} kernels ${batchAllOneWorker.rssMiB.toFixed(0)} MiB; ${cpuNote(batchAllOneWorker, ref2)}`,
+      },
+      {
+        case: `${4 * archives.length} .btf.tar.xz (7 linked 4×) × ${objects.length} objects, batch --jobs 1 (bundled JS)`,
+        ms: batchMany.medianMs,
+        rssMiB: batchMany.rssMiB,
+        note: `peak RSS bounded: ${batchMany.rssMiB.toFixed(0)} MiB; 1 run`,
       },
     );
 
