@@ -35,6 +35,7 @@ import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
 import { type ResolvedSection, resolveSection } from './loader/sections.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
+import { RecordViews } from './maps/record-view.ts';
 import { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
 import { btfLoad, closeFd, mapCreate, mapFreeze, mapUpdate, objInfo, progLoad } from './sys/bpf.ts';
 import { possibleCpus } from './sys/cpus.ts';
@@ -430,14 +431,33 @@ export class LoadedObject {
     return m as unknown as BpfMap<K, V>;
   }
 
-  /** Events of a BPF_MAP_TYPE_RINGBUF map as an async iterable. */
+  /**
+   * Events of a BPF_MAP_TYPE_RINGBUF map as an async iterable (and zero-copy batches). Records
+   * of a struct type (`type`, else the map's event tag or value type) are lazy typed views
+   * whose fields are read when accessed; `decode` or `record` override that.
+   */
   ringbuf<T = Uint8Array>(name: string, opts: RingBufferOptions<T> & { type?: string } = {}): RingBuffer<T> {
     const m = this.map(name);
     if (m.type !== MapType.RINGBUF) throw errors.badOption(`map '${name}' is not a ring buffer`);
-    const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : this.eventDecoder<T>(m.spec));
-    const rb = new RingBuffer<T>(name, m.fd, m.spec.maxEntries, decode ? { decode } : {});
+    let o: RingBufferOptions<T> = opts;
+    if (!opts.decode && !opts.record) {
+      const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
+      if (id) o = this.recordOf<T>(id);
+    }
+    const rb = new RingBuffer<T>(name, m.fd, m.spec.maxEntries, o);
     this.consumers.push(rb);
     return rb;
+  }
+
+  /** A lazy view class for struct/union records, else the codec's eager decode. */
+  private recordOf<T>(id: TypeId): RingBufferOptions<T> {
+    this.describer ??= new TypeDescriber(this.btf);
+    const desc = this.describer.describe(id);
+    const types = Object.fromEntries(this.describer.named);
+    const View = new RecordViews(types, this.object.littleEndian).classOf<T>(desc);
+    if (View) return { record: (v, off) => new View(v, off) };
+    const c = createCodecs(types, this.object.littleEndian).codec(desc);
+    return { decode: (b) => c.decode(b, 0) as T };
   }
 
   /** Events of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map as an async iterable. */
@@ -462,17 +482,23 @@ export class LoadedObject {
   }
 
   private decoder<T>(type: string): (b: Uint8Array) => T {
+    const id = this.typeNamed(type);
+    this.describer ??= new TypeDescriber(this.btf);
+    const desc = this.describer.describe(id);
+    const { codec } = createCodecs(Object.fromEntries(this.describer.named), this.object.littleEndian);
+    const c = codec(desc);
+    return (b) => c.decode(b, 0) as T;
+  }
+
+  /** The id of a record type named in C terms ('struct event', 'event'). */
+  private typeNamed(type: string): TypeId {
     const bare = type.replace(/^(struct|union|enum)\s+/, '');
     const id = this.btf.byName(bare).find((i) => {
       const k = this.btf.type(i).kind;
       return k === Kind.Struct || k === Kind.Union || k === Kind.Typedef || k === Kind.Int || k === Kind.Enum;
     });
     if (id === undefined) throw errors.badOption(`the object's BTF has no type '${type}'`);
-    this.describer ??= new TypeDescriber(this.btf);
-    const desc = this.describer.describe(id);
-    const { codec } = createCodecs(Object.fromEntries(this.describer.named), this.object.littleEndian);
-    const c = codec(desc);
-    return (b) => c.decode(b, 0) as T;
+    return id;
   }
 
   /** The current value of a global variable (reads its section's map). */

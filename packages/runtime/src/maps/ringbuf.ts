@@ -7,7 +7,11 @@
  * an 8-byte header: u32 len with BUSY (bit 31) and DISCARD (bit 30) flags, u32 page offset;
  * the payload follows, the whole rounded up to 8 bytes.
  *
- * Backpressure: records are consumed (consumer_pos advanced) only as the async iterator is
+ * Reading costs no native call per record: positions and records are read through typed
+ * arrays over the mapping, a batch at a time (one producer read, one consumer store), and
+ * records become values only when asked (see record-view.ts for lazy typed views).
+ *
+ * Backpressure: records are consumed (consumer_pos advanced) only as the iterators are
  * pulled; while the consumer lags, the kernel's bpf_ringbuf_reserve() fails and the program
  * drops, so a slow consumer never grows memory here.
  */
@@ -19,10 +23,68 @@ const DISCARD = 0x40000000;
 const HDR = 8;
 /** The kernel writes record headers in host byte order. */
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Records per batch unless asked otherwise: bounds the work done between event-loop turns. */
+const BATCH = 4096;
+
+/** Makes a record's value from its payload: `size` bytes at `offset` of `view`. */
+export type RecordFactory<T> = (view: DataView, offset: number, size: number) => T;
 
 export interface RingBufferOptions<T> {
-  /** Turns a record's payload into a value; default: a copy of the bytes. */
+  /** Turns a record's payload into a value (eagerly, as it is taken). */
   decode?: (bytes: Uint8Array) => T;
+  /**
+   * Makes a record's value from where its payload lies, e.g. a lazy view class's instance
+   * (`(v, o) => new View(v, o)`). Takes precedence over `decode`. Default: the payload bytes.
+   */
+  record?: RecordFactory<T>;
+}
+
+/**
+ * Records taken from the ring in one go. A batch from `read()` or `batches()` is zero-copy: it
+ * and every value made from it read the kernel's pages, so they are valid only until the next
+ * batch is taken (the ring may reuse the space then); `at()` on a stale batch throws. Keep a
+ * record with `toJSON()` (views) or `.slice()` (bytes).
+ */
+export class RecordBatch<T> implements Iterable<T> {
+  /** @internal */
+  valid = true;
+  constructor(
+    readonly length: number,
+    private readonly view: DataView,
+    private readonly offsets: Int32Array,
+    private readonly sizes: Int32Array,
+    private readonly make: RecordFactory<T>,
+  ) {}
+
+  at(i: number): T {
+    if (!this.valid) throw new Error('btfkit ring buffer: this batch was released (a newer batch was taken)');
+    if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
+    return this.make(this.view, this.offsets[i] as number, this.sizes[i] as number);
+  }
+
+  /** The payload of record `i`, a view into the batch's memory. */
+  bytes(i: number): Uint8Array {
+    if (!this.valid) throw new Error('btfkit ring buffer: this batch was released (a newer batch was taken)');
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + (this.offsets[i] as number),
+      this.sizes[i],
+    );
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = 0; i < this.length; i++) yield this.at(i);
+  }
+}
+
+/** Records copied out of the ring: `n` payloads at `offsets` of `view`. */
+interface Copied {
+  view: DataView;
+  offsets: Int32Array;
+  sizes: Int32Array;
+  n: number;
+  /** Ring position of the batch's first byte. */
+  start: number;
 }
 
 export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
@@ -34,8 +96,16 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
   private readonly dataView: DataView;
   private readonly mask: number;
   private readonly epoll: Epoll;
-  /** The decoder records go through (the iterator applies it; consume() hands raw payloads). */
-  readonly decoder: (bytes: Uint8Array) => T;
+  /** Where this consumer has read up to; published to the kernel when a batch is released. */
+  private head: number;
+  /** End of the zero-copy batch handed out last, published when the next one is taken. */
+  private pendingEnd = -1;
+  private lastBatch: RecordBatch<T> | undefined;
+  /** Scratch for one scan: payload offsets (into the data area) and sizes. */
+  private offsets = new Int32Array(BATCH);
+  private sizes = new Int32Array(BATCH);
+  /** How a record's value is made (the iterators apply it; consume() hands raw payloads). */
+  readonly make: RecordFactory<T>;
   private closed = false;
   private waiter: (() => void) | undefined;
 
@@ -57,67 +127,157 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     this.data = new Uint8Array(this.producer.buffer, PAGE_SIZE, 2 * size);
     this.dataView = new DataView(this.producer.buffer, PAGE_SIZE, 2 * size);
     this.mask = size - 1;
-    this.decoder = opts.decode ?? ((b) => b.slice() as unknown as T);
+    this.head = Number(Atomics.load(this.cons, 0));
+    const decode = opts.decode;
+    this.make =
+      opts.record ??
+      (decode
+        ? (v, o, n) => decode(new Uint8Array(v.buffer, v.byteOffset + o, n))
+        : (v, o, n) => new Uint8Array(v.buffer, v.byteOffset + o, n) as unknown as T);
     this.epoll = new Epoll(1);
     this.epoll.add(fd, 0);
   }
 
+  /** Tells the kernel the space up to `pos` may be reused. */
+  private publish(pos: number): void {
+    Atomics.store(this.cons, 0, BigInt(pos));
+  }
+
+  /** Lets go of the last zero-copy batch: its space goes back to the kernel. */
+  private release(): void {
+    if (this.lastBatch) this.lastBatch.valid = false;
+    this.lastBatch = undefined;
+    if (this.pendingEnd >= 0) this.publish(this.pendingEnd);
+    this.pendingEnd = -1;
+  }
+
   /**
-   * Hands every record available now to `cb` (the payload view is valid only during the
-   * call) and returns how many were consumed. The synchronous fast path of the iterator.
+   * Finds up to `max` committed records from `head`, filling offsets/sizes; returns how many
+   * and leaves `head` after the last one scanned (discarded records are skipped over).
    */
-  consume(cb: (payload: Uint8Array) => void, max = Number.POSITIVE_INFINITY): number {
-    if (this.closed) return 0;
-    const start = Number(Atomics.load(this.cons, 0));
-    let cons = start;
+  private scan(max: number): number {
+    if (max > this.offsets.length) {
+      this.offsets = new Int32Array(max);
+      this.sizes = new Int32Array(max);
+    }
+    const view = this.dataView;
+    const offsets = this.offsets;
+    const sizes = this.sizes;
+    const mask = this.mask;
+    let head = this.head;
     let prod = Number(Atomics.load(this.prod, 0));
     let n = 0;
-    const data = this.data;
-    const view = this.dataView;
-    const mask = this.mask;
-    try {
-      while (n < max) {
-        if (cons >= prod) {
-          // Caught up: publish what we consumed so the producer can reuse the space, then
-          // look again (the producer may have moved on meanwhile).
-          if (cons !== start) Atomics.store(this.cons, 0, BigInt(cons));
-          prod = Number(Atomics.load(this.prod, 0));
-          if (cons >= prod) break;
-        }
-        const off = cons & mask;
-        const len = view.getUint32(off, LE);
-        if (len & BUSY) break; // reserved, not yet committed
-        const size = len & ~(BUSY | DISCARD);
-        cons += (size + HDR + 7) & ~7;
-        if (!(len & DISCARD)) {
-          n++;
-          cb(data.subarray(off + HDR, off + HDR + size));
-        }
+    while (n < max) {
+      if (head >= prod) {
+        prod = Number(Atomics.load(this.prod, 0));
+        if (head >= prod) break;
       }
-    } finally {
-      // One store per batch, not per record: the position is a 64-bit BigInt store.
-      if (cons !== start) Atomics.store(this.cons, 0, BigInt(cons));
+      const off = head & mask;
+      const len = view.getUint32(off, LE);
+      if (len & BUSY) break; // reserved, not yet committed
+      const size = len & ~(BUSY | DISCARD);
+      head += (size + HDR + 7) & ~7;
+      if (len & DISCARD) continue;
+      offsets[n] = off + HDR;
+      sizes[n] = size;
+      n++;
     }
+    this.head = head;
     return n;
   }
 
-  /** The next record, waiting for one; undefined once closed. */
+  /**
+   * Takes up to `max` records available now as a zero-copy batch (possibly empty). Taking it
+   * releases the previous one; the space of this one goes back to the kernel at the next
+   * read(), or at wait for data in the iterators.
+   */
+  read(max = BATCH): RecordBatch<T> {
+    if (this.closed) return new RecordBatch(0, this.dataView, this.offsets, this.sizes, this.make);
+    this.release();
+    const start = this.head;
+    const n = this.scan(max);
+    if (this.head !== start) this.pendingEnd = this.head;
+    const batch = new RecordBatch(n, this.dataView, this.offsets, this.sizes, this.make);
+    this.lastBatch = batch;
+    return batch;
+  }
+
+  /**
+   * Hands every record available now to `cb` (the payload view is valid only during the
+   * call) and returns how many were consumed. Synchronous; the space is released at the end.
+   */
+  consume(cb: (payload: Uint8Array) => void, max = Number.POSITIVE_INFINITY): number {
+    let total = 0;
+    while (total < max && !this.closed) {
+      const b = this.read(Math.min(BATCH, max - total));
+      for (let i = 0; i < b.length; i++) cb(b.bytes(i));
+      total += b.length;
+      if (b.length === 0) break;
+    }
+    if (!this.closed) this.release();
+    return total;
+  }
+
+  /**
+   * Zero-copy batches as they come, waiting (epoll, from the event loop) when the ring is
+   * empty. Each batch is valid until the loop asks for the next one.
+   */
+  async *batches(max = BATCH): AsyncGenerator<RecordBatch<T>, void, undefined> {
+    try {
+      for (;;) {
+        if (this.closed) return;
+        const b = this.read(max);
+        if (b.length > 0) yield b;
+        else await this.readable();
+      }
+    } finally {
+      if (!this.closed) this.release();
+    }
+  }
+
+  /**
+   * A batch whose records stay valid: its bytes are copied out of the ring in one piece
+   * (records are contiguous thanks to the double mapping). Its space goes back to the kernel
+   * when the next batch is taken, or up to the first record not handed out (see unread()).
+   */
+  private takeCopied(max: number): Copied {
+    this.release();
+    const start = this.head;
+    const n = this.scan(max);
+    if (this.head !== start) this.pendingEnd = this.head;
+    if (n === 0) return { view: this.dataView, offsets: this.offsets, sizes: this.sizes, n, start };
+    const from = start & this.mask;
+    const copy = this.data.slice(from, from + (this.head - start));
+    const offsets = this.offsets.slice(0, n);
+    // Payload offsets were taken modulo the ring size; in the copy they count from `from`.
+    for (let i = 0; i < n; i++) offsets[i] = ((offsets[i] as number) - from) & this.mask;
+    return { view: new DataView(copy.buffer), offsets, sizes: this.sizes.slice(0, n), n, start };
+  }
+
+  /** Gives records `i`.. of a copied batch back: they are read again by the next consumer. */
+  private unread(b: Copied, i: number): void {
+    if (i >= b.n || this.pendingEnd < 0) return;
+    this.head = b.start + (b.offsets[i] as number) - HDR;
+    this.pendingEnd = this.head;
+  }
+
+  /** The next record (a copy, valid for good), waiting for one; undefined once closed. */
   async next(): Promise<T | undefined> {
     for (;;) {
       if (this.closed) return undefined;
-      let out: T | undefined;
-      let got = false;
-      this.consume((p) => {
-        out = this.decoder(p);
-        got = true;
-      }, 1);
-      if (got) return out as T;
+      const b = this.takeCopied(1);
+      if (b.n > 0) {
+        this.release();
+        return this.make(b.view, b.offsets[0] as number, b.sizes[0] as number);
+      }
       await this.readable();
     }
   }
 
   /** Resolves when the kernel signals new data (or on close). */
   private readable(): Promise<void> {
+    // The kernel only wakes a consumer that has caught up: publish where we are first.
+    this.release();
     return new Promise((resolve) => {
       this.waiter = resolve;
       this.epoll.watch(() => {
@@ -125,8 +285,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
         this.wake();
       });
       // Data may have arrived between the empty check and arming the watch.
-      const cons = Atomics.load(this.cons, 0);
-      if (cons < Atomics.load(this.prod, 0)) this.wake();
+      if (this.head < Number(Atomics.load(this.prod, 0))) this.wake();
     });
   }
 
@@ -137,22 +296,56 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     w?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      // Closed while waiting: the pages are unmapped, touch nothing.
-      if (this.closed) return;
-      // Drain what is there without a promise per record, then wait.
-      const batch: T[] = [];
-      this.consume((p) => batch.push(this.decoder(p)), 4096);
-      for (const ev of batch) yield ev;
-      if (this.closed) return;
-      if (batch.length === 0) await this.readable();
-    }
+  /**
+   * Records one by one, each valid for good (batches are copied out of the ring, one copy per
+   * batch). Not an async generator: a record already taken is handed out through an
+   * already-settled promise, without a generator's resumption.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    let b: Copied = {
+      view: this.dataView,
+      offsets: new Int32Array(0),
+      sizes: new Int32Array(0),
+      n: 0,
+      start: 0,
+    };
+    let i = 0;
+    const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+    const pull = async (): Promise<IteratorResult<T>> => {
+      for (;;) {
+        if (this.closed) return done;
+        b = this.takeCopied(BATCH);
+        i = 0;
+        if (b.n > 0)
+          return { done: false, value: this.make(b.view, b.offsets[i] as number, b.sizes[i++] as number) };
+        await this.readable();
+      }
+    };
+    return {
+      next: (): Promise<IteratorResult<T>> => {
+        if (i < b.n && !this.closed)
+          return Promise.resolve({
+            done: false,
+            value: this.make(b.view, b.offsets[i] as number, b.sizes[i++] as number),
+          });
+        return pull();
+      },
+      return: (): Promise<IteratorResult<T>> => {
+        // Leaving the loop early: records of this batch not handed out stay in the ring.
+        if (!this.closed && i < b.n) {
+          this.unread(b, i);
+          this.release();
+        }
+        i = b.n;
+        return Promise.resolve(done);
+      },
+    };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.lastBatch) this.lastBatch.valid = false;
     this.wake();
     this.epoll.close();
     this.producer.unmap();
