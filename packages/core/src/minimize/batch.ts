@@ -21,7 +21,7 @@ import type { JobRequest, JobResult, Timings, WorkerInit } from './protocol.ts';
 /**
  * Batch minimization of many kernels (a btfhub-archive tree, say) for one set of objects.
  *
- * Output layout under OUT (documented in docs/minimize.md):
+ * Output layout under OUT (also described in manifest.json's `layout`):
  *   btf/<sha256[0..16]>.btf                      one file per distinct minimized BTF
  *   <distro>/<version>/<arch>/<release>.btf      btfhub's tree; hard links into btf/
  *   manifest.json                                every kernel → its file, hash, report
