@@ -165,3 +165,150 @@ export function filesUnder(dir: string, rel = ''): string[] {
   }
   return out.sort();
 }
+
+/** A bundler in watch mode: `next()` resolves after each finished build (ok or failed). */
+export interface Watching {
+  next(): Promise<{ ok: boolean; error?: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `bundler`'s own watch mode on `entry` (Vite build --watch, Rollup/Rolldown watch,
+ * esbuild context.watch, webpack/Rspack compiler.watch), writing to `outDir`.
+ */
+export async function watchBuild(
+  bundler: Bundler,
+  entry: string,
+  outDir: string,
+  opts: Options,
+): Promise<Watching> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const type = bundler === 'webpack' || bundler === 'rspack' ? 'commonjs' : 'module';
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type }));
+  const plugin = (await import(`../packages/unplugin/src/${bundler}.ts`)).default(opts);
+  const done: { ok: boolean; error?: string }[] = [];
+  let waiter: (() => void) | undefined;
+  const report = (r: { ok: boolean; error?: string }) => {
+    done.push(r);
+    waiter?.();
+  };
+  const next = async () => {
+    while (done.length === 0) await new Promise<void>((r) => (waiter = r));
+    return done.shift() as { ok: boolean; error?: string };
+  };
+  // Rollup-style watchers (Rollup, Rolldown, Vite) share one event protocol.
+  // biome-ignore lint/suspicious/noExplicitAny: the bundlers' watcher objects, used through their documented events
+  const onRollupEvents = (w: any) => {
+    let error: string | undefined;
+    w.on('event', (e: { code: string; result?: { close(): unknown }; error?: Error }) => {
+      if (e.code === 'BUNDLE_START') error = undefined;
+      if (e.code === 'BUNDLE_END') e.result?.close();
+      if (e.code === 'ERROR') {
+        error = e.error?.message ?? 'unknown error';
+        e.result?.close();
+        report({ ok: false, error });
+      }
+      if (e.code === 'END' && error === undefined) report({ ok: true });
+    });
+    return { next, close: async () => void (await w.close()) };
+  };
+  switch (bundler) {
+    case 'rollup': {
+      const { watch } = await load('rollup');
+      return onRollupEvents(
+        watch({
+          input: entry,
+          plugins: [plugin],
+          output: { dir: outDir, format: 'es', entryFileNames: '[name].js' },
+          watch: { buildDelay: 50 },
+          logLevel: 'silent',
+        }),
+      );
+    }
+    case 'rolldown': {
+      const { watch } = await load('rolldown');
+      return onRollupEvents(
+        watch({
+          input: entry,
+          plugins: [plugin],
+          platform: 'node',
+          output: { dir: outDir, format: 'es', entryFileNames: '[name].js' },
+          logLevel: 'silent',
+        }),
+      );
+    }
+    case 'vite': {
+      const { build: viteBuild } = await load('vite');
+      const w = await viteBuild({
+        configFile: false,
+        logLevel: 'silent',
+        root: join(entry, '..'),
+        plugins: [plugin],
+        build: {
+          ssr: entry,
+          outDir,
+          emptyOutDir: false,
+          ssrEmitAssets: true,
+          watch: {},
+          rollupOptions: { output: { format: 'es', entryFileNames: '[name].js' } },
+        },
+      });
+      return onRollupEvents(w);
+    }
+    case 'esbuild': {
+      const esbuild = await load('esbuild');
+      const ctx = await esbuild.context({
+        entryPoints: { main: entry },
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outdir: outDir,
+        assetNames: 'assets/[name]-[hash]',
+        logLevel: 'silent',
+        plugins: [
+          plugin,
+          {
+            name: 'report',
+            setup(b: { onEnd(cb: (r: { errors: { text: string }[] }) => void): void }) {
+              b.onEnd((r) =>
+                report(r.errors.length ? { ok: false, error: r.errors[0]?.text } : { ok: true }),
+              );
+            },
+          },
+        ],
+      });
+      await ctx.watch();
+      return { next, close: () => ctx.dispose() };
+    }
+    case 'webpack':
+    case 'rspack': {
+      const mod =
+        bundler === 'webpack' ? (await load('webpack')).default : (await load('@rspack/core')).rspack;
+      const compiler = mod({
+        mode: 'none',
+        target: 'node',
+        entry,
+        output: { path: outDir, filename: 'main.js' },
+        plugins: [plugin],
+        infrastructureLogging: { level: 'none' },
+      });
+      const watching = compiler.watch(
+        { aggregateTimeout: 50 },
+        (
+          err: Error | null,
+          stats: { hasErrors(): boolean; toJson(o: object): { errors?: { message: string }[] } },
+        ) => {
+          if (err) report({ ok: false, error: err.message });
+          else if (stats.hasErrors())
+            report({ ok: false, error: stats.toJson({ all: false, errors: true }).errors?.[0]?.message });
+          else report({ ok: true });
+        },
+      );
+      return {
+        next,
+        close: () => new Promise<void>((r) => watching.close(() => compiler.close(() => r()))),
+      };
+    }
+  }
+}
