@@ -100,6 +100,12 @@ export interface LoadOptions<S extends SkeletonShape> {
   globals?: GlobalValues<S>;
   /** Kernel BTF for CO-RE; default: the configured kernel matching the running one, if any. */
   btf?: Uint8Array;
+  /** `false`: do not look up the running kernel's minimized BTF. */
+  kernelBtf?: false;
+  /** CO-RE against `btf` even when the kernel exposes /sys/kernel/btf/vmlinux. */
+  preferGivenBtf?: boolean;
+  /** Load only these programs (default: all). */
+  programs?: readonly (keyof S['programs'] & string)[];
   [option: string]: unknown;
 }
 

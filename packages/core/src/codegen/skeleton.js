@@ -95,22 +95,35 @@ export function createSkeleton(model, io) {
     return btfFor(io.kernels[i]);
   }
 
+  // @btfkit/runtime's loadObject(bytes, LoadOptions): globals by section then name (it encodes
+  // each by the variable's BTF type), raw kernel BTF, the object's file name, and the
+  // skeleton's own codecs for the maps.
   async function load(opts = {}) {
     if (!io.loadRuntime) throw new Error('btfkit: this build has no runtime loader');
-    const runtime = await io.loadRuntime();
-    const bytes = await readAsset(io.object);
-    const encoded = {};
-    for (const [name, value] of Object.entries(opts.globals ?? {})) {
+    const { globals: values, kernelBtf, btf: givenBtf, ...rest } = opts;
+    const bySection = {};
+    for (const [name, value] of Object.entries(values ?? {})) {
       const g = globals[name];
       if (!g) throw new Error(`btfkit: '${name}' is not a global of ${model.name}`);
-      encoded[name] = g.encode(value);
+      bySection[g.section] ??= {};
+      bySection[g.section][name] = value;
     }
-    let btf = opts.btf;
-    if (btf === undefined && opts.kernelBtf !== false) {
-      const r = await btfForRunningKernel();
-      btf = r.bytes;
+    const codecs = {};
+    for (const [name, m] of Object.entries(maps)) {
+      if (m.key || m.value)
+        codecs[name] = { ...(m.key ? { key: m.key } : {}), ...(m.value ? { value: m.value } : {}) };
     }
-    return runtime.loadObject(bytes, { ...opts, globals: encoded, btf });
+    let btf = givenBtf;
+    if (btf === undefined && kernelBtf !== false) btf = (await btfForRunningKernel()).bytes;
+    const runtime = await io.loadRuntime();
+    const bytes = await readAsset(io.object);
+    return runtime.loadObject(bytes, {
+      file: `${model.name}.bpf.o`,
+      codecs,
+      ...rest,
+      ...(Object.keys(bySection).length > 0 ? { globals: bySection } : {}),
+      ...(btf !== undefined ? { btf } : {}),
+    });
   }
 
   return Object.freeze({
