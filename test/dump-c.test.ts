@@ -9,8 +9,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Btf, type CompositeType, decodeBtf, Kind } from '../packages/core/src/btf/index.ts';
+import {
+  Btf,
+  type BtfType,
+  type CompositeType,
+  decodeBtf,
+  encodeBtf,
+  Kind,
+} from '../packages/core/src/btf/index.ts';
 import { dumpC } from '../packages/core/src/dump/c.ts';
+import { BtfkitError } from '../packages/core/src/errors/index.ts';
 import {
   bpftool,
   extractKernels,
@@ -143,5 +151,71 @@ describe('dump --format c = bpftool btf dump file F format c', () => {
     const base = decodeBtf(readFileSync(basePath));
     const btf = decodeBtf(readFileSync(mod), { file: mod, base });
     expectSame(dumpC(btf), bpftool(['btf', 'dump', 'file', mod, '--base-btf', basePath, 'format', 'c']), mod);
+  });
+});
+
+describe('type graphs without a C spelling are refused, not looped on', () => {
+  const strings = Buffer.from('\0T\0S\0m\0', 'latin1');
+  const cases: [string, BtfType[]][] = [
+    [
+      'a typedef that reaches itself through a pointer',
+      [
+        { kind: Kind.Typedef, nameOff: 1, kflag: false, type: 2 },
+        { kind: Kind.Ptr, nameOff: 0, kflag: false, type: 1 },
+      ],
+    ],
+    [
+      'an anonymous struct that points to itself',
+      [
+        {
+          kind: Kind.Struct,
+          nameOff: 0,
+          kflag: false,
+          size: 8,
+          members: [{ nameOff: 5, type: 2, bitOffset: 0, bitfieldSize: 0 }],
+        },
+        { kind: Kind.Ptr, nameOff: 0, kflag: false, type: 1 },
+      ],
+    ],
+    [
+      'a named struct that contains itself by value',
+      [
+        {
+          kind: Kind.Struct,
+          nameOff: 3,
+          kflag: false,
+          size: 8,
+          members: [{ nameOff: 5, type: 1, bitOffset: 0, bitfieldSize: 0 }],
+        },
+      ],
+    ],
+    [
+      'a struct whose size asks for 2^31 bits of padding',
+      [{ kind: Kind.Struct, nameOff: 3, kflag: false, size: 0x10000000, members: [] }],
+    ],
+  ];
+  it.each(cases)('%s', (_what, types) => {
+    const btf = new Btf({ types, strings, littleEndian: true });
+    expect(() => dumpC(btf)).toThrow(BtfkitError);
+  });
+
+  it('a named struct that points to itself is fine (a linked list)', () => {
+    const types: BtfType[] = [
+      {
+        kind: Kind.Struct,
+        nameOff: 3,
+        kflag: false,
+        size: 8,
+        members: [{ nameOff: 5, type: 2, bitOffset: 0, bitfieldSize: 0 }],
+      },
+      { kind: Kind.Ptr, nameOff: 0, kflag: false, type: 1 },
+    ];
+    const path = join(scratch, 'list.btf');
+    writeFileSync(path, encodeBtf(new Btf({ types, strings, littleEndian: true })));
+    expectSame(
+      dumpC(decodeBtf(readFileSync(path))),
+      bpftool(['btf', 'dump', 'file', path, 'format', 'c']),
+      path,
+    );
   });
 });

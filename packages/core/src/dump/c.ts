@@ -1,5 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
+import { errors } from '../errors/index.ts';
+import { checkCTypeGraph } from './c-cycles.ts';
 
 /**
  * `bpftool btf dump file F format c` (bpftool 7.1.0 / libbpf 1.1's btf_dump): a C header
@@ -10,9 +12,18 @@ import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.
  */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): Buffer {
   const d = new CDumper(btf, opts.layoutFixes === true);
+  // Refuse what has no C spelling (and would make the recursive printer loop) first.
+  checkCTypeGraph(btf, d.allTypes);
   d.out.push(HEADER);
   const n = btf.typeCount;
-  for (let id = 1; id < n; id++) d.dumpType(id);
+  try {
+    for (let id = 1; id < n; id++) d.dumpType(id);
+  } catch (e) {
+    // Only a pathological (hundreds of thousands deep, acyclic) chain gets here.
+    if (e instanceof RangeError)
+      throw errors.unsupported(`type chains too deep for the C printer: ${e.message}`);
+    throw e;
+  }
   d.out.push(FOOTER);
   return Buffer.from(d.out.join(''), 'latin1');
 }
@@ -90,6 +101,9 @@ const MISSING_BASE_TYPES: Record<string, string> = {
   __Poly128_t: 'unsigned __int128',
 };
 
+/** 2^26 bits = 1M `long: 64;` lines at most for one gap. */
+const MAX_PADDING_BITS = 1 << 26;
+
 const TABS = '\t\t\t\t\t\t\t\t\t\t\t\t';
 /** Indentation: one tab per level, at most 12 (libbpf's PREFIXES). */
 function pfx(lvl: number): string {
@@ -107,6 +121,10 @@ class CDumper {
   private readonly n: number;
   private readonly types: BtfType[];
   private readonly ptrSz: number;
+  /** Every type by id (base included; index 0 = void). */
+  get allTypes(): readonly BtfType[] {
+    return this.types;
+  }
   private readonly orderState: Uint8Array;
   private readonly emitState: Uint8Array;
   private readonly fwdEmitted: Uint8Array;
@@ -118,6 +136,8 @@ class CDumper {
   private readonly identNames = new Map<string, number>();
   private readonly strtabs: { start: number; text: string }[];
   private emitQueue: number[] = [];
+  /** Members/enumerators the printer may still emit (see spendDefinition). */
+  private budget: number;
 
   constructor(
     btf: Btf,
@@ -140,6 +160,11 @@ class CDumper {
     this.orderState[0] = Order.Ordered;
     this.emitState[0] = Emit.Emitted;
     this.ptrSz = this.pointerSize();
+    let size = 0;
+    for (const t of this.types) {
+      size += 1 + ('members' in t ? t.members.length : 'values' in t ? t.values.length : 0);
+    }
+    this.budget = 8 * size + 4096;
     this.markReferenced();
   }
 
@@ -504,6 +529,20 @@ class CDumper {
 
   // ---- definitions ----
 
+  /**
+   * Anonymous types are printed inline at every use, so a crafted BTF that reuses them
+   * could make the output grow exponentially. Real BTF prints each member a few times at
+   * most; past a generous multiple of the input's own size, refuse.
+   */
+  private spendDefinition(lines: number): void {
+    this.budget -= lines + 1;
+    if (this.budget < 0) {
+      throw errors.unsupported(
+        'anonymous types are reused so often that the C header would be out of all proportion to the BTF',
+      );
+    }
+  }
+
   private emitStructFwd(id: number, t: CompositeType): void {
     this.out.push(`${t.kind === STRUCT ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)}`);
   }
@@ -524,6 +563,7 @@ class CDumper {
   }
 
   private emitEnumDef(id: number, t: EnumType | Enum64Type, lvl: number): void {
+    this.spendDefinition(t.values.length);
     const out = this.out;
     out.push(`enum${t.nameOff ? ' ' : ''}${this.typeName(id)}`);
     if (t.values.length === 0) return;
@@ -564,6 +604,7 @@ class CDumper {
   }
 
   private emitStructDef(id: number, t: CompositeType, lvl: number): void {
+    this.spendDefinition(t.members.length);
     const out = this.out;
     const isStruct = t.kind === STRUCT;
     const packed = isStruct ? this.isStructPacked(t) : false;
@@ -614,6 +655,12 @@ class CDumper {
     lvl: number,
   ): void {
     if (curOff >= nextOff) return;
+    // A gap of millions of `long: 64;` lines is no real struct: refuse instead of printing GBs.
+    if (nextOff - curOff > MAX_PADDING_BITS) {
+      throw errors.unsupported(
+        `a struct needs ${nextOff - curOff} bits of explicit padding (more than the C printer emits)`,
+      );
+    }
     const pads: [string, number][] = [
       ['long', this.ptrSz * 8],
       ['int', 32],
