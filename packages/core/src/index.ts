@@ -3,10 +3,15 @@ export * from './btfext/index.ts';
 export {
   buildSkeletonModel,
   CODEGEN_RUNTIME,
+  createCodecs,
+  type RuntimeCodec,
   type SkeletonModel,
   skeletonDts,
+  type TypeDesc,
+  TypeDescriber,
 } from './codegen/index.ts';
 export * from './compat/index.ts';
+export { isFailed, isPoisoned, type RelocateResult, type Relocation, relocateObject } from './core/index.ts';
 export * from './elf/index.ts';
 export * from './errors/index.ts';
 export * from './kernels/index.ts';

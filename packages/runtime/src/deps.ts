@@ -1,23 +1,10 @@
 /**
- * Everything the runtime takes from @btfkit/core, in one place, by source path inside the
- * workspace: plain `node --import tsx` runs (pnpm bench, examples) do not resolve the
- * `@btfkit/source` export condition, and the entry module does not export every stage yet.
- * When @btfkit/core is built and exports them, only this file changes.
+ * Everything the runtime takes from @btfkit/core, in one place, through the package's public
+ * entry: in the workspace (vitest, `node --conditions=@btfkit/source`, tsc's customConditions)
+ * the `@btfkit/source` export condition resolves it to core's TypeScript sources; installed or
+ * bundled, to core's built dist/.
  */
 
-export {
-  createCodecs,
-  type RuntimeCodec,
-  type TypeDesc,
-  TypeDescriber,
-} from '../../core/src/codegen/index.ts';
-export {
-  isFailed,
-  isPoisoned,
-  type RelocateResult,
-  type Relocation,
-  relocateObject,
-} from '../../core/src/core/index.ts';
 export {
   type BpfObject,
   type BpfProgram,
@@ -25,6 +12,7 @@ export {
   type BtfExt,
   BtfkitError,
   type BtfType,
+  createCodecs,
   type DatasecType,
   decodeBtf,
   type Elf,
@@ -34,16 +22,25 @@ export {
   errors,
   extSectionName,
   inFile,
+  isFailed,
+  isPoisoned,
   Kind,
   Linkage,
   parseBpfObject,
   parseElf,
+  type RelocateResult,
+  type Relocation,
+  RUNNING_KERNEL_BTF,
+  type RuntimeCodec,
+  readBtfSourceSync,
+  relocateObject,
   SHN,
   SHT,
   STB,
   STT,
   StringTableBuilder,
+  type TypeDesc,
+  TypeDescriber,
   type TypeId,
   type VarType,
-} from '../../core/src/index.ts';
-export { RUNNING_KERNEL_BTF, readBtfSourceSync } from '../../core/src/kernels/index.ts';
+} from '@btfkit/core';

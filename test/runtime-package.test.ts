@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+// @btfkit/runtime as users get it: built by its package's build script (and @btfkit/core's),
+// imported by package name with no source condition, and bundled into one file by esbuild.
+// Each app loads a program; bpftool must see it by the id the app printed.
+
+const ROOT = join(import.meta.dirname, '..');
+const OBJ = join(ROOT, 'test/fixtures/runtime/exectrace.bpf.o');
+const APP = `
+import { readFileSync } from 'node:fs';
+import { loadObject } from '@btfkit/runtime';
+const obj = await loadObject(new Uint8Array(readFileSync(${JSON.stringify(OBJ)})), { programs: ['handle_exec'] });
+const id = obj.programs.handle_exec.id;
+const seen = JSON.parse(process.argv[2] === 'ask' ? (await import('node:child_process')).execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(id)], { encoding: 'utf8' }) : '{}');
+await obj.close();
+console.log(JSON.stringify({ id, name: seen.name }));
+`;
+
+function runApp(file: string): { id: number; name: string } {
+  return JSON.parse(execFileSync(process.execPath, [file, 'ask'], { encoding: 'utf8', cwd: ROOT }));
+}
+
+let dir: string;
+beforeAll(() => {
+  for (const pkg of ['core', 'runtime'])
+    execFileSync('pnpm', ['--silent', 'run', 'build'], { cwd: join(ROOT, 'packages', pkg), stdio: 'pipe' });
+  dir = mkdtempSync(join(tmpdir(), 'btfkit-pkg-'));
+});
+
+describe('@btfkit/runtime as a package', () => {
+  it('builds JavaScript and declarations, importing core by package name only', () => {
+    for (const f of ['index.js', 'index.d.ts', 'maps/ringbuf.js', 'maps/record-view.d.ts'])
+      expect(existsSync(join(ROOT, 'packages/runtime/dist', f)), f).toBe(true);
+    expect(existsSync(join(ROOT, 'packages/core/dist/codegen/codec.js'))).toBe(true);
+    const deps = readFileSync(join(ROOT, 'packages/runtime/dist/deps.js'), 'utf8');
+    expect(deps).toMatch(/from '@btfkit\/core'/);
+    expect(deps).not.toMatch(/core\/src/);
+  });
+
+  it('runs from dist under plain node (no source condition, no TypeScript loader)', () => {
+    // The app must resolve @btfkit/runtime as a dependency does: from inside the workspace root.
+    const file = join(ROOT, 'test/out', `runtime-plain-${process.pid}.mjs`);
+    mkdirSync(join(ROOT, 'test/out'), { recursive: true });
+    writeFileSync(file, APP);
+    try {
+      expect(runApp(file).name).toBe('handle_exec');
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('bundles with esbuild into one file that loads the program', async () => {
+    const esbuild = (await import(
+      pathToFileURL(createRequire(join(ROOT, 'packages/unplugin/package.json')).resolve('esbuild')).href
+    )) as { build(options: Record<string, unknown>): Promise<unknown> };
+    const entry = join(ROOT, 'test/out', `runtime-bundle-entry-${process.pid}.mjs`);
+    writeFileSync(entry, APP);
+    const out = join(dir, 'app.mjs');
+    await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: out,
+      // Native addons (koffi; core's xz reader) are installed beside the app, not bundled.
+      external: ['koffi', '@napi-rs/lzma'],
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
+      logLevel: 'silent',
+    });
+    const text = readFileSync(out, 'utf8');
+    expect(text).not.toMatch(/from ['"]@btfkit\//);
+    // The app's folder with only the native packages installed, as a deployment would have.
+    mkdirSync(join(dir, 'node_modules/@napi-rs'), { recursive: true });
+    symlinkSync(
+      realpathSync(join(ROOT, 'packages/runtime/node_modules/koffi')),
+      join(dir, 'node_modules/koffi'),
+    );
+    symlinkSync(
+      realpathSync(join(ROOT, 'packages/core/node_modules/@napi-rs/lzma')),
+      join(dir, 'node_modules/@napi-rs/lzma'),
+    );
+    try {
+      expect(runApp(out).name).toBe('handle_exec');
+    } finally {
+      rmSync(entry, { force: true });
+    }
+  });
+});
