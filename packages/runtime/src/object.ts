@@ -3,7 +3,7 @@
  * the way libbpf 1.1's bpf_object__load does it (maps, BTF, CO-RE, ELF relocations, subprogram
  * linking, program load), and the handle that attaches, reads and closes them.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { type AttachOptions, attachProgram, type Link } from './attach/attach.ts';
 import {
@@ -18,7 +18,6 @@ import {
   Kind,
   parseBpfObject,
   RUNNING_KERNEL_BTF,
-  readBtfSourceSync,
   TypeDescriber,
   type TypeId,
 } from './deps.ts';
@@ -118,10 +117,12 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
     defs.set(p, def);
   }
 
-  const vmlinux = runningKernelBtf();
+  // The kernel's BTF (the costliest step of a first load) is read only if something needs it:
+  // CO-RE without a preferred given BTF, or a program attaching to a BTF id.
   const hasCore = (obj.ext?.coreRelos.length ?? 0) > 0;
   let core: CoreApplied | undefined;
   if (hasCore) {
+    const vmlinux = opts.btf && opts.preferGivenBtf ? undefined : runningKernelBtf();
     const target =
       opts.btf && (opts.preferGivenBtf || !vmlinux) ? decodeBtf(opts.btf, { file: 'btf option' }) : vmlinux;
     if (!target) {
@@ -161,7 +162,7 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
       const linked = linkProgram(obj, p, code, relocs);
       applyDataRelocs(linked, obj.littleEndian, (i) => handle.mapFdAt(i));
       let attachBtfId = 0;
-      if (def.btfTarget) attachBtfId = findAttachBtfId(vmlinux, p.name, def);
+      if (def.btfTarget) attachBtfId = findAttachBtfId(runningKernelBtf(), p.name, def);
       let fd: number;
       try {
         fd = progLoad({
@@ -206,10 +207,20 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
 
 let vmlinuxCache: Btf | null | undefined;
 
-/** The running kernel's BTF, decoded once per process (null when the kernel exposes none). */
+/**
+ * The running kernel's BTF, decoded once per process (null when the kernel exposes none).
+ * Without libbpf's sanity pass: these bytes are the kernel image's own .BTF section (sysfs
+ * exposes it read-only), the same the kernel's BTF verifier parses whenever BPF needs kernel
+ * types, so they are not untrusted input; skipping the pass saves a sixth or so of the decode.
+ */
 function runningKernelBtf(): Btf | undefined {
   if (vmlinuxCache === undefined) {
-    vmlinuxCache = existsSync(RUNNING_KERNEL_BTF) ? readBtfSourceSync(RUNNING_KERNEL_BTF).btf : null;
+    vmlinuxCache = existsSync(RUNNING_KERNEL_BTF)
+      ? decodeBtf(new Uint8Array(readFileSync(RUNNING_KERNEL_BTF)), {
+          file: RUNNING_KERNEL_BTF,
+          validate: false,
+        })
+      : null;
   }
   return vmlinuxCache ?? undefined;
 }
