@@ -109,7 +109,7 @@ describe('compat HTML report', () => {
     const failing = page.locator('#matrix td.v-fails').first();
     await failing.click();
     await expect.poll(() => page.locator('#details').isVisible()).toBe(true);
-    const details = await page.locator('#details').innerText();
+    const details = await page.locator('#details').textContent();
     expect(details).toMatch(/Failing relocations/);
     expect(details).toMatch(/pt_regs\.\w+/);
     expect(details).toMatch(/\.bpf\.c:\d+/);

@@ -71,7 +71,10 @@ describe('essential-name index', () => {
         if (name === '') continue;
         const ess = essentialName(name);
         let e = scan.get(ess);
-        if (!e) scan.set(ess, (e = { types: [], declarations: [] }));
+        if (!e) {
+          e = { types: [], declarations: [] };
+          scan.set(ess, e);
+        }
         (isDeclarationKind(btf.type(id).kind) ? e.declarations : e.types).push(id);
       }
       expect(scan.size).toBeGreaterThan(10);

@@ -71,7 +71,8 @@ export class ByteReader {
   u64n(what = 'u64'): number {
     const at = this.pos;
     const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw errors.badHeader(this.abs(at), `${what} ${v} is too large`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw errors.badHeader(this.abs(at), `${what} ${v} is too large`);
     return Number(v);
   }
 

@@ -64,7 +64,12 @@ function stripLocation(message: string): string {
 
 export const errors = {
   truncated: (offset: number, need: number, what: string, have: number) =>
-    new BtfkitError('TRUNCATED', `expected ${what} (${need} bytes) but only ${Math.max(0, have)} remain`, undefined, offset),
+    new BtfkitError(
+      'TRUNCATED',
+      `expected ${what} (${need} bytes) but only ${Math.max(0, have)} remain`,
+      undefined,
+      offset,
+    ),
   badMagic: (offset: number, what: string, got: string) =>
     new BtfkitError('BAD_MAGIC', `expected ${what}, found ${got}`, undefined, offset),
   badHeader: (offset: number, message: string) => new BtfkitError('BAD_HEADER', message, undefined, offset),
@@ -72,7 +77,8 @@ export const errors = {
   badString: (offset: number, message: string) => new BtfkitError('BAD_STRING', message, undefined, offset),
   badElf: (offset: number, message: string) => new BtfkitError('BAD_ELF', message, undefined, offset),
   badBtfExt: (offset: number, message: string) => new BtfkitError('BAD_BTF_EXT', message, undefined, offset),
-  badTar: (file: string, offset: number, message: string) => new BtfkitError('BAD_TAR', message, file, offset),
+  badTar: (file: string, offset: number, message: string) =>
+    new BtfkitError('BAD_TAR', message, file, offset),
   badXz: (file: string, message: string, offset = 0) => new BtfkitError('BAD_XZ', message, file, offset),
   notFound: (file: string, message: string) => new BtfkitError('NOT_FOUND', message, file),
   io: (file: string, message: string) => new BtfkitError('IO', message, file),
