@@ -52,6 +52,11 @@ describe('options are checked up front', () => {
     expect(() => resolveOptions({ kernels: [3] })).toThrow(/option 'kernels'/);
     expect(() => resolveOptions({ inline: 'yes' })).toThrow(/option 'inline' must be a boolean/);
     expect(() => resolveOptions({ cflags: '-O2' })).toThrow(/option 'cflags' must be an array of strings/);
+    expect(() => resolveOptions({ report: '../out.html' })).toThrow(
+      /option 'report' must be a boolean or a relative \.html file name/,
+    );
+    expect(resolveOptions({ report: true }).report).toBe('btfkit-report.html');
+    expect(resolveOptions({ report: 'reports/co-re.html' }).report).toBe('reports/co-re.html');
   });
   it('accepts every documented option', () => {
     const o = resolveOptions({

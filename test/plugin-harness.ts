@@ -33,7 +33,12 @@ export async function build(
   outDir: string,
   opts: Options | false,
   layout: Layout = {},
-): Promise<void> {
+): Promise<{ warnings: string[] }> {
+  const warnings: string[] = [];
+  // Rollup-style hosts: warnings reach onLog; nothing is printed.
+  const onLog = (level: string, log: { message: string }) => {
+    if (level === 'warn') warnings.push(log.message);
+  };
   const entryNames = layout.subdir ? `${layout.subdir}/[name].js` : '[name].js';
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -46,7 +51,8 @@ export async function build(
         input: entry,
         plugins: await plugins(),
         external: [/^node:/],
-        logLevel: 'silent',
+        logLevel: 'warn',
+        onLog,
       });
       await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames });
       await b.close();
@@ -58,7 +64,8 @@ export async function build(
         input: entry,
         plugins: await plugins(),
         platform: 'node',
-        logLevel: 'silent',
+        logLevel: 'warn',
+        onLog,
       });
       await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames });
       await b.close();
@@ -76,14 +83,17 @@ export async function build(
           outDir,
           emptyOutDir: true,
           ssrEmitAssets: true,
-          rollupOptions: { output: { format: 'es', entryFileNames: entryNames } },
+          rollupOptions: {
+            output: { format: 'es', entryFileNames: entryNames },
+            onwarn: (w: { message: string }) => warnings.push(w.message),
+          },
         },
       });
       break;
     }
     case 'esbuild': {
       const esbuild = await load('esbuild');
-      await esbuild.build({
+      const r = await esbuild.build({
         entryPoints: { [mainFile(layout).slice(0, -3)]: entry },
         bundle: true,
         platform: 'node',
@@ -93,6 +103,7 @@ export async function build(
         logLevel: 'silent',
         plugins: await plugins(),
       });
+      for (const w of r.warnings as { text: string }[]) warnings.push(w.text);
       break;
     }
     case 'webpack':
@@ -116,8 +127,12 @@ export async function build(
         )(config);
         compiler.run((err, stats) => {
           const s = stats as
-            | { hasErrors(): boolean; toJson(o: object): { errors?: { message: string }[] } }
+            | {
+                hasErrors(): boolean;
+                toJson(o: object): { errors?: { message: string }[]; warnings?: { message: string }[] };
+              }
             | undefined;
+          for (const w of s?.toJson({ all: false, warnings: true }).warnings ?? []) warnings.push(w.message);
           compiler.close(() => {
             if (err) reject(err);
             else if (s?.hasErrors())
@@ -139,6 +154,7 @@ export async function build(
   // ESM outputs run as modules; webpack's CommonJS output as CommonJS.
   const type = bundler === 'webpack' || bundler === 'rspack' ? 'commonjs' : 'module';
   writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type }));
+  return { warnings };
 }
 
 /** Runs the built app with Node and parses the JSON line it prints. */

@@ -21,7 +21,22 @@ const MINIMIZER_ID = 'btfkit-minimize-1';
 export interface KernelBtfResult {
   kernel: KernelEntry;
   bytes: Uint8Array;
+  /** Of the minimized bytes. */
   hash: string;
+  /** Of the kernel file. */
+  kernelHash: string;
+}
+
+/** Kernel BTF decoded during one module's load, shared by the minimizer and the analysis. */
+export type DecodedKernels = Map<string, Promise<KernelBtf>>;
+
+export function decodeOnce(decoded: DecodedKernels, path: string): Promise<KernelBtf> {
+  let d = decoded.get(path);
+  if (!d) {
+    d = readBtfSource(path);
+    decoded.set(path, d);
+  }
+  return d;
 }
 
 export interface ObjectInput {
@@ -44,19 +59,24 @@ export class BtfSetBuilder {
 
   constructor(private readonly cacheDir: string | undefined) {}
 
-  async build(obj: ObjectInput, kernels: readonly KernelEntry[]): Promise<KernelBtfResult[]> {
+  async build(
+    obj: ObjectInput,
+    kernels: readonly KernelEntry[],
+    decoded: DecodedKernels = new Map(),
+  ): Promise<KernelBtfResult[]> {
     const objHash = sha256(obj.bytes);
     const out: KernelBtfResult[] = [];
     for (const k of kernels) {
-      const key = sha256(`${MINIMIZER_ID}\0${objHash}\0${await this.kernelHash(k.path)}`);
+      const kernelHash = await this.kernelHash(k.path);
+      const key = sha256(`${MINIMIZER_ID}\0${objHash}\0${kernelHash}`);
       let bytes = this.fromCache(key);
       if (bytes) this.stats.hits++;
       else {
         this.stats.misses++;
-        bytes = minimizeFor(await readBtfSource(k.path), k, obj);
+        bytes = minimizeFor(await decodeOnce(decoded, k.path), k, obj);
         this.toCache(key, bytes);
       }
-      out.push({ kernel: k, bytes, hash: sha256(bytes) });
+      out.push({ kernel: k, bytes, hash: sha256(bytes), kernelHash });
     }
     return out;
   }
@@ -65,7 +85,7 @@ export class BtfSetBuilder {
    * The kernel file's content hash, remembered while its size, mtime and inode stay the same:
    * a watch rebuild re-hashes only files that changed (esbuild reports no changed files).
    */
-  private async kernelHash(path: string): Promise<string> {
+  async kernelHash(path: string): Promise<string> {
     let st: { size: number; mtimeMs: number; ino: number };
     try {
       st = await stat(path);

@@ -3,7 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BtfkitError, buildSkeletonModel, CODEGEN_RUNTIME, parseBpfObject, skeletonDts } from '@btfkit/core';
+import {
+  BtfkitError,
+  buildSkeletonModel,
+  CODEGEN_RUNTIME,
+  type CompatResult,
+  errors,
+  parseBpfObject,
+  renderReport,
+  skeletonDts,
+} from '@btfkit/core';
 import { createUnplugin, type UnpluginFactory } from 'unplugin';
 import {
   type AssetSink,
@@ -15,7 +24,8 @@ import {
   rollupSink,
   StoreAssets,
 } from './assets.ts';
-import { BtfSetBuilder, sha256 } from './btfset.ts';
+import { BtfSetBuilder, type DecodedKernels, decodeOnce, sha256 } from './btfset.ts';
+import { CompatChecker, describeProblem, mergeResults, problems } from './compat.ts';
 import { compileBpf, findClang } from './compile.ts';
 import { type KernelEntry, listKernels } from './kernels.ts';
 import { makeFilter, type Options, resolveOptions } from './options.ts';
@@ -41,6 +51,9 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   // Where webpack and Rspack find generated files as asset modules (content-addressed names).
   const store = new StoreAssets(join(opts.cacheDir ?? join(tmpdir(), 'btfkit'), 'assets'));
   const esbuildAssets = new EsbuildAssets();
+  const compat = new CompatChecker(opts.cacheDir);
+  // The analysis of every object this build (and, in watch mode, earlier ones) imported.
+  const compatResults = new Map<string, CompatResult>();
   let esbuildFormat: string | undefined;
 
   function sinkFor(ctx: Ctx): AssetSink {
@@ -93,7 +106,26 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     for (const k of kernels) if (!k.path.startsWith('/sys/')) ctx.addWatchFile(k.path);
     // Everything is computed before anything is emitted: a failure leaves no partial set.
     // Without CO-RE relocations (.BTF.ext) an object needs no kernel BTF at all.
-    const sets = parsed.ext ? await btfSets.build({ file: id, bytes, parsed }, kernels) : undefined;
+    const input = { file: id, bytes, parsed };
+    const decoded: DecodedKernels = new Map();
+    const sets = parsed.ext ? await btfSets.build(input, kernels, decoded) : undefined;
+    if (sets && (opts.compat !== 'off' || opts.report)) {
+      const result = await compat.analyze(
+        input,
+        objName,
+        sets.map((s) => ({ kernel: s.kernel, hash: s.kernelHash, minimized: s.bytes })),
+        (k) => decodeOnce(decoded, k.path),
+      );
+      compatResults.set(id, result);
+      const lines = problems(result).map((c) => describeProblem(basename(id), result, c));
+      // Before anything is emitted: a refused build leaves no assets behind.
+      if (opts.compat === 'error' && lines.length > 0)
+        throw errors.coreRelo(
+          `CO-RE compatibility: ${lines.length} program × kernel pair(s) would fail to load:\n${lines.join('\n')}`,
+          id,
+        );
+      if (opts.compat === 'warn') for (const line of lines) ctx.warn(line);
+    }
 
     if (opts.dts) writeDts(id, skeletonDts(model, 'unplugin-btfkit/types', basename(id)));
 
@@ -149,6 +181,11 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   return {
     name: 'unplugin-btfkit',
     enforce: 'pre',
+    buildEnd() {
+      if (!opts.report || compatResults.size === 0 || viteServe) return;
+      const results = [...compatResults.keys()].sort().map((id) => compatResults.get(id) as CompatResult);
+      this.emitFile({ type: 'asset', fileName: opts.report, source: renderReport(mergeResults(results)) });
+    },
     buildStart() {
       // Re-list kernels each build so a watch rebuild sees added or removed kernel files.
       kernels = undefined;

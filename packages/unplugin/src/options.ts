@@ -18,8 +18,13 @@ export interface Options {
   clang?: string;
   /** Extra clang flags for `.bpf.c` imports (after `-g -O2 -target bpf`). */
   cflags?: string[];
-  /** Build-time compatibility checking against the configured kernels. */
+  /**
+   * Build-time CO-RE compatibility against the configured kernels: `warn` reports each program
+   * that would fail on a kernel (in C terms) as a bundler warning, `error` fails the build.
+   */
   compat?: 'off' | 'warn' | 'error';
+  /** Emit the HTML compatibility report as an asset: `true` names it `btfkit-report.html`. */
+  report?: boolean | string;
   /** The persistent cache of minimized BTF; `false` turns it off. Default: `node_modules/.cache/btfkit`. */
   cacheDir?: string | false;
 }
@@ -33,6 +38,8 @@ export interface ResolvedOptions {
   clang: string | undefined;
   cflags: string[];
   compat: 'off' | 'warn' | 'error';
+  /** The report asset's file name, when one is asked for. */
+  report: string | undefined;
   cacheDir: string | undefined;
 }
 
@@ -62,6 +69,10 @@ const CHECKS: Record<keyof Options, Check> = {
   clang: isString,
   cflags: listOf((x) => (typeof x === 'string' ? undefined : 'string'), 'an array of strings'),
   compat: (v) => (v === 'off' || v === 'warn' || v === 'error' ? undefined : "'off', 'warn' or 'error'"),
+  report: (v) =>
+    typeof v === 'boolean' || (typeof v === 'string' && /^[^/\\][^\\]*\.html$/.test(v) && !v.includes('..'))
+      ? undefined
+      : 'a boolean or a relative .html file name',
   cacheDir: (v) =>
     v === false || (typeof v === 'string' && v !== '') ? undefined : 'a directory path or false',
 };
@@ -99,6 +110,7 @@ export function resolveOptions(raw: unknown, root: string = process.cwd()): Reso
     clang: opts.clang,
     cflags: opts.cflags ?? [],
     compat: opts.compat ?? 'off',
+    report: opts.report === true ? 'btfkit-report.html' : opts.report || undefined,
     cacheDir:
       opts.cacheDir === false ? undefined : resolve(root, opts.cacheDir ?? 'node_modules/.cache/btfkit'),
   };
