@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * `pnpm btfkit ...`: runs the CLI from an esbuild bundle of packages/core/src (main.js plus
+ * the batch's worker.js beside it), rebuilt here whenever a source file is newer than the
+ * bundle. Running the TypeScript sources through tsx costs ~1 s of loader and transpiling on
+ * every call; a bundle is one file V8 parses lazily, and only the command asked for runs its
+ * module bodies (commands/index.ts loads them on demand). The freshness check is a stat of
+ * each source file (about 80, ~1 ms), so nobody ever runs a build step by hand.
+ *
+ * BTFKIT_CLI_CACHE moves the bundle directory (tests build into a temp dir). Plain
+ * JavaScript on purpose: this file must run before any TypeScript loader exists.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const ROOT = join(import.meta.dirname, '..');
+const CORE = join(ROOT, 'packages/core');
+const SRC = join(CORE, 'src');
+// Inside @btfkit/core's node_modules so that the bundle's bare imports (the xz addon, kept
+// out of the bundle because it is native) resolve to core's own dependencies.
+const OUT = process.env.BTFKIT_CLI_CACHE || join(CORE, 'node_modules/.cache/btfkit-cli');
+const MAIN = join(OUT, 'main.js');
+
+/** Newest modification time (ms) of the inputs: every non-test source, core's package.json, this file. */
+function newestInput() {
+  let newest = Math.max(statSync(join(CORE, 'package.json')).mtimeMs, statSync(import.meta.filename).mtimeMs);
+  for (const e of readdirSync(SRC, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || e.name.endsWith('.test.ts')) continue;
+    const m = statSync(join(e.parentPath, e.name)).mtimeMs;
+    if (m > newest) newest = m;
+  }
+  return newest;
+}
+
+function bundleTime() {
+  try {
+    return statSync(MAIN).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Builds both entry points in memory, then writes each file to a temp name and renames it:
+ * two launchers rebuilding at once both write the same bytes, and none ever imports a
+ * half-written file. The bundle's mtime is set to when the build started, so a source saved
+ * during the build makes the next call rebuild again.
+ */
+async function rebuild() {
+  const started = Date.now() / 1000;
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: { main: join(SRC, 'cli/main.ts'), worker: join(SRC, 'minimize/worker.ts') },
+    outdir: OUT,
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    nodePaths: [join(CORE, 'node_modules')],
+    external: ['@napi-rs/lzma'],
+    logLevel: 'error',
+  });
+  mkdirSync(OUT, { recursive: true });
+  // Elsewhere than the default place, a link gives the bundle core's dependencies.
+  const modules = join(OUT, 'node_modules');
+  if (!OUT.startsWith(join(CORE, 'node_modules')) && !existsSync(modules)) {
+    symlinkSync(join(CORE, 'node_modules'), modules);
+  }
+  const pkg = join(OUT, 'package.json');
+  writeFileSync(`${pkg}.${process.pid}`, '{"type":"module"}\n');
+  renameSync(`${pkg}.${process.pid}`, pkg);
+  // main.js last: its mtime is what marks the bundle as complete and fresh.
+  const files = result.outputFiles.sort((a, b) => (a.path === MAIN ? 1 : b.path === MAIN ? -1 : 0));
+  for (const f of files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, f.contents);
+    utimesSync(tmp, started, started);
+    renameSync(tmp, f.path);
+  }
+}
+
+if (bundleTime() < newestInput()) await rebuild();
+const { main } = await import(pathToFileURL(MAIN).href);
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(
+      `btfkit: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { commands } from '../packages/core/src/cli/commands/index.ts';
+import { bpftool, CORPUS, kernelArchives, releaseOf } from './fixtures/btf/corpus.ts';
+
+/**
+ * `pnpm btfkit` runs scripts/btfkit.mjs, which bundles the CLI on first use and whenever a
+ * source is newer. Here it builds into a temp dir (BTFKIT_CLI_CACHE) and must behave as the
+ * CLI does: outputs equal bpftool's, the batch's worker found beside the bundle.
+ */
+const ROOT = join(import.meta.dirname, '..');
+const cache = mkdtempSync(join(tmpdir(), 'btfkit-launcher-'));
+afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+function launch(args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'scripts/btfkit.mjs'), ...args], {
+    env: { ...process.env, BTFKIT_CLI_CACHE: cache },
+    maxBuffer: 1 << 26,
+  });
+}
+
+describe('scripts/btfkit.mjs', () => {
+  it('builds the bundle when missing and lists every command with its own summary', async () => {
+    const r = launch(['--help']);
+    expect(r.status).toBe(0);
+    expect(statSync(join(cache, 'main.js')).size).toBeGreaterThan(0);
+    expect(statSync(join(cache, 'worker.js')).size).toBeGreaterThan(0);
+    const help = r.stdout.toString();
+    for (const entry of commands) {
+      const command = await entry.load();
+      expect(command.name).toBe(entry.name);
+      expect(command.summary).toBe(entry.summary);
+      expect(help).toContain(`${entry.name}  `);
+      expect(help).toContain(entry.summary);
+    }
+  });
+
+  it('rebuilds a bundle older than the sources', () => {
+    utimesSync(join(cache, 'main.js'), 0, 0);
+    expect(launch(['--version']).stdout.toString()).toBe('btfkit 0.1.0\n');
+    const source = statSync(join(ROOT, 'packages/core/src/cli/main.ts')).mtimeMs;
+    expect(statSync(join(cache, 'main.js')).mtimeMs).toBeGreaterThanOrEqual(source);
+  });
+
+  it('dump of a corpus kernel archive prints what bpftool prints for its raw BTF', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
+    const dir = mkdtempSync(join(cache, 'raw-'));
+    spawnSync('tar', ['-xJf', archive, '-C', dir]);
+    const raw = join(dir, `${releaseOf(archive)}.btf`);
+    const r = launch(['dump', archive]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.equals(bpftool(['btf', 'dump', 'file', raw]))).toBe(true);
+  });
+
+  it('the batch runs its workers from the bundle and writes bpftool min_core_btf output', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
+    const object = join(CORPUS, 'objects/opensnoop.bpf.o');
+    const out = join(cache, 'batch');
+    const r = launch(['min-core-btf', '-q', '--kernels', archive, '--out-dir', out, object]);
+    expect(r.stderr.toString()).not.toContain('internal error');
+    expect(r.status).toBe(0);
+    const expected = readFileSync(join(CORPUS, 'expected/min', releaseOf(archive), 'opensnoop.btf'));
+    const written = readFileSync(join(out, 'debian/12/arm64', `${releaseOf(archive)}.btf`));
+    expect(written.equals(expected)).toBe(true);
+  });
+});
