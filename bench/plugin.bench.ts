@@ -30,17 +30,15 @@ export default async function benchPlugin(log: (line: string) => void): Promise<
       mkdirSync(join(dst, '..'), { recursive: true });
       symlinkSync(f.abs, dst);
     }
+    // A fresh --out-dir each run: min-core-btf resumes from its stamps in an existing one.
     const ref = timeProcess(
-      process.execPath,
+      '/bin/sh',
       [
-        '--import',
-        'tsx',
-        'packages/core/src/cli/main.ts',
-        'min-core-btf',
-        '--kernels',
-        kdir,
-        '--out-dir',
+        '-c',
+        'rm -rf "$1" && exec "$0" --import tsx packages/core/src/cli/main.ts min-core-btf --kernels "$2" --out-dir "$1" "$3"',
+        process.execPath,
         join(tmp, `ref${n}`),
+        kdir,
         object,
       ],
       coldRuns,

@@ -15,4 +15,5 @@ export { isFailed, isPoisoned, type RelocateResult, type Relocation, relocateObj
 export * from './elf/index.ts';
 export * from './errors/index.ts';
 export * from './kernels/index.ts';
+export { type BatchKernel, type KernelOutcome, minimizeKernels, storePath } from './minimize/batch.ts';
 export { type MinimizeOptions, minimizeBtf } from './minimize/minimize.ts';

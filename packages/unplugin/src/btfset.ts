@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type BpfObject,
@@ -8,6 +9,7 @@ import {
   errors,
   type KernelBtf,
   minimizeBtf,
+  minimizeKernels,
   readBtfSource,
 } from '@btfkit/core';
 import type { KernelEntry } from './kernels.ts';
@@ -65,20 +67,38 @@ export class BtfSetBuilder {
     decoded: DecodedKernels = new Map(),
   ): Promise<KernelBtfResult[]> {
     const objHash = sha256(obj.bytes);
-    const out: KernelBtfResult[] = [];
+    const found: (Uint8Array | undefined)[] = [];
+    const keys: string[] = [];
+    const hashes: string[] = [];
     for (const k of kernels) {
       const kernelHash = await this.kernelHash(k.path);
       const key = sha256(`${MINIMIZER_ID}\0${objHash}\0${kernelHash}`);
-      let bytes = this.fromCache(key);
-      if (bytes) this.stats.hits++;
-      else {
-        this.stats.misses++;
-        bytes = minimizeFor(await decodeOnce(decoded, k.path), k, obj);
-        this.toCache(key, bytes);
-      }
-      out.push({ kernel: k, bytes, hash: sha256(bytes), kernelHash });
+      hashes.push(kernelHash);
+      keys.push(key);
+      found.push(this.fromCache(key));
     }
-    return out;
+    const missing = kernels.flatMap((k, i) => (found[i] ? [] : [{ k, i }]));
+    this.stats.hits += kernels.length - missing.length;
+    this.stats.misses += missing.length;
+    if (missing.length === 1) {
+      const { k, i } = missing[0] as { k: KernelEntry; i: number };
+      found[i] = minimizeFor(await decodeOnce(decoded, k.path), k, obj);
+    } else if (missing.length > 1) {
+      // Several kernels: core's batch minimizer, one worker per core (what
+      // `btfkit min-core-btf --kernels` runs), into a scratch directory read back here.
+      const got = await minimizeBatch(
+        obj,
+        missing.map((m) => m.k),
+      );
+      missing.forEach((m, j) => {
+        found[m.i] = got[j];
+      });
+    }
+    return kernels.map((k, i) => {
+      const bytes = found[i] as Uint8Array;
+      if (missing.some((m) => m.i === i)) this.toCache(keys[i] as string, bytes);
+      return { kernel: k, bytes, hash: sha256(bytes), kernelHash: hashes[i] as string };
+    });
   }
 
   /**
@@ -134,6 +154,31 @@ export class BtfSetBuilder {
     const tmp = `${final}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(tmp, bytes);
     renameSync(tmp, final);
+  }
+}
+
+async function minimizeBatch(obj: ObjectInput, kernels: readonly KernelEntry[]): Promise<Uint8Array[]> {
+  const outDir = mkdtempSync(join(tmpdir(), 'btfkit-plugin-min-'));
+  try {
+    const { outcomes } = await minimizeKernels({
+      outDir,
+      objects: [{ file: obj.file, bytes: obj.bytes }],
+      kernels: kernels.map((k) => ({
+        distro: k.distro === 'unknown' ? undefined : k.distro,
+        version: k.version === 'unknown' ? undefined : k.version,
+        arch: k.arch === 'unknown' ? undefined : k.arch,
+        release: k.release,
+        path: k.path,
+      })),
+    });
+    return outcomes.map((o) => {
+      if (o.status === 'failed' || !o.file) {
+        throw errors.minimize(o.error ?? `minimizing the BTF of ${o.kernel.path} failed`, obj.file);
+      }
+      return new Uint8Array(readFileSync(join(outDir, o.file)));
+    });
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
   }
 }
 
