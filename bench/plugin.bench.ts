@@ -81,7 +81,7 @@ export default async function benchPlugin(log: (line: string) => void): Promise<
   return rows;
 }
 
-async function timeIt(runs: number, fn: () => Promise<void>): Promise<number> {
+async function timeIt(runs: number, fn: () => Promise<unknown>): Promise<number> {
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
