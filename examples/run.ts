@@ -19,7 +19,7 @@ async function viteBuild(outDir: string): Promise<void> {
     configFile: false,
     logLevel: 'warn',
     root: join(here, 'app'),
-    plugins: [btfkit({ kernels })],
+    plugins: [btfkit({ kernels, compat: 'warn', report: true })],
     build: {
       ssr: entry,
       outDir,
@@ -42,7 +42,7 @@ async function esbuildBuild(outDir: string): Promise<void> {
     outdir: outDir,
     // The plugin hands its files to esbuild's file loader: they are named like other assets.
     assetNames: 'assets/[name]-[hash]',
-    plugins: [btfkit({ kernels })],
+    plugins: [btfkit({ kernels, compat: 'warn', report: true })],
   });
 }
 
@@ -56,6 +56,7 @@ for (const [name, run] of [
   writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');
   const assets = readdirSync(join(outDir, 'assets')).sort();
   console.log(`\n=== ${name}: built in ${Math.round(performance.now() - t)} ms → ${outDir}`);
-  console.log(`    assets: ${assets.join(' ')}\n`);
+  console.log(`    assets: ${assets.join(' ')}`);
+  console.log(`    CO-RE compatibility report: ${join(outDir, 'btfkit-report.html')}\n`);
   execFileSync(process.execPath, [join(outDir, 'main.js')], { stdio: 'inherit' });
 }
