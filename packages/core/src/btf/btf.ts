@@ -1,5 +1,6 @@
 import { errors } from '../errors/index.ts';
 import { Kind } from './kinds.ts';
+import { TypeRecords } from './records.ts';
 import { type BtfType, type TypeId, VOID } from './types.ts';
 
 /** The decoded header, as found in the file. */
@@ -27,7 +28,8 @@ export interface LayoutEntry {
 }
 
 export interface BtfInit {
-  types: BtfType[];
+  /** The types in id order, or (from decodeBtf) the scanned records to build them from on demand. */
+  types: BtfType[] | TypeRecords;
   strings: Uint8Array;
   littleEndian: boolean;
   header?: BtfHeader;
@@ -36,15 +38,16 @@ export interface BtfInit {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+const utf8Encoder = new TextEncoder();
 
 /**
  * A BTF: its types by id, its string section, and (for split BTF) the base it extends.
  * Ids below `startId` and string offsets below `startStrOff` belong to the base.
- * Immutable after construction; the name index is built once, on first use.
+ * Immutable after construction. A decoded BTF builds each type object on first `type(id)`
+ * (or all of them on first `types`); the name index is built once, on first use, from the
+ * string bytes.
  */
 export class Btf {
-  /** Types of this BTF only (not the base): `types[i]` has id `startId + i`. */
-  readonly types: BtfType[];
   readonly strings: Uint8Array;
   readonly littleEndian: boolean;
   readonly header: BtfHeader | undefined;
@@ -52,11 +55,25 @@ export class Btf {
   readonly base: Btf | undefined;
   readonly startId: TypeId;
   readonly startStrOff: number;
+  /** Own types built so far, by index (holes not yet built); complete when `records` is unset. */
+  private own: BtfType[];
+  private records: TypeRecords | undefined;
+  private readonly count: number;
   private readonly strCache = new Map<number, string>();
-  private nameIndex: Map<string, TypeId[]> | undefined;
+  private nameHash: NameHash | undefined;
+  private readonly byNameCache = new Map<string, readonly TypeId[]>();
+  private nameMap: Map<string, TypeId[]> | undefined;
 
   constructor(init: BtfInit) {
-    this.types = init.types;
+    if (init.types instanceof TypeRecords) {
+      this.records = init.types;
+      this.count = init.types.count;
+      this.own = new Array(this.count);
+    } else {
+      this.records = undefined;
+      this.count = init.types.length;
+      this.own = init.types;
+    }
     this.strings = init.strings;
     this.littleEndian = init.littleEndian;
     this.header = init.header;
@@ -66,21 +83,53 @@ export class Btf {
     this.startStrOff = init.base ? init.base.startStrOff + init.base.strings.length : 0;
   }
 
+  /** Types of this BTF only (not the base): `types[i]` has id `startId + i`. Builds all on first use. */
+  get types(): BtfType[] {
+    const records = this.records;
+    if (records) {
+      const own = this.own;
+      for (let i = 0; i < this.count; i++) if (own[i] === undefined) own[i] = records.materialize(i);
+      this.records = undefined;
+    }
+    return this.own;
+  }
+
   /** Number of ids including void and the base's: valid ids are 0 .. typeCount-1. */
   get typeCount(): number {
-    return this.startId + this.types.length;
+    return this.startId + this.count;
   }
 
   /** The type with this id (void for 0), looking into the base for base ids. */
   type(id: TypeId): BtfType {
-    if (id >= this.startId) {
-      const t = this.types[id - this.startId];
-      if (t === undefined) throw errors.badBtf(0, `type id ${id} out of range (max ${this.typeCount - 1})`);
-      return t;
+    const i = id - this.startId;
+    if (i >= 0) {
+      const t = this.own[i];
+      if (t !== undefined) return t;
+      if (i < this.count && this.records) {
+        const built = this.records.materialize(i);
+        this.own[i] = built;
+        return built;
+      }
+      throw errors.badBtf(0, `type id ${id} out of range (max ${this.typeCount - 1})`);
     }
     if (id === 0) return VOID;
     if (this.base) return this.base.type(id);
     throw errors.badBtf(0, `type id ${id} out of range`);
+  }
+
+  /** `type(id).kind` without building the type object (UNKNOWN_KIND for layout-described kinds). */
+  kindOf(id: TypeId): number {
+    const i = id - this.startId;
+    if (i >= 0 && i < this.count) return this.records ? this.records.kind(i) : (this.own[i] as BtfType).kind;
+    return this.type(id).kind;
+  }
+
+  /** `type(id).nameOff` without building the type object. */
+  nameOffOf(id: TypeId): number {
+    const i = id - this.startId;
+    if (i >= 0 && i < this.count)
+      return this.records ? this.records.nameOff(i) : (this.own[i] as BtfType).nameOff;
+    return this.type(id).nameOff;
   }
 
   /** Whether `id` names a type of this BTF or its base. */
@@ -114,15 +163,19 @@ export class Btf {
 
   /** The name of a type ('' for anonymous types and void). */
   name(id: TypeId): string {
-    return this.str(this.type(id).nameOff);
+    return this.str(this.nameOffOf(id));
   }
 
   /**
    * Ids of all types of this BTF and its base with exactly this name, ascending.
-   * The index is built once per BTF.
+   * The index is built once per BTF (hashes of the name bytes; no string per type).
    */
   byName(name: string): readonly TypeId[] {
-    const own = this.index().get(name) ?? EMPTY;
+    let own = this.byNameCache.get(name);
+    if (own === undefined) {
+      own = this.lookupOwn(name);
+      this.byNameCache.set(name, own);
+    }
     if (!this.base) return own;
     const fromBase = this.base.byName(name);
     if (fromBase.length === 0) return own;
@@ -130,25 +183,76 @@ export class Btf {
     return [...fromBase, ...own];
   }
 
-  /** Every (name, ids) pair of this BTF only (not the base). */
+  /** Every (name, ids) pair of this BTF only (not the base). Decodes every name: for listings. */
   names(): ReadonlyMap<string, readonly TypeId[]> {
-    return this.index();
-  }
-
-  private index(): Map<string, TypeId[]> {
-    if (this.nameIndex) return this.nameIndex;
+    if (this.nameMap) return this.nameMap;
     const idx = new Map<string, TypeId[]>();
-    const { types, startId } = this;
-    for (let i = 0; i < types.length; i++) {
-      const t = types[i] as BtfType;
-      if (t.nameOff === 0) continue;
-      const n = this.str(t.nameOff);
+    for (let i = 0; i < this.count; i++) {
+      const off = this.nameOffOf(this.startId + i);
+      if (off === 0) continue;
+      const n = this.str(off);
       if (n === '') continue;
       const list = idx.get(n);
-      if (list) list.push(startId + i);
-      else idx.set(n, [startId + i]);
+      if (list) list.push(this.startId + i);
+      else idx.set(n, [this.startId + i]);
     }
-    this.nameIndex = idx;
+    this.nameMap = idx;
+    return idx;
+  }
+
+  /** Where the string at `off` lives: the section holding it and the index there (-1: nowhere). */
+  private stringAt(off: number): [Uint8Array, number] {
+    let b: Btf | undefined = this;
+    while (b && off < b.startStrOff) b = b.base;
+    if (!b) return [this.strings, -1];
+    const local = off - b.startStrOff;
+    return local < b.strings.length ? [b.strings, local] : [this.strings, -1];
+  }
+
+  private lookupOwn(name: string): readonly TypeId[] {
+    if (name === '' || this.count === 0) return EMPTY;
+    const want = utf8Encoder.encode(name);
+    const h = fnv1a(want, 0, want.length);
+    if (!this.nameHash) this.nameHash = this.buildNameHash();
+    const idx = this.nameHash;
+    const out: TypeId[] = [];
+    for (let e = idx.head[h & idx.mask] as number; e !== 0; e = idx.next[e - 1] as number) {
+      const i = e - 1;
+      if (idx.hash[i] !== h) continue;
+      const [s, at] = this.stringAt(this.nameOffOf(this.startId + i));
+      if (s[at + want.length] !== 0 && at + want.length !== s.length) continue;
+      let same = true;
+      for (let k = 0; k < want.length && same; k++) same = s[at + k] === want[k];
+      if (same) out.push(this.startId + i);
+    }
+    return out.length === 0 ? EMPTY : out;
+  }
+
+  /** Chained hash of every own named type, by FNV-1a of its name bytes; chains in id order. */
+  private buildNameHash(): NameHash {
+    const n = this.count;
+    let size = 16;
+    while (size < n) size *= 2;
+    const idx: NameHash = {
+      head: new Int32Array(size),
+      next: new Int32Array(n),
+      hash: new Uint32Array(n),
+      mask: size - 1,
+    };
+    // Backwards, so that each chain lists ids ascending.
+    for (let i = n - 1; i >= 0; i--) {
+      const off = this.nameOffOf(this.startId + i);
+      if (off === 0) continue;
+      const [s, at] = off >= this.startStrOff ? [this.strings, off - this.startStrOff] : this.stringAt(off);
+      if (at < 0 || at >= s.length || s[at] === 0) continue;
+      let end = s.indexOf(0, at);
+      if (end < 0) end = s.length;
+      const h = fnv1a(s, at, end);
+      const b = h & idx.mask;
+      idx.hash[i] = h;
+      idx.next[i] = idx.head[b] as number;
+      idx.head[b] = i + 1;
+    }
     return idx;
   }
 
@@ -176,6 +280,20 @@ export class Btf {
 }
 
 const EMPTY: readonly TypeId[] = Object.freeze([]);
+
+/** Bucket heads (own type index + 1, 0 = empty) by hash & mask; `next` chains; `hash` per type. */
+interface NameHash {
+  head: Int32Array;
+  next: Int32Array;
+  hash: Uint32Array;
+  mask: number;
+}
+
+function fnv1a(s: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (s[i] as number), 0x01000193);
+  return h >>> 0;
+}
 const MAX_CHAIN = 1024;
 
 export function isMod(kind: number): boolean {

@@ -1,19 +1,9 @@
 import { ByteReader } from '../bytes/reader.ts';
 import { BtfkitError, errors, inFile } from '../errors/index.ts';
 import { Btf, type BtfHeader, type LayoutEntry } from './btf.ts';
-import { Kind, MAX_KNOWN_KIND } from './kinds.ts';
-import {
-  type BtfType,
-  type CompositeType,
-  type DatasecVar,
-  type Enum64Value,
-  type EnumValue,
-  type IntType,
-  type Member,
-  type Param,
-  type RefType,
-  UNKNOWN_KIND,
-} from './types.ts';
+import { Kind } from './kinds.ts';
+import { scanTypes, type TypeRecords } from './records.ts';
+import { type BtfType, UNKNOWN_KIND } from './types.ts';
 
 export const BTF_MAGIC = 0xeb9f;
 const CLASSIC_HDR_LEN = 24;
@@ -88,10 +78,10 @@ function decode(bytes: Uint8Array, opts: DecodeOptions): Btf {
   checkStrings(strings, r.abs(strStart), opts.base !== undefined);
 
   const typeReader = r.slice(typeStart, header.typeLen, 'type section');
-  const types = readTypes(typeReader, layout ?? opts.base?.layout);
+  const records = scanTypes(typeReader, layout ?? opts.base?.layout);
 
-  const btf = new Btf({ types, strings, littleEndian, header, layout, base: opts.base });
-  if (opts.validate !== false) validate(btf, typeReader);
+  const btf = new Btf({ types: records, strings, littleEndian, header, layout, base: opts.base });
+  if (opts.validate !== false) validate(btf, records, records.words, typeReader);
   return btf;
 }
 
@@ -163,201 +153,13 @@ function checkStrings(strings: Uint8Array, at: number, split: boolean): void {
   }
 }
 
-/** Names the record being read in errors ("members of type #12"); built only on failure. */
-function recordWhat(field: string, index: number): string {
-  return `${field} of type #${index + 1}`;
-}
-
-/**
- * Reads the type records. This is the hot loop of every kernel load (100k+ records), so it
- * reads through the DataView directly, checks each record's full size once before reading
- * it, and builds each kind's object with one fixed shape (optional raw fields are added
- * only when present) to keep allocation and GC low.
- */
-function readTypes(r: ByteReader, layout: LayoutEntry[] | undefined): BtfType[] {
-  const types: BtfType[] = [];
-  const v = r.view;
-  const le = r.littleEndian;
-  const end = r.length;
-  let pos = 0;
-  const need = (n: number, field: string) => {
-    if (pos + n > end) throw errors.truncated(r.abs(pos), n, recordWhat(field, types.length), end - pos);
-  };
-  while (pos < end) {
-    const start = pos;
-    need(12, 'type record');
-    const nameOff = v.getUint32(pos, le);
-    const info = v.getUint32(pos + 4, le);
-    const sizeOrType = v.getUint32(pos + 8, le);
-    pos += 12;
-    // Wide masks (24-bit vlen, 7-bit kind): old producers always wrote zeros there.
-    const vlen = info & 0xffffff;
-    const kind = (info >>> 24) & 0x7f;
-    const kflag = info >>> 31 === 1;
-    let t: BtfType;
-    switch (kind) {
-      case 1 /* Kind.Int */:
-        {
-          need(4, 'INT encoding');
-          const enc = v.getUint32(pos, le);
-          pos += 4;
-          const it: IntType = {
-            kind,
-            nameOff,
-            kflag,
-            size: sizeOrType,
-            encoding: (enc >>> 24) & 0x0f,
-            bitOffset: (enc >>> 16) & 0xff,
-            bits: enc & 0xff,
-          };
-          if (enc & 0xf000ff00) it.rawEncoding = enc;
-          if (vlen) it.rawVlen = vlen;
-          t = it;
-          break;
-        }
-      case 2 /* Kind.Ptr */:
-      case 8 /* Kind.Typedef */:
-      case 9 /* Kind.Volatile */:
-      case 10 /* Kind.Const */:
-      case 11 /* Kind.Restrict */:
-      case 18 /* Kind.TypeTag */:
-        t = { kind, nameOff, kflag, type: sizeOrType } as RefType;
-        if (vlen) t.rawVlen = vlen;
-        break;
-      case 7 /* Kind.Fwd */:
-        t = { kind, nameOff, kflag };
-        if (sizeOrType || vlen) {
-          t.rawVlen = vlen;
-          t.rawSizeOrType = sizeOrType;
-        }
-        break;
-      case 16 /* Kind.Float */:
-        t = { kind, nameOff, kflag, size: sizeOrType };
-        if (vlen) t.rawVlen = vlen;
-        break;
-      case 3 /* Kind.Array */:
-        {
-          need(12, 'ARRAY info');
-          t = {
-            kind,
-            nameOff,
-            kflag,
-            type: v.getUint32(pos, le),
-            indexType: v.getUint32(pos + 4, le),
-            nelems: v.getUint32(pos + 8, le),
-          };
-          pos += 12;
-          if (vlen || sizeOrType) {
-            t.rawVlen = vlen;
-            t.rawSizeOrType = sizeOrType;
-          }
-          break;
-        }
-      case 4 /* Kind.Struct */:
-      case 5 /* Kind.Union */:
-        {
-          need(vlen * 12, `${vlen} members`);
-          const members: Member[] = new Array(vlen);
-          for (let i = 0; i < vlen; i++, pos += 12) {
-            const off = v.getUint32(pos + 8, le);
-            members[i] = {
-              nameOff: v.getUint32(pos, le),
-              type: v.getUint32(pos + 4, le),
-              bitOffset: kflag ? off & 0xffffff : off,
-              bitfieldSize: kflag ? off >>> 24 : 0,
-            };
-          }
-          t = { kind, nameOff, kflag, size: sizeOrType, members } as CompositeType;
-          break;
-        }
-      case 6 /* Kind.Enum */:
-        {
-          need(vlen * 8, `${vlen} enumerators`);
-          const values: EnumValue[] = new Array(vlen);
-          for (let i = 0; i < vlen; i++, pos += 8)
-            values[i] = { nameOff: v.getUint32(pos, le), value: v.getUint32(pos + 4, le) };
-          t = { kind, nameOff, kflag, size: sizeOrType, values };
-          break;
-        }
-      case 19 /* Kind.Enum64 */:
-        {
-          need(vlen * 12, `${vlen} enumerators`);
-          const values: Enum64Value[] = new Array(vlen);
-          for (let i = 0; i < vlen; i++, pos += 12) {
-            values[i] = {
-              nameOff: v.getUint32(pos, le),
-              lo: v.getUint32(pos + 4, le),
-              hi: v.getUint32(pos + 8, le),
-            };
-          }
-          t = { kind, nameOff, kflag, size: sizeOrType, values };
-          break;
-        }
-      case 12 /* Kind.Func */:
-        t = { kind, nameOff, kflag, type: sizeOrType, linkage: vlen };
-        break;
-      case 13 /* Kind.FuncProto */:
-        {
-          need(vlen * 8, `${vlen} parameters`);
-          const params: Param[] = new Array(vlen);
-          for (let i = 0; i < vlen; i++, pos += 8)
-            params[i] = { nameOff: v.getUint32(pos, le), type: v.getUint32(pos + 4, le) };
-          t = { kind, nameOff, kflag, type: sizeOrType, params };
-          break;
-        }
-      case 14 /* Kind.Var */:
-        need(4, 'VAR linkage');
-        t = { kind, nameOff, kflag, type: sizeOrType, linkage: v.getUint32(pos, le) };
-        pos += 4;
-        if (vlen) t.rawVlen = vlen;
-        break;
-      case 15 /* Kind.Datasec */:
-        {
-          need(vlen * 12, `${vlen} section variables`);
-          const vars: DatasecVar[] = new Array(vlen);
-          for (let i = 0; i < vlen; i++, pos += 12) {
-            vars[i] = {
-              type: v.getUint32(pos, le),
-              offset: v.getUint32(pos + 4, le),
-              size: v.getUint32(pos + 8, le),
-            };
-          }
-          t = { kind, nameOff, kflag, size: sizeOrType, vars };
-          break;
-        }
-      case 17 /* Kind.DeclTag */:
-        need(4, 'DECL_TAG component_idx');
-        t = { kind, nameOff, kflag, type: sizeOrType, componentIdx: v.getInt32(pos, le) };
-        pos += 4;
-        if (vlen) t.rawVlen = vlen;
-        break;
-      default: {
-        const entry = kind > MAX_KNOWN_KIND || kind === 0 ? layout?.[kind] : undefined;
-        if (!entry) {
-          throw errors.badBtf(
-            r.abs(start + 4),
-            `unsupported BTF kind ${kind} (no layout section entry describes it)`,
-          );
-        }
-        const n = entry.infoSz + vlen * entry.elemSz;
-        need(n, `kind ${kind} trailing data`);
-        const trailing = r.bytes.slice(pos, pos + n);
-        pos += n;
-        t = { kind: UNKNOWN_KIND, rawKind: kind, nameOff, kflag, vlen, sizeOrType, trailing };
-      }
-    }
-    types.push(t);
-  }
-  return types;
-}
-
 /**
  * libbpf's sanity pass (≥ 1.3): names point into the string section, referenced ids exist,
- * FUNC refers to a FUNC_PROTO. Errors point at the offending record.
+ * FUNC refers to a FUNC_PROTO. Errors point at the offending record. Reads the records'
+ * words, so no type object is built for it.
  */
-function validate(btf: Btf, tr: ByteReader): void {
+function validate(btf: Btf, records: TypeRecords, words: Uint32Array, tr: ByteReader): void {
   const n = btf.typeCount;
-  const types = btf.types;
   // Offsets at or past the split's own start are checked inline; lower ones go to the base.
   const ownStart = btf.startStrOff;
   const strEnd = ownStart + btf.strings.length;
@@ -373,11 +175,16 @@ function validate(btf: Btf, tr: ByteReader): void {
   const checkId = (ref: number, id: number, field: string) => {
     if (ref >= n) fail(field, id, `refers to type id ${ref}, but the last id is ${n - 1}`);
   };
-  for (let i = 0; i < types.length; i++) {
-    const t = types[i] as BtfType;
+  for (let i = 0; i < records.count; i++) {
+    const w = records.wordAt(i);
+    pos = w * 4;
     const id = btf.startId + i;
-    checkName(t.nameOff, id, 'name');
-    switch (t.kind) {
+    const info = words[w + 1] as number;
+    const vlen = info & 0xffffff;
+    const ref = words[w + 2] as number;
+    checkName(words[w] as number, id, 'name');
+    let p = w + 3;
+    switch ((info >>> 24) & 0x7f) {
       case Kind.Ptr:
       case Kind.Typedef:
       case Kind.Volatile:
@@ -386,50 +193,40 @@ function validate(btf: Btf, tr: ByteReader): void {
       case Kind.TypeTag:
       case Kind.Var:
       case Kind.DeclTag:
-        checkId(t.type, id, 'type');
+        checkId(ref, id, 'type');
         break;
       case Kind.Func:
-        checkId(t.type, id, 'type');
-        if (btf.type(t.type).kind !== Kind.FuncProto) fail('type', id, `is [${t.type}], not a FUNC_PROTO`);
+        checkId(ref, id, 'type');
+        if (btf.kindOf(ref) !== Kind.FuncProto) fail('type', id, `is [${ref}], not a FUNC_PROTO`);
         break;
       case Kind.Array:
-        checkId(t.type, id, 'element type');
-        checkId(t.indexType, id, 'index type');
+        checkId(words[p] as number, id, 'element type');
+        checkId(words[p + 1] as number, id, 'index type');
         break;
       case Kind.Struct:
-      case Kind.Union: {
-        const ms = t.members;
-        for (let j = 0; j < ms.length; j++) {
-          const m = ms[j] as Member;
-          checkName(m.nameOff, id, 'member name');
-          checkId(m.type, id, 'member type');
+      case Kind.Union:
+        for (let j = 0; j < vlen; j++, p += 3) {
+          checkName(words[p] as number, id, 'member name');
+          checkId(words[p + 1] as number, id, 'member type');
         }
         break;
-      }
       case Kind.Enum:
-      case Kind.Enum64: {
-        const vs: { nameOff: number }[] = t.values;
-        for (let j = 0; j < vs.length; j++)
-          checkName((vs[j] as { nameOff: number }).nameOff, id, 'enumerator name');
+        for (let j = 0; j < vlen; j++, p += 2) checkName(words[p] as number, id, 'enumerator name');
         break;
-      }
-      case Kind.FuncProto: {
-        checkId(t.type, id, 'return type');
-        const ps = t.params;
-        for (let j = 0; j < ps.length; j++) {
-          const p = ps[j] as Param;
-          checkName(p.nameOff, id, 'parameter name');
-          checkId(p.type, id, 'parameter type');
+      case Kind.Enum64:
+        for (let j = 0; j < vlen; j++, p += 3) checkName(words[p] as number, id, 'enumerator name');
+        break;
+      case Kind.FuncProto:
+        checkId(ref, id, 'return type');
+        for (let j = 0; j < vlen; j++, p += 2) {
+          checkName(words[p] as number, id, 'parameter name');
+          checkId(words[p + 1] as number, id, 'parameter type');
         }
         break;
-      }
-      case Kind.Datasec: {
-        const vs = t.vars;
-        for (let j = 0; j < vs.length; j++) checkId((vs[j] as DatasecVar).type, id, 'variable type');
+      case Kind.Datasec:
+        for (let j = 0; j < vlen; j++, p += 3) checkId(words[p] as number, id, 'variable type');
         break;
-      }
     }
-    pos += recordSize(t);
   }
 }
 

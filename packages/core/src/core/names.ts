@@ -146,8 +146,8 @@ function hashEssential(s: Uint8Array, start: number): void {
 }
 
 function buildIndex(btf: Btf, group: NameGroup): EssentialIndex {
-  const { types } = btf;
-  const n = types.length;
+  const { startId } = btf;
+  const n = btf.typeCount - startId;
   const wantDecl = group === 'declarations';
   let size = 16;
   while (size < n) size *= 2;
@@ -159,10 +159,10 @@ function buildIndex(btf: Btf, group: NameGroup): EssentialIndex {
     mask: size - 1,
   };
   for (let i = 0; i < n; i++) {
-    const t = types[i] as { nameOff: number; kind: number };
-    const nameOff = t.nameOff;
+    // Kind and name offset straight from the record: no type object is built for the index.
+    const nameOff = btf.nameOffOf(startId + i);
     if (nameOff === 0) continue;
-    const k = t.kind;
+    const k = btf.kindOf(startId + i);
     if ((k === FUNC || k === VAR || k === DATASEC || k === DECL_TAG) !== wantDecl) continue;
     const owner = nameOff >= btf.startStrOff ? btf : stringOwner(btf, nameOff);
     if (!owner || nameOff - owner.startStrOff >= owner.strings.length) continue;
@@ -192,7 +192,7 @@ function lookup(btf: Btf, name: string, group: NameGroup): readonly TypeId[] {
   for (let e = idx.head[h & idx.mask] as number; e !== 0; e = idx.next[e - 1] as number) {
     const i = e - 1;
     if (idx.hash[i] !== h || idx.len[i] !== want.length) continue;
-    const nameOff = (btf.types[i] as { nameOff: number }).nameOff;
+    const nameOff = btf.nameOffOf(btf.startId + i);
     const owner = stringOwner(btf, nameOff) as Btf;
     const s = owner.strings;
     const start = nameOff - owner.startStrOff;

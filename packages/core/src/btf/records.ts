@@ -1,0 +1,305 @@
+import type { ByteReader } from '../bytes/reader.ts';
+import { errors } from '../errors/index.ts';
+import type { LayoutEntry } from './btf.ts';
+import { MAX_KNOWN_KIND } from './kinds.ts';
+import {
+  type BtfType,
+  type CompositeType,
+  type DatasecVar,
+  type Enum64Value,
+  type EnumValue,
+  type IntType,
+  type Member,
+  type Param,
+  type RefType,
+  UNKNOWN_KIND,
+} from './types.ts';
+
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The type section of a decoded BTF, kept as words with one offset per record, so a type
+ * becomes a JS object only when someone asks for it. A kernel has ~100k records; a CO-RE
+ * relocation or a minimization looks at a few thousand of them, and building all 100k
+ * objects (plus their member arrays) cost more than everything else in those commands.
+ * Kinds and name offsets are read from the words directly (name indexes need nothing more).
+ */
+export class TypeRecords {
+  /** Number of records. */
+  readonly count: number;
+
+  constructor(
+    /** The type section as 32-bit words in host byte order (read-only for users). */
+    readonly words: Uint32Array,
+    /** The type section as in the file (unknown kinds keep their trailing bytes verbatim). */
+    private readonly bytes: Uint8Array,
+    /** Word index of each record's first word. */
+    private readonly offs: Uint32Array,
+    private readonly layout: LayoutEntry[] | undefined,
+  ) {
+    this.count = offs.length;
+  }
+
+  /** Word index where record `i` starts (byte offset in the type section / 4). */
+  wordAt(i: number): number {
+    return this.offs[i] as number;
+  }
+
+  /** The `kind` that the materialized record would have (UNKNOWN_KIND for layout-described kinds). */
+  kind(i: number): number {
+    const k = ((this.words[(this.offs[i] as number) + 1] as number) >>> 24) & 0x7f;
+    return k >= 1 && k <= 19 ? k : UNKNOWN_KIND;
+  }
+
+  nameOff(i: number): number {
+    return this.words[this.offs[i] as number] as number;
+  }
+
+  /** Builds record `i` as a BtfType, exactly as an eager decode would have. */
+  materialize(i: number): BtfType {
+    const w = this.words;
+    let p = this.offs[i] as number;
+    const nameOff = w[p] as number;
+    const info = w[p + 1] as number;
+    const sizeOrType = w[p + 2] as number;
+    p += 3;
+    // Wide masks (24-bit vlen, 7-bit kind): old producers always wrote zeros there.
+    const vlen = info & 0xffffff;
+    const kind = (info >>> 24) & 0x7f;
+    const kflag = info >>> 31 === 1;
+    switch (kind) {
+      case 1 /* Kind.Int */:
+        {
+          const enc = w[p] as number;
+          const it: IntType = {
+            kind,
+            nameOff,
+            kflag,
+            size: sizeOrType,
+            encoding: (enc >>> 24) & 0x0f,
+            bitOffset: (enc >>> 16) & 0xff,
+            bits: enc & 0xff,
+          };
+          if (enc & 0xf000ff00) it.rawEncoding = enc;
+          if (vlen) it.rawVlen = vlen;
+          return it;
+        }
+      case 2 /* Kind.Ptr */:
+      case 8 /* Kind.Typedef */:
+      case 9 /* Kind.Volatile */:
+      case 10 /* Kind.Const */:
+      case 11 /* Kind.Restrict */:
+      case 18 /* Kind.TypeTag */:
+        {
+          const t = { kind, nameOff, kflag, type: sizeOrType } as RefType;
+          if (vlen) t.rawVlen = vlen;
+          return t;
+        }
+      case 7 /* Kind.Fwd */:
+        {
+          const t: BtfType = { kind, nameOff, kflag };
+          if (sizeOrType || vlen) {
+            t.rawVlen = vlen;
+            t.rawSizeOrType = sizeOrType;
+          }
+          return t;
+        }
+      case 16 /* Kind.Float */:
+        {
+          const t: BtfType = { kind, nameOff, kflag, size: sizeOrType };
+          if (vlen) t.rawVlen = vlen;
+          return t;
+        }
+      case 3 /* Kind.Array */:
+        {
+          const t: BtfType = {
+            kind,
+            nameOff,
+            kflag,
+            type: w[p] as number,
+            indexType: w[p + 1] as number,
+            nelems: w[p + 2] as number,
+          };
+          if (vlen || sizeOrType) {
+            t.rawVlen = vlen;
+            t.rawSizeOrType = sizeOrType;
+          }
+          return t;
+        }
+      case 4 /* Kind.Struct */:
+      case 5 /* Kind.Union */:
+        {
+          const members: Member[] = new Array(vlen);
+          for (let j = 0; j < vlen; j++, p += 3) {
+            const off = w[p + 2] as number;
+            members[j] = {
+              nameOff: w[p] as number,
+              type: w[p + 1] as number,
+              bitOffset: kflag ? off & 0xffffff : off,
+              bitfieldSize: kflag ? off >>> 24 : 0,
+            };
+          }
+          return { kind, nameOff, kflag, size: sizeOrType, members } as CompositeType;
+        }
+      case 6 /* Kind.Enum */:
+        {
+          const values: EnumValue[] = new Array(vlen);
+          for (let j = 0; j < vlen; j++, p += 2)
+            values[j] = { nameOff: w[p] as number, value: w[p + 1] as number };
+          return { kind, nameOff, kflag, size: sizeOrType, values };
+        }
+      case 19 /* Kind.Enum64 */:
+        {
+          const values: Enum64Value[] = new Array(vlen);
+          for (let j = 0; j < vlen; j++, p += 3)
+            values[j] = { nameOff: w[p] as number, lo: w[p + 1] as number, hi: w[p + 2] as number };
+          return { kind, nameOff, kflag, size: sizeOrType, values };
+        }
+      case 12 /* Kind.Func */:
+        return { kind, nameOff, kflag, type: sizeOrType, linkage: vlen };
+      case 13 /* Kind.FuncProto */:
+        {
+          const params: Param[] = new Array(vlen);
+          for (let j = 0; j < vlen; j++, p += 2)
+            params[j] = { nameOff: w[p] as number, type: w[p + 1] as number };
+          return { kind, nameOff, kflag, type: sizeOrType, params };
+        }
+      case 14 /* Kind.Var */:
+        {
+          const t: BtfType = { kind, nameOff, kflag, type: sizeOrType, linkage: w[p] as number };
+          if (vlen) t.rawVlen = vlen;
+          return t;
+        }
+      case 15 /* Kind.Datasec */:
+        {
+          const vars: DatasecVar[] = new Array(vlen);
+          for (let j = 0; j < vlen; j++, p += 3)
+            vars[j] = { type: w[p] as number, offset: w[p + 1] as number, size: w[p + 2] as number };
+          return { kind, nameOff, kflag, size: sizeOrType, vars };
+        }
+      case 17 /* Kind.DeclTag */:
+        {
+          const t: BtfType = { kind, nameOff, kflag, type: sizeOrType, componentIdx: (w[p] as number) | 0 };
+          if (vlen) t.rawVlen = vlen;
+          return t;
+        }
+      default: {
+        // The scan accepted this record only because the layout section describes its kind.
+        const entry = this.layout?.[kind] as LayoutEntry;
+        const n = entry.infoSz + vlen * entry.elemSz;
+        const trailing = this.bytes.slice(p * 4, p * 4 + n);
+        return { kind: UNKNOWN_KIND, rawKind: kind, nameOff, kflag, vlen, sizeOrType, trailing };
+      }
+    }
+  }
+}
+
+/** The type section's bytes as host-order words: a view when possible, else one copy. */
+function toWords(r: ByteReader): Uint32Array {
+  const bytes = r.bytes;
+  const n = bytes.length >>> 2;
+  if (r.littleEndian === HOST_LE) {
+    if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    const words = new Uint32Array(n);
+    new Uint8Array(words.buffer).set(bytes.subarray(0, n * 4));
+    return words;
+  }
+  const words = new Uint32Array(n);
+  const v = r.view;
+  for (let i = 0; i < n; i++) words[i] = v.getUint32(i * 4, r.littleEndian);
+  return words;
+}
+
+/** Names the record being read in errors ("members of type #12"); built only on failure. */
+function recordWhat(field: string, index: number): string {
+  return `${field} of type #${index + 1}`;
+}
+
+/**
+ * One pass over the type section recording where each record starts. Every record's full
+ * size is checked against the section before the next one is looked at, and a kind we do not
+ * know is accepted only when the layout section says how to skip it, so everything
+ * `materialize` reads later is known to be there.
+ */
+export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): TypeRecords {
+  const words = toWords(r);
+  const end = r.length;
+  // At least 12 bytes a record, so this many offsets suffice.
+  const offs = new Uint32Array(Math.floor(end / 12) + 1);
+  let count = 0;
+  let pos = 0;
+  const need = (n: number, field: string) => {
+    if (pos + n > end) throw errors.truncated(r.abs(pos), n, recordWhat(field, count), end - pos);
+  };
+  while (pos < end) {
+    const start = pos;
+    need(12, 'type record');
+    const info = words[(pos >>> 2) + 1] as number;
+    pos += 12;
+    const vlen = info & 0xffffff;
+    const kind = (info >>> 24) & 0x7f;
+    switch (kind) {
+      case 1 /* Kind.Int */:
+        need(4, 'INT encoding');
+        pos += 4;
+        break;
+      case 2 /* Kind.Ptr */:
+      case 7 /* Kind.Fwd */:
+      case 8 /* Kind.Typedef */:
+      case 9 /* Kind.Volatile */:
+      case 10 /* Kind.Const */:
+      case 11 /* Kind.Restrict */:
+      case 12 /* Kind.Func */:
+      case 16 /* Kind.Float */:
+      case 18 /* Kind.TypeTag */:
+        break;
+      case 3 /* Kind.Array */:
+        need(12, 'ARRAY info');
+        pos += 12;
+        break;
+      case 4 /* Kind.Struct */:
+      case 5 /* Kind.Union */:
+        need(vlen * 12, `${vlen} members`);
+        pos += vlen * 12;
+        break;
+      case 6 /* Kind.Enum */:
+        need(vlen * 8, `${vlen} enumerators`);
+        pos += vlen * 8;
+        break;
+      case 19 /* Kind.Enum64 */:
+        need(vlen * 12, `${vlen} enumerators`);
+        pos += vlen * 12;
+        break;
+      case 13 /* Kind.FuncProto */:
+        need(vlen * 8, `${vlen} parameters`);
+        pos += vlen * 8;
+        break;
+      case 14 /* Kind.Var */:
+        need(4, 'VAR linkage');
+        pos += 4;
+        break;
+      case 15 /* Kind.Datasec */:
+        need(vlen * 12, `${vlen} section variables`);
+        pos += vlen * 12;
+        break;
+      case 17 /* Kind.DeclTag */:
+        need(4, 'DECL_TAG component_idx');
+        pos += 4;
+        break;
+      default: {
+        const entry = kind > MAX_KNOWN_KIND || kind === 0 ? layout?.[kind] : undefined;
+        if (!entry) {
+          throw errors.badBtf(
+            r.abs(start + 4),
+            `unsupported BTF kind ${kind} (no layout section entry describes it)`,
+          );
+        }
+        const n = entry.infoSz + vlen * entry.elemSz;
+        need(n, `kind ${kind} trailing data`);
+        pos += n;
+      }
+    }
+    offs[count++] = start >>> 2;
+  }
+  return new TypeRecords(words, r.bytes, offs.slice(0, count), layout);
+}
