@@ -1,4 +1,5 @@
-import { xz } from '@napi-rs/lzma';
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { errors } from '../errors/index.ts';
 
 /**
@@ -149,12 +150,73 @@ export function xzDecompressedSize(bytes: Uint8Array, file: string, max = Number
   return total;
 }
 
+/**
+ * Which decoder inflates an archive. Measured on the corpus's largest kernel (4.5 MiB out),
+ * quiet machine, medians: xz(1) through a pipe 70-80 ms (of which xz itself ~50 ms, liblzma),
+ * @napi-rs/lzma in-process 85-90 ms, lzma-native (liblzma, async only) ~110 ms. xz(1) also
+ * runs beside us instead of on our thread, and @napi-rs/lzma keeps ~5 MiB of RSS per call
+ * for the life of the process. Below ~256 KiB of input the ~15 ms of spawning a process is
+ * the larger cost, so small inputs (fixtures, fuzzing) stay in-process, as does everything
+ * when xz(1) is not installed. BTFKIT_XZ=lib or =tool forces one side (tests, benchmarks).
+ */
+const SPAWN_MIN_INPUT = 256 * 1024;
+let xzToolMissing = false;
+
+function useXzTool(bytes: Uint8Array): boolean {
+  const force = process.env.BTFKIT_XZ;
+  if (force === 'lib' || xzToolMissing) return false;
+  return force === 'tool' || bytes.length >= SPAWN_MIN_INPUT;
+}
+
+type Lzma = {
+  xz: { decompressSync(b: Uint8Array): Uint8Array; decompress(b: Uint8Array): Promise<Uint8Array> };
+};
+let lzma: Lzma | undefined;
+/** The native addon, loaded on first use only: most commands never see an xz file. */
+function inProcess(): Lzma['xz'] {
+  if (!lzma) lzma = createRequire(import.meta.url)('@napi-rs/lzma') as Lzma;
+  return lzma.xz;
+}
+
+/** xz(1)'s complaint as our error; `undefined` when there is no xz(1) to run. */
+function toolFailure(
+  file: string,
+  size: number,
+  err: NodeJS.ErrnoException | undefined,
+  status: number | null,
+  stderr: string,
+) {
+  if (err?.code === 'ENOENT') {
+    xzToolMissing = true;
+    return undefined;
+  }
+  if (err?.code === 'ENOBUFS' || err?.code === 'EOVERFLOW') {
+    return errors.badXz(
+      file,
+      `expected ${size} decompressed bytes from the chunk headers, the decoder produced more`,
+    );
+  }
+  // EPIPE: xz stopped reading at the bad spot and exited; its stderr says why.
+  const why =
+    err && err.code !== 'EPIPE'
+      ? err.message
+      : stderr.trim().replace(/^xz: \(stdin\): /, '') || `exit status ${status}`;
+  return errors.badXz(file, `xz decompression failed: ${why}`);
+}
+
 /** Decompresses after checking the size the stream will produce against `max`. */
 export function xzDecompress(bytes: Uint8Array, file: string, max = DEFAULT_MAX_DECOMPRESSED): Uint8Array {
   const size = checkedSize(bytes, file, max);
+  if (useXzTool(bytes)) {
+    // maxBuffer one past the declared size: a decoder producing more is stopped, not awaited.
+    const r = spawnSync('xz', ['-dc'], { input: bytes, maxBuffer: size + 1, env: xzEnv() });
+    if (!r.error && r.status === 0) return afterDecompress(r.stdout, size, file);
+    const e = toolFailure(file, size, r.error, r.status, r.stderr?.toString() ?? '');
+    if (e) throw e;
+  }
   let out: Uint8Array;
   try {
-    out = xz.decompressSync(bytes);
+    out = inProcess().decompressSync(bytes);
   } catch (e) {
     throw errors.badXz(file, `xz decompression failed: ${(e as Error).message}`);
   }
@@ -167,13 +229,76 @@ export async function xzDecompressAsync(
   max = DEFAULT_MAX_DECOMPRESSED,
 ): Promise<Uint8Array> {
   const size = checkedSize(bytes, file, max);
+  if (useXzTool(bytes)) {
+    const out = await xzToolAsync(bytes, size, file);
+    if (out) return afterDecompress(out, size, file);
+  }
   let out: Uint8Array;
   try {
-    out = await xz.decompress(bytes);
+    out = await inProcess().decompress(bytes);
   } catch (e) {
     throw errors.badXz(file, `xz decompression failed: ${(e as Error).message}`);
   }
   return afterDecompress(out, size, file);
+}
+
+/** Messages from xz(1) in English whatever the user's locale (PATH as it is now). */
+function xzEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C' };
+}
+
+/** xz -dc as a child process with output capped at size + 1 bytes; undefined if xz(1) is missing. */
+function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('xz', ['-dc'], { env: xzEnv() });
+    const out = new Uint8Array(size + 1);
+    let got = 0;
+    let over = false;
+    const err: Buffer[] = [];
+    let spawnError: NodeJS.ErrnoException | undefined;
+    child.stdout.on('data', (c: Buffer) => {
+      if (got + c.length > size) {
+        over = true;
+        child.kill();
+        return;
+      }
+      out.set(c, got);
+      got += c.length;
+    });
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e;
+      // A process that never started emits no 'close'.
+      if (e.code === 'ENOENT' && child.pid === undefined) {
+        toolFailure(file, size, e, null, '');
+        resolve(undefined);
+      }
+    });
+    // EPIPE when xz exits early on bad input: its exit status and stderr say why.
+    child.stdin.on('error', () => {});
+    child.stdin.end(bytes);
+    child.on('close', (status) => {
+      if (over) {
+        reject(
+          toolFailure(
+            file,
+            size,
+            Object.assign(new Error('too much output'), { code: 'ENOBUFS' }),
+            status,
+            '',
+          ),
+        );
+        return;
+      }
+      if (!spawnError && status === 0) {
+        resolve(out.subarray(0, got));
+        return;
+      }
+      const e = toolFailure(file, size, spawnError, status, Buffer.concat(err).toString());
+      if (e) reject(e);
+      else resolve(undefined);
+    });
+  });
 }
 
 function checkedSize(bytes: Uint8Array, file: string, max: number): number {
