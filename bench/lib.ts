@@ -1,23 +1,29 @@
 /**
  * Shared helpers for bench modules: medians, timing a command as a child process (wall
- * time from process.hrtime, peak RSS from GNU time), and a transpiled copy of
- * @btfkit/core to time the CLI as it runs when installed (plain JS, no tsx loader).
+ * time from process.hrtime, peak RSS from GNU time), and the CLI as `pnpm btfkit` runs it
+ * (scripts/btfkit.mjs and its esbuild bundle).
  */
 import { spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { closeSync, ftruncateSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..');
+
+/** What `pnpm btfkit` runs: checks its bundle is fresh, rebuilds it if not, runs it. */
+export const LAUNCHER = join(ROOT, 'scripts/btfkit.mjs');
+
+/**
+ * The launcher's bundle (main.js), brought up to date by running the launcher once, so a
+ * bench can also time the bundle without the launcher's freshness check.
+ */
+export function launcherBundle(): string {
+  const r = spawnSync(process.execPath, [LAUNCHER, '--version'], { cwd: ROOT });
+  if (r.status !== 0) throw new Error(`${LAUNCHER} --version failed: ${r.stderr}`);
+  return join(
+    process.env.BTFKIT_CLI_CACHE || join(ROOT, 'packages/core/node_modules/.cache/btfkit-cli'),
+    'main.js',
+  );
+}
 
 /** Runs per measured case: BENCH_RUNS or 10. */
 export const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? '10', 10);
@@ -77,37 +83,4 @@ export function timeProcess(
   } finally {
     closeSync(devnull);
   }
-}
-
-/**
- * Transpiles packages/core/src (tests excluded) to ESM JavaScript under `outDir` and returns
- * the path of cli/main.js. Its node_modules link points at @btfkit/core's dependencies.
- */
-export function transpileCore(outDir: string): string {
-  const src = join(ROOT, 'packages/core/src');
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory()
-        ? walk(join(dir, e.name))
-        : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts')
-          ? [join(dir, e.name)]
-          : [],
-    );
-  for (const file of walk(src)) {
-    const out = ts.transpileModule(readFileSync(file, 'utf8'), {
-      fileName: file,
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2023,
-        rewriteRelativeImportExtensions: true,
-        verbatimModuleSyntax: true,
-      },
-    });
-    const dest = join(outDir, 'src', relative(src, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(dest, out.outputText);
-  }
-  writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(ROOT, 'packages/core/node_modules'), join(outDir, 'node_modules'));
-  return join(outDir, 'src/cli/main.js');
 }

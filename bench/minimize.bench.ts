@@ -6,25 +6,15 @@
  *     `tar -xJf` + bpftool for each kernel, one after the other; goal ≤ 0.5×;
  *  3. peak RSS of the batch with 1 and with 7 kernels (must not grow with the count);
  *  4. where the time goes (decompress, decode, relocate, emit), in-process medians.
- * btfkit runs as `pnpm btfkit` does (node --import tsx) and as one esbuild bundle in
- * bench/out/minimize/ (what an installed, built CLI costs without the TypeScript loader).
+ * btfkit runs as `pnpm btfkit` does (scripts/btfkit.mjs: a freshness check, then its esbuild
+ * bundle of main.js + worker.js); the single-kernel case also times the bare bundle.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  linkSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { Timings } from '../packages/core/src/minimize/protocol.ts';
-import { type BenchRow, median, ROOT, RUNS } from './lib.ts';
+import { type BenchRow, LAUNCHER, launcherBundle, median, ROOT, RUNS } from './lib.ts';
 
 const CORPUS = join(ROOT, 'test/corpus');
 const LARGEST = '6.12.111+deb12-cloud-amd64';
@@ -67,35 +57,6 @@ function walk(dir: string, suffix: string): string[] {
     .sort();
 }
 
-/**
- * The CLI and its batch worker as two esbuild bundles side by side (the batch loads
- * `./worker.js` next to its own module). esbuild comes from unplugin-btfkit, which uses it.
- */
-async function bundleCli(outDir: string): Promise<string> {
-  const require = createRequire(join(ROOT, 'packages/unplugin/package.json'));
-  const esbuild = (await import(require.resolve('esbuild'))) as {
-    build: (o: Record<string, unknown>) => Promise<unknown>;
-  };
-  const src = join(ROOT, 'packages/core/src');
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');
-  // The native xz addon is not bundled; it resolves through this link to @btfkit/core's.
-  symlinkSync(join(ROOT, 'packages/core/node_modules'), join(outDir, 'node_modules'));
-  await esbuild.build({
-    entryPoints: { main: join(src, 'cli/main.ts'), worker: join(src, 'minimize/worker.ts') },
-    outdir: outDir,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    nodePaths: [join(ROOT, 'packages/core/node_modules')],
-    external: ['@napi-rs/lzma'],
-    logLevel: 'error',
-  });
-  return join(outDir, 'main.js');
-}
-
 export default async function benchMinimize(log: (line: string) => void = console.log): Promise<BenchRow[]> {
   const tmp = mkdtempSync(join(tmpdir(), 'btfkit-bench-min-'));
   const rows: BenchRow[] = [];
@@ -107,12 +68,12 @@ export default async function benchMinimize(log: (line: string) => void = consol
     mkdirSync(raws);
     execFileSync('tar', ['-xJf', largest, '-C', raws]);
     const raw = join(raws, `${LARGEST}.btf`);
-    const main = await bundleCli(join(ROOT, 'bench/out/minimize'));
-    const tsx = ['--import', 'tsx', join(ROOT, 'packages/core/src/cli/main.ts')];
+    const bundle = launcherBundle();
+    const main = LAUNCHER;
     const heavy = Math.max(1, Math.min(RUNS, 3));
     log(
       `min-core-btf: ${objects.length} objects; kernels: ${LARGEST} raw (${(statSync(raw).size / 2 ** 20).toFixed(1)} MiB), ` +
-        `${archives.length} .btf.tar.xz; medians of ${RUNS} runs (${heavy} for batches); bundle: ${main}`,
+        `${archives.length} .btf.tar.xz; medians of ${RUNS} runs (${heavy} for batches); CLI: ${main} (bundle ${bundle})`,
     );
 
     // 1. One raw kernel, all objects.
@@ -120,22 +81,22 @@ export default async function benchMinimize(log: (line: string) => void = consol
     const ref1 = measure('bpftool', ['gen', 'min_core_btf', raw, join(tmp, 'ref.btf'), ...objects]);
     const refCols = { ref: 'bpftool gen min_core_btf', refMs: ref1.medianMs, refRssMiB: ref1.rssMiB };
     const bundled = measure(process.execPath, [main, 'min-core-btf', '-q', raw, out, ...objects]);
-    const viaTsx = measure(process.execPath, [...tsx, 'min-core-btf', '-q', raw, out, ...objects]);
+    const bare = measure(process.execPath, [bundle, 'min-core-btf', '-q', raw, out, ...objects]);
     const startup = measure(process.execPath, [main, '--version']);
     rows.push(
       {
-        case: `1 raw kernel × ${objects.length} objects (bundled JS)`,
+        case: `1 raw kernel × ${objects.length} objects (launcher)`,
         ms: bundled.medianMs,
         rssMiB: bundled.rssMiB,
         ...refCols,
         note: `goal ≤ 1.0×; ${cpuNote(bundled, ref1)}; start-up alone (--version) ${startup.medianMs.toFixed(0)} ms`,
       },
       {
-        case: `1 raw kernel × ${objects.length} objects (tsx)`,
-        ms: viaTsx.medianMs,
-        rssMiB: viaTsx.rssMiB,
+        case: `1 raw kernel × ${objects.length} objects (bare bundle)`,
+        ms: bare.medianMs,
+        rssMiB: bare.rssMiB,
         ...refCols,
-        note: `includes the tsx loader; ${cpuNote(viaTsx, ref1)}`,
+        note: `without the launcher's freshness check; ${cpuNote(bare, ref1)}`,
       },
     );
 
@@ -169,7 +130,6 @@ export default async function benchMinimize(log: (line: string) => void = consol
       return measure('sh', ['-c', `rm -rf '${dir}' && exec "$@"`, 'sh', process.execPath, ...args], runs);
     };
     const batchJs = batch([main], archives, heavy);
-    const batchTsx = batch(tsx, archives, heavy);
     // Peak RSS against the kernel count at a fixed worker count (one), largest kernel first.
     const batchOne = batch([main], [largest], heavy, 1);
     const batchAllOneWorker = batch([main], [largest, ...archives.filter((a) => a !== largest)], heavy, 1);
@@ -184,33 +144,27 @@ export default async function benchMinimize(log: (line: string) => void = consol
     const batchMany = batch([main], [many], 1, 1);
     rows.push(
       {
-        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch (bundled JS)`,
+        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch (launcher)`,
         ms: batchJs.medianMs,
         rssMiB: batchJs.rssMiB,
         ...refCols2,
         note: `goal ≤ 0.5×; worker threads on all cores; ${cpuNote(batchJs, ref2)}`,
       },
       {
-        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch (tsx)`,
-        ms: batchTsx.medianMs,
-        rssMiB: batchTsx.rssMiB,
-        ...refCols2,
-      },
-      {
-        case: `1 .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (bundled JS)`,
+        case: `1 .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (launcher)`,
         ms: batchOne.medianMs,
         rssMiB: batchOne.rssMiB,
         note: 'peak RSS baseline: one worker, one kernel',
       },
       {
-        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (bundled JS)`,
+        case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (launcher)`,
         ms: batchAllOneWorker.medianMs,
         rssMiB: batchAllOneWorker.rssMiB,
         ...refCols2,
         note: `peak RSS, one worker: 1 kernel ${batchOne.rssMiB.toFixed(0)} MiB, ${archives.length} kernels ${batchAllOneWorker.rssMiB.toFixed(0)} MiB; ${cpuNote(batchAllOneWorker, ref2)}`,
       },
       {
-        case: `${4 * archives.length} .btf.tar.xz (7 linked 4×) × ${objects.length} objects, batch --jobs 1 (bundled JS)`,
+        case: `${4 * archives.length} .btf.tar.xz (7 linked 4×) × ${objects.length} objects, batch --jobs 1 (launcher)`,
         ms: batchMany.medianMs,
         rssMiB: batchMany.rssMiB,
         note: `peak RSS bounded: ${batchMany.rssMiB.toFixed(0)} MiB; 1 run`,
