@@ -2,7 +2,7 @@ import { ByteReader } from '../bytes/reader.ts';
 import { BtfkitError, errors, inFile } from '../errors/index.ts';
 import { Btf, type BtfHeader, type LayoutEntry } from './btf.ts';
 import { Kind } from './kinds.ts';
-import { scanTypes, type TypeRecords } from './records.ts';
+import { type ScanResult, scanTypes, type TypeRecords } from './records.ts';
 import { type BtfType, UNKNOWN_KIND } from './types.ts';
 
 export const BTF_MAGIC = 0xeb9f;
@@ -78,10 +78,13 @@ function decode(bytes: Uint8Array, opts: DecodeOptions): Btf {
   checkStrings(strings, r.abs(strStart), opts.base !== undefined);
 
   const typeReader = r.slice(typeStart, header.typeLen, 'type section');
-  const records = scanTypes(typeReader, layout ?? opts.base?.layout);
+  const scan = scanTypes(typeReader, layout ?? opts.base?.layout);
+  const records = scan.records;
 
   const btf = new Btf({ types: records, strings, littleEndian, header, layout, base: opts.base });
-  if (opts.validate !== false) validate(btf, records, records.words, typeReader);
+  if (opts.validate !== false && !passesSanityChecks(btf, scan)) {
+    validate(btf, records, records.words, typeReader);
+  }
   return btf;
 }
 
@@ -151,6 +154,25 @@ function checkStrings(strings: Uint8Array, at: number, split: boolean): void {
   if (strings[strings.length - 1] !== 0) {
     throw errors.badString(at + strings.length - 1, 'string section does not end with a NUL byte');
   }
+}
+
+/**
+ * The sanity pass's verdict from what the scan noted, without a second walk over members:
+ * every name offset below this BTF's own strings is valid (the sections of a split chain are
+ * contiguous from 0), so names fail only past the end of its own; ids fail only at or past
+ * `typeCount`; and FUNCs need a FUNC_PROTO. False sends the input to `validate`, which finds
+ * and reports the first offending record.
+ */
+function passesSanityChecks(btf: Btf, scan: ScanResult): boolean {
+  if (scan.maxNameOff >= btf.startStrOff + btf.strings.length) return false;
+  if (scan.maxTypeRef >= btf.typeCount) return false;
+  const { records } = scan;
+  const words = records.words;
+  for (let i = 0; i < records.count; i++) {
+    if (records.kind(i) !== Kind.Func) continue;
+    if (btf.kindOf(words[records.wordAt(i) + 2] as number) !== Kind.FuncProto) return false;
+  }
+  return true;
 }
 
 /**

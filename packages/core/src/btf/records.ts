@@ -215,26 +215,42 @@ function recordWhat(field: string, index: number): string {
   return `${field} of type #${index + 1}`;
 }
 
+/** What one scan found besides the records: the largest string offset and type id used. */
+export interface ScanResult {
+  records: TypeRecords;
+  /** Largest string offset any record refers to (type, member, enumerator, parameter names). */
+  maxNameOff: number;
+  /** Largest type id any record refers to (the references libbpf's sanity pass checks). */
+  maxTypeRef: number;
+}
+
 /**
  * One pass over the type section recording where each record starts. Every record's full
  * size is checked against the section before the next one is looked at, and a kind we do not
  * know is accepted only when the layout section says how to skip it, so everything
- * `materialize` reads later is known to be there.
+ * `materialize` reads later is known to be there. On the way it notes the largest name
+ * offset and referenced id, so validation needs a second look only at input that fails.
  */
-export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): TypeRecords {
+export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): ScanResult {
   const words = toWords(r);
   const end = r.length;
   // At least 12 bytes a record, so this many offsets suffice.
   const offs = new Uint32Array(Math.floor(end / 12) + 1);
   let count = 0;
   let pos = 0;
+  let maxName = 0;
+  let maxRef = 0;
   const need = (n: number, field: string) => {
     if (pos + n > end) throw errors.truncated(r.abs(pos), n, recordWhat(field, count), end - pos);
   };
   while (pos < end) {
     const start = pos;
     need(12, 'type record');
-    const info = words[(pos >>> 2) + 1] as number;
+    const w = pos >>> 2;
+    const nameOff = words[w] as number;
+    if (nameOff > maxName) maxName = nameOff;
+    const info = words[w + 1] as number;
+    const ref = words[w + 2] as number;
     pos += 12;
     const vlen = info & 0xffffff;
     const kind = (info >>> 24) & 0x7f;
@@ -243,47 +259,84 @@ export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): Typ
         need(4, 'INT encoding');
         pos += 4;
         break;
-      case 2 /* Kind.Ptr */:
       case 7 /* Kind.Fwd */:
+      case 16 /* Kind.Float */:
+        break;
+      case 2 /* Kind.Ptr */:
       case 8 /* Kind.Typedef */:
       case 9 /* Kind.Volatile */:
       case 10 /* Kind.Const */:
       case 11 /* Kind.Restrict */:
       case 12 /* Kind.Func */:
-      case 16 /* Kind.Float */:
       case 18 /* Kind.TypeTag */:
+        if (ref > maxRef) maxRef = ref;
         break;
       case 3 /* Kind.Array */:
-        need(12, 'ARRAY info');
-        pos += 12;
-        break;
+        {
+          need(12, 'ARRAY info');
+          const elem = words[w + 3] as number;
+          const index = words[w + 4] as number;
+          if (elem > maxRef) maxRef = elem;
+          if (index > maxRef) maxRef = index;
+          pos += 12;
+          break;
+        }
       case 4 /* Kind.Struct */:
       case 5 /* Kind.Union */:
-        need(vlen * 12, `${vlen} members`);
-        pos += vlen * 12;
-        break;
+        {
+          need(vlen * 12, `${vlen} members`);
+          for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
+            const n = words[p] as number;
+            const t = words[p + 1] as number;
+            if (n > maxName) maxName = n;
+            if (t > maxRef) maxRef = t;
+          }
+          pos += vlen * 12;
+          break;
+        }
       case 6 /* Kind.Enum */:
         need(vlen * 8, `${vlen} enumerators`);
+        for (let p = w + 3, e = p + vlen * 2; p < e; p += 2) {
+          const n = words[p] as number;
+          if (n > maxName) maxName = n;
+        }
         pos += vlen * 8;
         break;
       case 19 /* Kind.Enum64 */:
         need(vlen * 12, `${vlen} enumerators`);
+        for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
+          const n = words[p] as number;
+          if (n > maxName) maxName = n;
+        }
         pos += vlen * 12;
         break;
       case 13 /* Kind.FuncProto */:
         need(vlen * 8, `${vlen} parameters`);
+        if (ref > maxRef) maxRef = ref;
+        for (let p = w + 3, e = p + vlen * 2; p < e; p += 2) {
+          const n = words[p] as number;
+          const t = words[p + 1] as number;
+          if (n > maxName) maxName = n;
+          if (t > maxRef) maxRef = t;
+        }
         pos += vlen * 8;
         break;
       case 14 /* Kind.Var */:
         need(4, 'VAR linkage');
+        if (ref > maxRef) maxRef = ref;
         pos += 4;
         break;
       case 15 /* Kind.Datasec */:
         need(vlen * 12, `${vlen} section variables`);
+        for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
+          const t = words[p] as number;
+          if (t > maxRef) maxRef = t;
+        }
         pos += vlen * 12;
         break;
       case 17 /* Kind.DeclTag */:
         need(4, 'DECL_TAG component_idx');
+        if (ref > maxRef) maxRef = ref;
         pos += 4;
         break;
       default: {
@@ -301,5 +354,9 @@ export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): Typ
     }
     offs[count++] = start >>> 2;
   }
-  return new TypeRecords(words, r.bytes, offs.slice(0, count), layout);
+  return {
+    records: new TypeRecords(words, r.bytes, offs.slice(0, count), layout),
+    maxNameOff: maxName,
+    maxTypeRef: maxRef,
+  };
 }
