@@ -13,7 +13,7 @@ import { CompatAnalysis } from '../packages/core/src/compat/analyze.ts';
 import { parseBpfObject } from '../packages/core/src/elf/object.ts';
 import { listKernels, readBtfSource } from '../packages/core/src/kernels/index.ts';
 import { minimizeBtf } from '../packages/core/src/minimize/minimize.ts';
-import { type BenchRow, median, ROOT, RUNS, timeProcess } from './lib.ts';
+import { type BenchRow, LAUNCHER, median, ROOT, RUNS, timeProcess } from './lib.ts';
 
 const corpus = join(ROOT, 'test/corpus');
 const objectPaths = readdirSync(join(corpus, 'objects'))
@@ -25,7 +25,8 @@ const kernelsDir = join(corpus, 'kernels');
 export default async function benchCompat(log: (line: string) => void = console.log): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const runs = Math.max(1, Math.min(RUNS, 3));
-  const cli = ['--import', 'tsx', join(ROOT, 'packages/core/src/cli/main.ts')];
+  // The CLI as `pnpm btfkit` runs it.
+  const cli = [LAUNCHER];
   const out = join(tmpdir(), `btfkit-bench-compat-${process.pid}`);
   log(`compat vs min-core-btf: ${objectPaths.length} objects × 7 kernels, ${runs} runs per case, medians`);
 
