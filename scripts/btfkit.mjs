@@ -10,17 +10,8 @@
  * BTFKIT_CLI_CACHE moves the bundle directory (tests build into a temp dir). Plain
  * JavaScript on purpose: this file must run before any TypeScript loader exists.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -31,9 +22,13 @@ const SRC = join(CORE, 'src');
 const OUT = process.env.BTFKIT_CLI_CACHE || join(CORE, 'node_modules/.cache/btfkit-cli');
 const MAIN = join(OUT, 'main.js');
 
-/** Newest modification time (ms) of the inputs: every non-test source, core's package.json, this file. */
+/** Newest modification time (ms) of the inputs: every non-test source, core's package.json, the scripts. */
 function newestInput() {
-  let newest = Math.max(statSync(join(CORE, 'package.json')).mtimeMs, statSync(import.meta.filename).mtimeMs);
+  let newest = Math.max(
+    statSync(join(CORE, 'package.json')).mtimeMs,
+    statSync(import.meta.filename).mtimeMs,
+    statSync(join(import.meta.dirname, 'cli-bundle.mjs')).mtimeMs,
+  );
   for (const e of readdirSync(SRC, { withFileTypes: true, recursive: true })) {
     if (!e.isFile() || e.name.endsWith('.test.ts')) continue;
     const m = statSync(join(e.parentPath, e.name)).mtimeMs;
@@ -50,45 +45,17 @@ function bundleTime() {
   }
 }
 
-/**
- * Builds both entry points in memory, then writes each file to a temp name and renames it:
- * two launchers rebuilding at once both write the same bytes, and none ever imports a
- * half-written file. The bundle's mtime is set to when the build started, so a source saved
- * during the build makes the next call rebuild again.
- */
+/** Rebuilds into OUT (scripts/cli-bundle.mjs, imported only then), stamped with the start time. */
 async function rebuild() {
   const started = Date.now() / 1000;
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: { main: join(SRC, 'cli/main.ts'), worker: join(SRC, 'minimize/worker.ts') },
-    outdir: OUT,
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    nodePaths: [join(CORE, 'node_modules')],
-    external: ['@napi-rs/lzma'],
-    logLevel: 'error',
-  });
+  const { buildCliBundle } = await import('./cli-bundle.mjs');
   mkdirSync(OUT, { recursive: true });
   // Elsewhere than the default place, a link gives the bundle core's dependencies.
   const modules = join(OUT, 'node_modules');
   if (!OUT.startsWith(join(CORE, 'node_modules')) && !existsSync(modules)) {
     symlinkSync(join(CORE, 'node_modules'), modules);
   }
-  const pkg = join(OUT, 'package.json');
-  writeFileSync(`${pkg}.${process.pid}`, '{"type":"module"}\n');
-  renameSync(`${pkg}.${process.pid}`, pkg);
-  // main.js last: its mtime is what marks the bundle as complete and fresh.
-  const files = result.outputFiles.sort((a, b) => (a.path === MAIN ? 1 : b.path === MAIN ? -1 : 0));
-  for (const f of files) {
-    mkdirSync(dirname(f.path), { recursive: true });
-    const tmp = `${f.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, f.contents);
-    utimesSync(tmp, started, started);
-    renameSync(tmp, f.path);
-  }
+  await buildCliBundle(OUT, started);
 }
 
 if (bundleTime() < newestInput()) await rebuild();

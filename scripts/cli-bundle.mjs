@@ -1,0 +1,59 @@
+/**
+ * Bundles the btfkit CLI with esbuild: `main.js` (packages/core/src/cli/main.ts) and, beside
+ * it, `worker.js` (the min-core-btf batch worker, which the batch loads from `./worker.js`
+ * next to its own module). Used by scripts/btfkit.mjs (`pnpm btfkit`, rebuilt when stale)
+ * and by @btfkit/core's build (dist/bundle/, what the installed `btfkit` bin runs).
+ *
+ * `node scripts/cli-bundle.mjs OUT_DIR` builds into OUT_DIR.
+ */
+import { mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+const CORE = join(import.meta.dirname, '../packages/core');
+const SRC = join(CORE, 'src');
+
+/**
+ * Builds both entry points in memory, then writes each file to a temp name and renames it:
+ * two builds at once both write the same bytes, and nobody ever imports a half-written file.
+ * main.js is written last and its mtime set to `stamp` (seconds; default: now), so a source
+ * saved during the build is seen as newer than the bundle.
+ */
+export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
+  const esbuild = await import('esbuild');
+  const main = join(outDir, 'main.js');
+  const result = await esbuild.build({
+    entryPoints: { main: join(SRC, 'cli/main.ts'), worker: join(SRC, 'minimize/worker.ts') },
+    outdir: outDir,
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    nodePaths: [join(CORE, 'node_modules')],
+    // Native addon: resolved at run time from the bundle's place (core's dependencies).
+    external: ['@napi-rs/lzma'],
+    logLevel: 'error',
+  });
+  mkdirSync(outDir, { recursive: true });
+  const tag = `${process.pid}.tmp`;
+  const pkg = join(outDir, 'package.json');
+  writeFileSync(`${pkg}.${tag}`, '{"type":"module"}\n');
+  renameSync(`${pkg}.${tag}`, pkg);
+  const files = result.outputFiles.sort((a, b) => (a.path === main ? 1 : b.path === main ? -1 : 0));
+  for (const f of files) {
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(`${f.path}.${tag}`, f.contents);
+    utimesSync(`${f.path}.${tag}`, stamp, stamp);
+    renameSync(`${f.path}.${tag}`, f.path);
+  }
+  return main;
+}
+
+if (process.argv[1] === import.meta.filename) {
+  const out = process.argv[2];
+  if (!out) {
+    process.stderr.write('usage: node scripts/cli-bundle.mjs OUT_DIR\n');
+    process.exit(2);
+  }
+  await buildCliBundle(resolve(out));
+}
