@@ -190,22 +190,36 @@ function writeType(w: ByteWriter, t: BtfType): void {
 /**
  * Builds a string section the way libbpf's writer does: the empty string at offset 0,
  * then each distinct string once, in first-use order.
+ *
+ * With `splitStartOff`, the section of a split BTF instead: no leading empty string (the
+ * base has it), offsets continuing at `splitStartOff`, the base's string section length.
  */
 export class StringTableBuilder {
   private readonly offsets = new Map<string, number>();
-  private readonly chunks: Uint8Array[] = [new Uint8Array(1)];
-  private size = 1;
+  private readonly chunks: Uint8Array[] = [];
+  private size = 0;
+  private readonly startOff: number;
   private static readonly enc = new TextEncoder();
 
-  constructor() {
-    this.offsets.set('', 0);
+  constructor(splitStartOff?: number) {
+    if (splitStartOff === undefined) {
+      this.startOff = 0;
+      this.add('');
+    } else {
+      this.startOff = splitStartOff;
+    }
+  }
+
+  /** Every string added so far, with its offset. */
+  get known(): ReadonlyMap<string, number> {
+    return this.offsets;
   }
 
   add(s: string): number {
     const known = this.offsets.get(s);
     if (known !== undefined) return known;
     const bytes = StringTableBuilder.enc.encode(s);
-    const off = this.size;
+    const off = this.startOff + this.size;
     const chunk = new Uint8Array(bytes.length + 1);
     chunk.set(bytes);
     this.chunks.push(chunk);

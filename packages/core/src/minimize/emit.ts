@@ -158,61 +158,27 @@ export function emitMinimized(marks: MarkSet, littleEndian: boolean): Btf {
   return new Btf({ types, strings: strings.finish(), littleEndian });
 }
 
-/** A StringTableBuilder that also remembers what it holds, so a split BTF can reuse its offsets. */
-class KnownStrings implements StringSink {
-  readonly builder = new StringTableBuilder();
-  readonly known = new Map<string, number>([['', 0]]);
-
-  add(s: string): number {
-    let off = this.known.get(s);
-    if (off === undefined) {
-      off = this.builder.add(s);
-      this.known.set(s, off);
-    }
-    return off;
-  }
-}
-
 /**
  * Strings of a split BTF as libbpf's writer makes them: a string the base already has is
  * referenced there; others are appended to the split's own section (which, unlike a base's,
  * does not start with an empty string), at offsets continuing the base's.
  */
 class SplitStrings implements StringSink {
-  private readonly own = new Map<string, number>();
-  private readonly chunks: Uint8Array[] = [];
-  private size = 0;
-  private static readonly enc = new TextEncoder();
+  private readonly own: StringTableBuilder;
 
   constructor(
     private readonly base: ReadonlyMap<string, number>,
-    private readonly startOff: number,
-  ) {}
+    startOff: number,
+  ) {
+    this.own = new StringTableBuilder(startOff);
+  }
 
   add(s: string): number {
-    const inBase = this.base.get(s);
-    if (inBase !== undefined) return inBase;
-    let off = this.own.get(s);
-    if (off === undefined) {
-      const bytes = SplitStrings.enc.encode(s);
-      const chunk = new Uint8Array(bytes.length + 1);
-      chunk.set(bytes);
-      off = this.startOff + this.size;
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-      this.own.set(s, off);
-    }
-    return off;
+    return this.base.get(s) ?? this.own.add(s);
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return this.own.finish();
   }
 }
 
@@ -226,9 +192,9 @@ export function emitMinimizedSplit(marks: MarkSet, littleEndian: boolean): { bas
   if (src.base === undefined || splitStart <= 1)
     throw errors.minimize('emitMinimizedSplit needs a split BTF');
   const remap = new Uint32Array(src.typeCount);
-  const baseStrings = new KnownStrings();
+  const baseStrings = new StringTableBuilder();
   const baseTypes = copyMarked(marks, 1, splitStart, 1, baseStrings, remap);
-  const baseStrBytes = baseStrings.builder.finish();
+  const baseStrBytes = baseStrings.finish();
   const splitStrings = new SplitStrings(baseStrings.known, baseStrBytes.length);
   const splitTypes = copyMarked(marks, splitStart, src.typeCount, 1 + baseTypes.length, splitStrings, remap);
   remapIds(baseTypes, remap);
