@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { relocationKindName } from '../core/kinds.ts';
 import { parseBpfObject } from '../elf/object.ts';
 import { BtfkitError } from '../errors/index.ts';
 import { extSectionName, parseBtfExt } from './btfext.ts';
@@ -18,22 +19,6 @@ interface ExpectedLine {
   insn?: number;
   error?: string;
 }
-
-const KIND_NAMES = [
-  'byte_off',
-  'byte_sz',
-  'field_exists',
-  'signed',
-  'lshift_u64',
-  'rshift_u64',
-  'local_type_id',
-  'target_type_id',
-  'type_exists',
-  'type_size',
-  'enumval_exists',
-  'enumval_value',
-  'type_matches',
-];
 
 describe('.BTF.ext core_relo records against libbpf (expected/relocs)', () => {
   const releases = readdirSync(RELOCS).sort();
@@ -63,7 +48,7 @@ describe('.BTF.ext core_relo records against libbpf (expected/relocs)', () => {
         const rec = records?.[line.relo];
         expect(rec, `${release} ${line.prog} relo ${line.relo}`).toBeDefined();
         if (rec === undefined) continue;
-        expect(KIND_NAMES[rec.kind]).toBe(line.kind);
+        expect(relocationKindName(rec.kind)).toBe(line.kind);
         if (line.insn !== undefined) expect(rec.insnOff / 8 - prog.insnOffset / 8).toBe(line.insn);
         const set = seen.get(prog.section) ?? new Set();
         set.add(line.relo);
