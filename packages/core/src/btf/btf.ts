@@ -58,6 +58,8 @@ export class Btf {
   /** Own types built so far, by index (holes not yet built); complete when `records` is unset. */
   private own: BtfType[];
   private records: TypeRecords | undefined;
+  /** The decoded records, kept after `types` has built everything (undefined if built from objects). */
+  private readonly scanned: TypeRecords | undefined;
   private readonly count: number;
   private readonly strCache = new Map<number, string>();
   private nameHash: NameHash | undefined;
@@ -67,10 +69,12 @@ export class Btf {
   constructor(init: BtfInit) {
     if (init.types instanceof TypeRecords) {
       this.records = init.types;
+      this.scanned = init.types;
       this.count = init.types.count;
       this.own = new Array(this.count);
     } else {
       this.records = undefined;
+      this.scanned = undefined;
       this.count = init.types.length;
       this.own = init.types;
     }
@@ -92,6 +96,14 @@ export class Btf {
       this.records = undefined;
     }
     return this.own;
+  }
+
+  /**
+   * The own types' records as decoded (read-only), for printers that walk every type and
+   * need no objects; undefined for a BTF built from type objects.
+   */
+  get rawRecords(): TypeRecords | undefined {
+    return this.scanned;
   }
 
   /** Number of ids including void and the base's: valid ids are 0 .. typeCount-1. */

@@ -15,14 +15,28 @@ export function dumpRaw(btf: Btf): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Streaming form of `dumpRaw`: the sink gets chunks of about 1 MiB, in order. */
+/**
+ * Streaming form of `dumpRaw`: the sink gets chunks of about 1 MiB, in order. A decoded BTF
+ * is printed straight from its record words (no type objects: a kernel has ~100k); a BTF
+ * built from objects has each type packed into the same words first.
+ */
 export function dumpRawTo(btf: Btf, sink: ByteSink): void {
   const out = new TextOut(sink);
   const p = new RawPrinter(btf, out);
-  const { types, startId } = btf;
-  for (let i = 0; i < types.length; i++) {
-    p.type(startId + i, types[i] as BtfType);
-    out.maybeFlush();
+  const { startId } = btf;
+  const records = btf.rawRecords;
+  if (records) {
+    const w = records.words;
+    for (let i = 0; i < records.count; i++) {
+      p.record(startId + i, w, records.wordAt(i));
+      out.maybeFlush();
+    }
+  } else {
+    const { types } = btf;
+    for (let i = 0; i < types.length; i++) {
+      p.record(startId + i, packRecord(types[i] as BtfType), 0);
+      out.maybeFlush();
+    }
   }
   out.flush();
 }
@@ -87,25 +101,34 @@ class RawPrinter {
     else this.names.write(this.out, off);
   }
 
-  type(id: number, t: BtfType): void {
+  /** Prints the record at word `p` of `w` (type section words, host order). */
+  record(id: number, w: Uint32Array, p: number): void {
     const o = this.out;
+    const info = w[p + 1] as number;
+    const sizeOrType = w[p + 2] as number;
+    const vlen = info & 0xffffff;
+    const rawKind = (info >>> 24) & 0x7f;
+    const kflag = info >>> 31 === 1;
     o.byte(91 /* [ */);
     o.uint(id);
     o.byte(93 /* ] */);
-    const k = t.kind === UNKNOWN_KIND ? t.rawKind : t.kind;
-    o.lit(KIND_LIT[k] ?? UNKNOWN_LIT);
-    this.name(t.nameOff);
+    o.lit(KIND_LIT[rawKind] ?? UNKNOWN_LIT);
+    this.name(w[p] as number);
     o.lit(L.quoteEnd);
-    switch (t.kind) {
+    p += 3;
+    switch (rawKind) {
       case 1 /* INT */:
-        o.lit(L.size);
-        o.uint(t.size);
-        o.lit(L.bitsOffset);
-        o.uint(t.bitOffset);
-        o.lit(L.nrBits);
-        o.uint(t.bits);
-        o.lit(L.encoding);
-        o.lit(INT_ENCODINGS[t.encoding] ?? INT_UNKN);
+        {
+          const enc = w[p] as number;
+          o.lit(L.size);
+          o.uint(sizeOrType);
+          o.lit(L.bitsOffset);
+          o.uint((enc >>> 16) & 0xff);
+          o.lit(L.nrBits);
+          o.uint(enc & 0xff);
+          o.lit(L.encoding);
+          o.lit(INT_ENCODINGS[(enc >>> 24) & 0x0f] ?? INT_UNKN);
+        }
         break;
       case 2 /* PTR */:
       case 8 /* TYPEDEF */:
@@ -114,151 +137,206 @@ class RawPrinter {
       case 11 /* RESTRICT */:
       case 18 /* TYPE_TAG */:
         o.lit(L.typeId);
-        o.uint(t.type);
+        o.uint(sizeOrType);
         break;
       case 3 /* ARRAY */:
         o.lit(L.typeId);
-        o.uint(t.type);
+        o.uint(w[p] as number);
         o.lit(L.indexTypeId);
-        o.uint(t.indexType);
+        o.uint(w[p + 1] as number);
         o.lit(L.nrElems);
-        o.uint(t.nelems);
+        o.uint(w[p + 2] as number);
         break;
       case 4 /* STRUCT */:
       case 5 /* UNION */:
-        {
-          const ms = t.members;
-          o.lit(L.size);
-          o.uint(t.size);
-          o.lit(L.vlen);
-          o.uint(ms.length);
-          for (let i = 0; i < ms.length; i++) {
-            const m = ms[i] as (typeof ms)[number];
-            o.lit(L.memberStart);
-            this.name(m.nameOff);
-            o.lit(L.memberTypeId);
-            o.uint(m.type);
-            o.lit(L.bitsOffset);
-            o.uint(m.bitOffset);
-            if (m.bitfieldSize !== 0) {
-              o.lit(L.bitfieldSize);
-              o.uint(m.bitfieldSize);
-            }
+        o.lit(L.size);
+        o.uint(sizeOrType);
+        o.lit(L.vlen);
+        o.uint(vlen);
+        for (let i = 0; i < vlen; i++, p += 3) {
+          const off = w[p + 2] as number;
+          o.lit(L.memberStart);
+          this.name(w[p] as number);
+          o.lit(L.memberTypeId);
+          o.uint(w[p + 1] as number);
+          o.lit(L.bitsOffset);
+          // kflag: the offset word holds bitfield size (top 8 bits) and bit offset (low 24).
+          o.uint(kflag ? off & 0xffffff : off);
+          if (kflag && off >>> 24 !== 0) {
+            o.lit(L.bitfieldSize);
+            o.uint(off >>> 24);
           }
-          break;
         }
+        break;
       case 6 /* ENUM */:
-        {
-          const vs = t.values;
-          o.lit(t.kflag ? L.signedEnc : L.unsignedEnc);
-          o.uint(t.size);
-          o.lit(L.vlen);
-          o.uint(vs.length);
-          for (let i = 0; i < vs.length; i++) {
-            const v = vs[i] as (typeof vs)[number];
-            o.lit(L.memberStart);
-            this.name(v.nameOff);
-            o.lit(L.val);
-            // %d for signed enums, %u otherwise.
-            if (t.kflag) o.int(v.value | 0);
-            else o.uint(v.value >>> 0);
-          }
-          break;
+        o.lit(kflag ? L.signedEnc : L.unsignedEnc);
+        o.uint(sizeOrType);
+        o.lit(L.vlen);
+        o.uint(vlen);
+        for (let i = 0; i < vlen; i++, p += 2) {
+          o.lit(L.memberStart);
+          this.name(w[p] as number);
+          o.lit(L.val);
+          // %d for signed enums, %u otherwise.
+          if (kflag) o.int((w[p + 1] as number) | 0);
+          else o.uint(w[p + 1] as number);
         }
+        break;
       case 19 /* ENUM64 */:
-        {
-          const vs = t.values;
-          o.lit(t.kflag ? L.signedEnc : L.unsignedEnc);
-          o.uint(t.size);
-          o.lit(L.vlen);
-          o.uint(vs.length);
-          for (let i = 0; i < vs.length; i++) {
-            const v = vs[i] as (typeof vs)[number];
-            o.lit(L.memberStart);
-            this.name(v.nameOff);
-            o.lit(L.val);
-            enum64(o, v.lo >>> 0, v.hi >>> 0, t.kflag);
-          }
-          break;
+        o.lit(kflag ? L.signedEnc : L.unsignedEnc);
+        o.uint(sizeOrType);
+        o.lit(L.vlen);
+        o.uint(vlen);
+        for (let i = 0; i < vlen; i++, p += 3) {
+          o.lit(L.memberStart);
+          this.name(w[p] as number);
+          o.lit(L.val);
+          enum64(o, w[p + 1] as number, w[p + 2] as number, kflag);
         }
+        break;
       case 7 /* FWD */:
-        o.lit(t.kflag ? L.fwdUnion : L.fwdStruct);
+        o.lit(kflag ? L.fwdUnion : L.fwdStruct);
         break;
       case 12 /* FUNC */:
         o.lit(L.typeId);
-        o.uint(t.type);
+        o.uint(sizeOrType);
         o.lit(L.linkage);
-        o.lit(LINKAGE[t.linkage] ?? LINKAGE_UNKNOWN);
+        o.lit(LINKAGE[vlen] ?? LINKAGE_UNKNOWN);
         break;
       case 13 /* FUNC_PROTO */:
-        {
-          const ps = t.params;
-          o.lit(L.retTypeId);
-          o.uint(t.type);
-          o.lit(L.vlen);
-          o.uint(ps.length);
-          for (let i = 0; i < ps.length; i++) {
-            const p = ps[i] as (typeof ps)[number];
-            o.lit(L.memberStart);
-            this.name(p.nameOff);
-            o.lit(L.memberTypeId);
-            o.uint(p.type);
-          }
-          break;
+        o.lit(L.retTypeId);
+        o.uint(sizeOrType);
+        o.lit(L.vlen);
+        o.uint(vlen);
+        for (let i = 0; i < vlen; i++, p += 2) {
+          o.lit(L.memberStart);
+          this.name(w[p] as number);
+          o.lit(L.memberTypeId);
+          o.uint(w[p + 1] as number);
         }
+        break;
       case 14 /* VAR */:
         o.lit(L.typeId);
-        o.uint(t.type);
+        o.uint(sizeOrType);
         o.lit(L.varLinkage);
-        o.lit(LINKAGE[t.linkage] ?? LINKAGE_UNKNOWN);
+        o.lit(LINKAGE[w[p] as number] ?? LINKAGE_UNKNOWN);
         break;
       case 15 /* DATASEC */:
-        {
-          const vs = t.vars;
+        o.lit(L.size);
+        o.uint(sizeOrType);
+        o.lit(L.vlen);
+        o.uint(vlen);
+        for (let i = 0; i < vlen; i++, p += 3) {
+          const type = w[p] as number;
+          o.lit(L.secVar);
+          o.uint(type);
+          o.lit(L.offset);
+          o.uint(w[p + 1] as number);
           o.lit(L.size);
-          o.uint(t.size);
-          o.lit(L.vlen);
-          o.uint(vs.length);
-          for (let i = 0; i < vs.length; i++) {
-            const v = vs[i] as (typeof vs)[number];
-            o.lit(L.secVar);
-            o.uint(v.type);
-            o.lit(L.offset);
-            o.uint(v.offset);
-            o.lit(L.size);
-            o.uint(v.size);
-            // bpftool names the variable (its kind and name) when the id resolves.
-            if (v.type < this.btf.typeCount) {
-              const vt = this.btf.type(v.type);
-              o.lit(L.paren);
-              o.lit(vt.kind === UNKNOWN_KIND ? UNKNOWN_LIT : (KIND_LIT[vt.kind] ?? UNKNOWN_LIT).subarray(1));
-              this.name(vt.nameOff);
-              o.lit(L.parenEnd);
-            }
+          o.uint(w[p + 2] as number);
+          // bpftool names the variable (its kind and name) when the id resolves.
+          if (type < this.btf.typeCount) {
+            const k = this.btf.kindOf(type);
+            o.lit(L.paren);
+            o.lit(k === UNKNOWN_KIND ? UNKNOWN_LIT : (KIND_LIT[k] ?? UNKNOWN_LIT).subarray(1));
+            this.name(this.btf.nameOffOf(type));
+            o.lit(L.parenEnd);
           }
-          break;
         }
+        break;
       case 16 /* FLOAT */:
         o.lit(L.size);
-        o.uint(t.size);
+        o.uint(sizeOrType);
         break;
       case 17 /* DECL_TAG */:
         o.lit(L.typeId);
-        o.uint(t.type);
+        o.uint(sizeOrType);
         o.lit(L.componentIdx);
-        o.int(t.componentIdx);
+        o.int((w[p] as number) | 0);
         break;
-      case UNKNOWN_KIND:
+      default:
         // bpftool 7.1 cannot read kinds past ENUM64 at all; print what we know of the record.
         o.lit(L.kind);
-        o.uint(t.rawKind);
+        o.uint(rawKind);
         o.lit(L.vlen);
-        o.uint(t.vlen);
+        o.uint(vlen);
         o.lit(L.sizeOrType);
-        o.uint(t.sizeOrType);
+        o.uint(sizeOrType);
         break;
     }
     o.byte(10 /* \n */);
+  }
+}
+
+/**
+ * One type object as its record words (the fields the printer reads; unknown kinds'
+ * trailing bytes are not printed, so not packed).
+ */
+function packRecord(t: BtfType): Uint32Array {
+  const kind = t.kind === UNKNOWN_KIND ? t.rawKind : t.kind;
+  const head = (vlen: number, sizeOrType: number, rest: number[]): Uint32Array => {
+    const info = ((t.kflag ? 0x80000000 : 0) | ((kind & 0x7f) << 24) | (vlen & 0xffffff)) >>> 0;
+    return Uint32Array.from([t.nameOff, info, sizeOrType, ...rest]);
+  };
+  switch (t.kind) {
+    case 1 /* INT */:
+      return head(0, t.size, [((t.encoding << 24) | (t.bitOffset << 16) | t.bits) >>> 0]);
+    case 2 /* PTR */:
+    case 8 /* TYPEDEF */:
+    case 9 /* VOLATILE */:
+    case 10 /* CONST */:
+    case 11 /* RESTRICT */:
+    case 18 /* TYPE_TAG */:
+      return head(0, t.type, []);
+    case 3 /* ARRAY */:
+      return head(0, 0, [t.type, t.indexType, t.nelems]);
+    case 4 /* STRUCT */:
+    case 5 /* UNION */:
+      return head(
+        t.members.length,
+        t.size,
+        t.members.flatMap((m) => [
+          m.nameOff,
+          m.type,
+          t.kflag ? ((m.bitfieldSize << 24) | m.bitOffset) >>> 0 : m.bitOffset,
+        ]),
+      );
+    case 6 /* ENUM */:
+      return head(
+        t.values.length,
+        t.size,
+        t.values.flatMap((v) => [v.nameOff, v.value >>> 0]),
+      );
+    case 19 /* ENUM64 */:
+      return head(
+        t.values.length,
+        t.size,
+        t.values.flatMap((v) => [v.nameOff, v.lo >>> 0, v.hi >>> 0]),
+      );
+    case 7 /* FWD */:
+      return head(0, 0, []);
+    case 12 /* FUNC */:
+      return head(t.linkage, t.type, []);
+    case 13 /* FUNC_PROTO */:
+      return head(
+        t.params.length,
+        t.type,
+        t.params.flatMap((p) => [p.nameOff, p.type]),
+      );
+    case 14 /* VAR */:
+      return head(0, t.type, [t.linkage]);
+    case 15 /* DATASEC */:
+      return head(
+        t.vars.length,
+        t.size,
+        t.vars.flatMap((v) => [v.type, v.offset, v.size]),
+      );
+    case 16 /* FLOAT */:
+      return head(0, t.size, []);
+    case 17 /* DECL_TAG */:
+      return head(0, t.type, [t.componentIdx >>> 0]);
+    default:
+      return t.kind === UNKNOWN_KIND ? head(t.vlen, t.sizeOrType, []) : head(0, 0, []);
   }
 }
 
