@@ -4,10 +4,9 @@
  * read the same by bpftool; split BTF; the wide vlen/kind masks; a kind only the layout
  * section describes.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Btf,
   type BtfType,
@@ -24,7 +23,6 @@ import { BtfkitError } from '../packages/core/src/errors/index.ts';
 import {
   bpftool,
   CORPUS,
-  extractKernels,
   kernelArchives,
   MODULES_KERNEL,
   minBtfFiles,
@@ -32,18 +30,10 @@ import {
   objectFiles,
   readBtfOfObject,
   releaseOf,
+  useKernelsAndScratch,
 } from './fixtures/btf/corpus.ts';
 
-let kernels: ReturnType<typeof extractKernels>;
-let scratch: string;
-beforeAll(() => {
-  kernels = extractKernels();
-  scratch = mkdtempSync(join(tmpdir(), 'btfkit-codec-'));
-});
-afterAll(() => {
-  kernels?.cleanup();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+const corpus = useKernelsAndScratch('btfkit-codec-');
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
@@ -82,7 +72,7 @@ function layoutWith(extra: Record<number, [number, number]>): LayoutEntry[] {
 
 describe('decode → encode is the identity', () => {
   it.each(kernelArchives().map(releaseOf))('kernel %s', (release) => {
-    const bytes = readFileSync(kernels.raw.get(release) as string);
+    const bytes = readFileSync(corpus.raw.get(release) as string);
     const btf = decodeBtf(bytes, { file: release });
     expect(btf.types.length).toBeGreaterThan(70_000);
     expect(same(encodeBtf(btf), bytes)).toBe(true);
@@ -101,7 +91,7 @@ describe('decode → encode is the identity', () => {
   });
 
   it.each(moduleFiles())('split BTF %s over its kernel', (mod) => {
-    const base = decodeBtf(readFileSync(kernels.raw.get(MODULES_KERNEL) as string));
+    const base = decodeBtf(readFileSync(corpus.raw.get(MODULES_KERNEL) as string));
     const bytes = readFileSync(mod);
     const btf = decodeBtf(bytes, { file: mod, base });
     expect(btf.startId).toBe(base.typeCount);
@@ -121,7 +111,7 @@ describe('byte orders and header forms', () => {
   const source = join(CORPUS, 'expected/min', MODULES_KERNEL, '_all.btf');
   const le = () => decodeBtf(readFileSync(source), { file: source });
   const write = (name: string, bytes: Uint8Array) => {
-    const p = join(scratch, name);
+    const p = join(corpus.scratch, name);
     writeFileSync(p, bytes);
     return p;
   };

@@ -5,10 +5,9 @@
  * compiler equal those in the kernel's BTF.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Btf,
   type BtfType,
@@ -21,7 +20,7 @@ import { dumpC } from '../packages/core/src/dump/c.ts';
 import { BtfkitError } from '../packages/core/src/errors/index.ts';
 import {
   bpftool,
-  extractKernels,
+  expectSame,
   kernelArchives,
   MODULES_KERNEL,
   minBtfFiles,
@@ -29,28 +28,10 @@ import {
   objectFiles,
   readBtfOfObject,
   releaseOf,
+  useKernelsAndScratch,
 } from './fixtures/btf/corpus.ts';
 
-function expectSame(actual: Buffer, expected: Buffer, what: string): void {
-  if (actual.equals(expected)) return;
-  const a = actual.toString('latin1').split('\n');
-  const e = expected.toString('latin1').split('\n');
-  let i = 0;
-  while (i < a.length && a[i] === e[i]) i++;
-  expect(a.slice(i, i + 5), `${what}: first difference at line ${i + 1}`).toEqual(e.slice(i, i + 5));
-  expect(actual.length).toBe(expected.length);
-}
-
-let kernels: ReturnType<typeof extractKernels>;
-let scratch: string;
-beforeAll(() => {
-  kernels = extractKernels();
-  scratch = mkdtempSync(join(tmpdir(), 'btfkit-dumpc-'));
-});
-afterAll(() => {
-  kernels?.cleanup();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+const corpus = useKernelsAndScratch('btfkit-dumpc-');
 
 const TAG_KINDS = new Set<number>([Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64, Kind.Fwd]);
 
@@ -93,17 +74,17 @@ describe('dump --format c = bpftool btf dump file F format c', () => {
   it.each(kernelArchives().map(releaseOf))(
     'kernel %s: same bytes; compiles with clang -target bpf; sizes/offsets match the BTF',
     (release) => {
-      const path = kernels.raw.get(release) as string;
+      const path = corpus.raw.get(release) as string;
       const btf = decodeBtf(readFileSync(path), { file: path });
       const header = dumpC(btf);
       expectSame(header, bpftool(['btf', 'dump', 'file', path, 'format', 'c']), release);
 
       // bpftool 7.1's header compiles as is...
-      const plain = join(scratch, `${release}-plain.h`);
+      const plain = join(corpus.scratch, `${release}-plain.h`);
       writeFileSync(plain, header);
       execFileSync('clang-19', ['-target', 'bpf', '-fsyntax-only', '-x', 'c', plain], { stdio: 'pipe' });
       // ...and with layoutFixes (mode() on odd-sized enums) the compiler's layout is the BTF's.
-      const h = join(scratch, `${release}.h`);
+      const h = join(corpus.scratch, `${release}.h`);
       writeFileSync(h, dumpC(btf, { layoutFixes: true }));
       const structs = sampleStructs(btf, 60);
       expect(structs.length).toBeGreaterThan(50);
@@ -116,18 +97,18 @@ describe('dump --format c = bpftool btf dump file F format c', () => {
           );
         }
       }
-      const c = join(scratch, `${release}-probe.c`);
+      const c = join(corpus.scratch, `${release}-probe.c`);
       writeFileSync(c, `${probe.join('\n')}\n`);
       execFileSync(
         'clang-19',
-        ['-target', 'bpf', '-O2', '-c', c, '-o', join(scratch, `${release}-probe.o`)],
+        ['-target', 'bpf', '-O2', '-c', c, '-o', join(corpus.scratch, `${release}-probe.o`)],
         { stdio: 'pipe' },
       );
     },
   );
 
   it('every corpus object, every expected/min BTF and the all-kinds fixture', () => {
-    const kindsObj = join(scratch, 'kinds.o');
+    const kindsObj = join(corpus.scratch, 'kinds.o');
     execFileSync('clang-19', [
       '-target',
       'bpf',
@@ -147,7 +128,7 @@ describe('dump --format c = bpftool btf dump file F format c', () => {
   });
 
   it.each(moduleFiles())('split module BTF %s with --base-btf', (mod) => {
-    const basePath = kernels.raw.get(MODULES_KERNEL) as string;
+    const basePath = corpus.raw.get(MODULES_KERNEL) as string;
     const base = decodeBtf(readFileSync(basePath));
     const btf = decodeBtf(readFileSync(mod), { file: mod, base });
     expectSame(dumpC(btf), bpftool(['btf', 'dump', 'file', mod, '--base-btf', basePath, 'format', 'c']), mod);
@@ -210,7 +191,7 @@ describe('type graphs without a C spelling are refused, not looped on', () => {
       },
       { kind: Kind.Ptr, nameOff: 0, kflag: false, type: 1 },
     ];
-    const path = join(scratch, 'list.btf');
+    const path = join(corpus.scratch, 'list.btf');
     writeFileSync(path, encodeBtf(new Btf({ types, strings, littleEndian: true })));
     expectSame(
       dumpC(decodeBtf(readFileSync(path))),

@@ -2,16 +2,15 @@
  * `btfkit dump` (raw format) against bpftool 7.1.0 run on the same files: byte for byte.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Btf, type BtfType, decodeBtf, encodeBtf, Kind } from '../packages/core/src/btf/index.ts';
 import { dumpRaw } from '../packages/core/src/dump/raw.ts';
 import { readBtfSourceSync } from '../packages/core/src/kernels/source.ts';
 import {
   bpftool,
-  extractKernels,
+  expectSame,
   kernelArchives,
   MODULES_KERNEL,
   minBtfFiles,
@@ -19,33 +18,14 @@ import {
   objectFiles,
   readBtfOfObject,
   releaseOf,
+  useKernelsAndScratch,
 } from './fixtures/btf/corpus.ts';
 
-/** Compares as text first on mismatch, so a failure shows the first differing lines. */
-function expectSame(actual: Buffer, expected: Buffer, what: string): void {
-  if (actual.equals(expected)) return;
-  const a = actual.toString('latin1').split('\n');
-  const e = expected.toString('latin1').split('\n');
-  let i = 0;
-  while (i < a.length && a[i] === e[i]) i++;
-  expect(a.slice(i, i + 5), `${what}: first difference at line ${i + 1}`).toEqual(e.slice(i, i + 5));
-  expect(actual.length).toBe(expected.length);
-}
-
-let kernels: ReturnType<typeof extractKernels>;
-let scratch: string;
-beforeAll(() => {
-  kernels = extractKernels();
-  scratch = mkdtempSync(join(tmpdir(), 'btfkit-dump-'));
-});
-afterAll(() => {
-  kernels?.cleanup();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+const corpus = useKernelsAndScratch('btfkit-dump-');
 
 describe('dump raw = bpftool btf dump file', () => {
   it.each(kernelArchives().map(releaseOf))('kernel %s (raw BTF)', (release) => {
-    const path = kernels.raw.get(release) as string;
+    const path = corpus.raw.get(release) as string;
     const btf = decodeBtf(readFileSync(path), { file: path });
     expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', path]), release);
   });
@@ -54,7 +34,7 @@ describe('dump raw = bpftool btf dump file', () => {
     'kernel %s read as .btf.tar.xz (in memory)',
     (_release, archive) => {
       const { btf } = readBtfSourceSync(archive);
-      const raw = kernels.raw.get(releaseOf(archive)) as string;
+      const raw = corpus.raw.get(releaseOf(archive)) as string;
       expectSame(dumpRaw(btf), bpftool(['btf', 'dump', 'file', raw]), archive);
     },
   );
@@ -78,7 +58,7 @@ describe('dump raw = bpftool btf dump file', () => {
   });
 
   it.each(moduleFiles())('split module BTF %s over its kernel (--base-btf)', (mod) => {
-    const basePath = kernels.raw.get(MODULES_KERNEL) as string;
+    const basePath = corpus.raw.get(MODULES_KERNEL) as string;
     const base = decodeBtf(readFileSync(basePath), { file: basePath });
     const btf = decodeBtf(readFileSync(mod), { file: mod, base });
     expect(btf.startId).toBe(base.typeCount);
@@ -86,7 +66,7 @@ describe('dump raw = bpftool btf dump file', () => {
   });
 
   it('every kind clang emits (decl/type tags, float, signed enum64, bitfields, extern var)', () => {
-    const obj = join(scratch, 'kinds.o');
+    const obj = join(corpus.scratch, 'kinds.o');
     execFileSync('clang-19', [
       '-target',
       'bpf',
@@ -178,7 +158,7 @@ describe('dump raw = bpftool btf dump file', () => {
     ];
     for (const littleEndian of [true, false]) {
       const bytes = encodeBtf(new Btf({ types, strings, littleEndian }));
-      const path = join(scratch, `odd-${littleEndian ? 'le' : 'be'}.btf`);
+      const path = join(corpus.scratch, `odd-${littleEndian ? 'le' : 'be'}.btf`);
       writeFileSync(path, bytes);
       const reference = bpftool(['btf', 'dump', 'file', path]);
       expect(reference.includes(Buffer.from("'caf\xe9\xff'", 'latin1'))).toBe(true);
@@ -200,7 +180,7 @@ describe('btfkit dump (the CLI process)', () => {
 
   it('a .btf.tar.xz kernel, a module over a .btf.tar.xz base, a vmlinux ELF, an object in C', () => {
     const archive = kernelArchives().find((a) => releaseOf(a) === MODULES_KERNEL) as string;
-    const raw = kernels.raw.get(MODULES_KERNEL) as string;
+    const raw = corpus.raw.get(MODULES_KERNEL) as string;
     let r = cli([archive]);
     expect(r.status).toBe(0);
     expectSame(r.stdout, bpftool(['btf', 'dump', 'file', raw]), 'CLI on archive');
@@ -211,11 +191,11 @@ describe('btfkit dump (the CLI process)', () => {
     expectSame(r.stdout, bpftool(['btf', 'dump', 'file', mod, '--base-btf', raw]), 'CLI on module');
 
     // A vmlinux-style ELF: a host object file with the kernel's BTF added as .BTF.
-    const c = join(scratch, 'empty.c');
+    const c = join(corpus.scratch, 'empty.c');
     writeFileSync(c, 'int vmlinux_placeholder;\n');
-    const o = join(scratch, 'empty.o');
+    const o = join(corpus.scratch, 'empty.o');
     execFileSync('gcc', ['-c', c, '-o', o]);
-    const vmlinux = join(scratch, 'vmlinux');
+    const vmlinux = join(corpus.scratch, 'vmlinux');
     execFileSync('objcopy', ['--add-section', `.BTF=${raw}`, o, vmlinux]);
     r = cli([vmlinux]);
     expect(r.status).toBe(0);
@@ -228,7 +208,7 @@ describe('btfkit dump (the CLI process)', () => {
   });
 
   it('bad input: exit 1 with the file and offset; bad options: exit 2', () => {
-    const bad = join(scratch, 'bad.btf');
+    const bad = join(corpus.scratch, 'bad.btf');
     const bytes = new Uint8Array(readFileSync(minBtfFiles()[0] as string));
     writeFileSync(bad, bytes.subarray(0, bytes.length - 9));
     let r = cli([bad]);
