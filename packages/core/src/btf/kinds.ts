@@ -52,5 +52,23 @@ export const MAX_KNOWN_KIND = 19;
 /** INT encoding bits (BTF_INT_SIGNED etc.). */
 export const IntEncoding = { Signed: 1, Char: 2, Bool: 4 } as const;
 
+/**
+ * The spellings of `long` and `unsigned long` libbpf's btf__pointer_size() looks for: the
+ * first 4- or 8-byte INT named so gives raw BTF its pointer size.
+ */
+export const LONG_INT_NAMES: ReadonlySet<string> = new Set([
+  'long',
+  'long int',
+  'int long',
+  'unsigned long',
+  'long unsigned',
+  'unsigned long int',
+  'unsigned int long',
+  'long unsigned int',
+  'long int unsigned',
+  'int unsigned long',
+  'int long unsigned',
+]);
+
 /** FUNC linkage (vlen of a FUNC) and VAR linkage. */
 export const Linkage = { Static: 0, Global: 1, Extern: 2 } as const;

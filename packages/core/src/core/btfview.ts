@@ -1,4 +1,5 @@
 import { type Btf, type BtfType, IntEncoding, Kind, type TypeId } from '../btf/index.ts';
+import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import { Errno } from './errno.ts';
 
 /**
@@ -89,20 +90,6 @@ export function intOffset(t: BtfType): number {
   return t.kind === Kind.Int ? t.bitOffset : 0;
 }
 
-const LONG_ALIASES = new Set([
-  'long',
-  'long int',
-  'int long',
-  'unsigned long',
-  'long unsigned',
-  'unsigned long int',
-  'unsigned int long',
-  'long unsigned int',
-  'long int unsigned',
-  'int unsigned long',
-  'int long unsigned',
-]);
-
 const POINTER_SIZES = new WeakMap<Btf, number>();
 
 /**
@@ -117,7 +104,7 @@ export function pointerSize(btf: Btf): number {
     for (let id = 1; id < btf.typeCount; id++) {
       const t = btf.type(id);
       if (t.kind !== Kind.Int || (t.size !== 4 && t.size !== 8)) continue;
-      if (LONG_ALIASES.has(btf.str(t.nameOff))) {
+      if (LONG_INT_NAMES.has(btf.str(t.nameOff))) {
         size = t.size;
         break;
       }

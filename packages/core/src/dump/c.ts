@@ -1,4 +1,5 @@
 import type { Btf } from '../btf/btf.ts';
+import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
 import { errors } from '../errors/index.ts';
 import { checkCTypeGraph } from './c-cycles.ts';
@@ -77,21 +78,6 @@ enum Emit {
   Emitting = 1,
   Emitted = 2,
 }
-
-/** libbpf's btf__pointer_size() guess for raw BTF: the size of the first INT spelled as a `long`. */
-const LONG_ALIASES = new Set([
-  'long',
-  'long int',
-  'int long',
-  'unsigned long',
-  'long unsigned',
-  'unsigned long int',
-  'unsigned int long',
-  'long unsigned int',
-  'long int unsigned',
-  'int unsigned long',
-  'int long unsigned',
-]);
 
 /** GCC's internal Arm SIMD typedef targets that BTF carries as INTs; libbpf aliases them. */
 const MISSING_BASE_TYPES: Record<string, string> = {
@@ -185,11 +171,12 @@ class CDumper {
     return '';
   }
 
+  /** libbpf's btf__pointer_size() guess for raw BTF: the size of the first INT spelled as a `long`. */
   private pointerSize(): number {
     for (let id = 1; id < this.n; id++) {
       const t = this.t(id);
       if (t.kind !== INT || (t.size !== 4 && t.size !== 8)) continue;
-      if (LONG_ALIASES.has(this.str(t.nameOff))) return t.size;
+      if (LONG_INT_NAMES.has(this.str(t.nameOff))) return t.size;
     }
     return 8; // sizeof(void *) on the 64-bit hosts bpftool runs on
   }
