@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { errors } from '../errors/index.ts';
 import { linkAtomic, writeFileAtomic } from './files.ts';
 import type { Unsatisfied } from './minimize.ts';
-import type { JobRequest, JobResult, Timings, WorkerInit } from './protocol.ts';
+import type { JobRequest, JobResult, Timings, WorkerDone, WorkerInit } from './protocol.ts';
 
 /**
  * Batch minimization of many kernels (a btfhub-archive tree, say) for one set of objects.
@@ -278,72 +278,61 @@ async function runPool(
   finish: (i: number, r: JobResult) => void,
 ): Promise<void> {
   const n = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
+  const next = new SharedArrayBuffer(4);
+  const jobs: JobRequest[] = todo.map((i) => {
+    const k = opts.kernels[i] as BatchKernel;
+    return { index: i, path: k.path, release: k.release };
+  });
   const init: WorkerInit = {
     objects: opts.objects.map((o) => ({ file: o.file, bytes: o.bytes })),
     bpftoolCompat: opts.bpftoolCompat === true,
+    jobs,
+    next,
   };
-  const queue = [...todo];
   let fatal: unknown;
-  const aborters: (() => void)[] = [];
-  const onAbort = () => {
-    fatal ??= opts.signal?.reason;
-    for (const a of aborters) a();
+  const workers: Worker[] = [];
+  const rejecters: ((e: unknown) => void)[] = [];
+  /** No worker takes another kernel; all of them stop waiting. */
+  const stop = (e: unknown) => {
+    fatal ??= e;
+    Atomics.store(new Int32Array(next), 0, jobs.length);
+    for (const r of rejecters) r(fatal);
   };
+  const onAbort = () => stop(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  /** Runs kernels from the queue on `worker` until `limit` are done or the queue is empty. */
-  const serve = (worker: Worker, limit: number) =>
+  /**
+   * One worker for the whole batch: it takes kernels itself from the shared queue. (Workers
+   * used to be replaced every 8 kernels because the in-process xz binding kept memory per
+   * call; archives are now inflated by xz(1) in a child process, and peak RSS stays flat
+   * over 1, 7 and 28 kernels: bench/minimize.bench.ts.)
+   */
+  const serve = (worker: Worker) =>
     new Promise<void>((resolve, reject) => {
-      let served = 0;
-      aborters.push(() => reject(opts.signal?.reason));
-      const next = () => {
-        if (fatal !== undefined) return reject(fatal);
-        if (served === limit) return resolve();
-        const i = queue.shift();
-        if (i === undefined) return resolve();
-        served++;
-        const k = opts.kernels[i] as BatchKernel;
-        const req: JobRequest = { index: i, path: k.path, release: k.release };
-        worker.postMessage(req);
-      };
-      worker.on('message', (res: JobResult) => {
+      rejecters.push(reject);
+      worker.on('message', (msg: JobResult | WorkerDone) => {
+        if ('done' in msg) return resolve();
         try {
-          if (!res.ok && res.internal) throw new Error(res.error);
-          finish(res.index, res);
+          if (!msg.ok && msg.internal) throw new Error(msg.error);
+          if (fatal === undefined) finish(msg.index, msg);
         } catch (e) {
-          fatal ??= e;
-          return reject(e);
+          stop(e);
         }
-        next();
       });
-      worker.on('error', (e) => {
-        fatal ??= e;
-        reject(e);
-      });
+      worker.on('error', stop);
       worker.on('exit', (code) => {
-        if (code !== 0) reject(new Error(`minimize worker exited with code ${code}`));
+        if (code !== 0) stop(new Error(`minimize worker exited with code ${code}`));
+        else resolve();
       });
-      next();
     });
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      // A fresh worker every KERNELS_PER_WORKER kernels: the xz binding keeps ~1 MiB of
-      // ArrayBuffer and ~5 MiB of RSS per decompression for the life of its isolate, which
-      // over a btfhub tree of thousands of kernels would grow without bound.
-      while (queue.length > 0 && fatal === undefined) {
-        const worker = startWorker(init);
-        try {
-          await serve(worker, KERNELS_PER_WORKER);
-        } finally {
-          await worker.terminate();
-        }
-      }
-      if (fatal !== undefined) throw fatal;
-    }),
-  ).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+  try {
+    for (let w = 0; w < n; w++) workers.push(startWorker(init));
+    await Promise.all(workers.map(serve));
+    if (fatal !== undefined) throw fatal;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
-
-/** Kernels one worker minimizes before it is replaced (see runPool). */
-const KERNELS_PER_WORKER = 8;
 
 /** Temp files of writeFileAtomic/linkAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer is gone. */
 function sweepStaleTemps(dir: string): void {

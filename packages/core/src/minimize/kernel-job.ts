@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Btf } from '../btf/btf.ts';
 import { type BpfObject, parseBpfObject } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
-import { readKernelTimed } from './kernel-read.ts';
+import { decodeFetched, type FetchedKernel, readKernelTimed } from './kernel-read.ts';
 import {
   encodeMinimized,
   encodeMinimizedSplit,
@@ -70,6 +70,26 @@ export function minimizeKernelFile(
   const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
   if (opts.base !== undefined) base = readKernelTimed(opts.base, undefined, timings).btf;
   const kernel = readKernelTimed(path, base, timings);
+  return minimizeDecoded(kernel, base, objects, opts, timings);
+}
+
+/** A batch worker's step: a kernel already read and inflated (kernel-read fetchKernel) → minimized bytes. */
+export function minimizeFetched(
+  fetched: FetchedKernel,
+  objects: readonly BpfObject[],
+  opts: MinimizeOptions,
+  timings: Timings,
+): KernelJobResult {
+  return minimizeDecoded(decodeFetched(fetched, undefined, timings), undefined, objects, opts, timings);
+}
+
+function minimizeDecoded(
+  kernel: { btf: Btf; release: string },
+  base: Btf | undefined,
+  objects: readonly BpfObject[],
+  opts: KernelJobOptions,
+  timings: Timings,
+): KernelJobResult {
   const release = opts.release ?? kernel.release;
   const marked = markObjects(kernel.btf, objects, { ...opts, release });
   timings.relocate += marked.relocateMs;

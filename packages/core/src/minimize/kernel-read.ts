@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
 import {
@@ -6,6 +7,7 @@ import {
   readSingleBtfEntry,
   releaseFromName,
   xzDecompress,
+  xzDecompressAsync,
 } from '../kernels/index.ts';
 import { readInput } from './kernel-job.ts';
 import type { Timings } from './protocol.ts';
@@ -23,26 +25,67 @@ export function readKernelTimed(
   timings: Timings,
 ): { btf: Btf; release: string } {
   let t = performance.now();
-  const lap = (stage: keyof Timings) => {
-    const now = performance.now();
-    timings[stage] += now - t;
-    t = now;
-  };
   const bytes = readInput(path, 'kernel BTF');
-  lap('read');
-  const opts = base === undefined ? {} : { base };
-  if (isXz(bytes)) {
-    const release = releaseFromName(path);
-    const tar = xzDecompress(bytes, path);
-    // A btfhub archive `<release>.btf.tar.xz` must hold exactly `<release>.btf`.
-    const expected = path.endsWith('.btf.tar.xz') && release !== undefined ? `${release}.btf` : undefined;
-    const entry = readSingleBtfEntry(tar, path, expected);
-    lap('decompress');
-    const { btf } = btfSourceFromBytes(entry.data, `${path}:${entry.name}`, opts);
-    lap('decode');
-    return { btf, release: release ?? basename(entry.name, '.btf') };
+  timings.read += performance.now() - t;
+  t = performance.now();
+  const archive = isXz(bytes);
+  const fetched = archive ? unpackArchive(path, xzDecompress(bytes, path)) : { path, bytes };
+  if (archive) timings.decompress += performance.now() - t;
+  return decodeFetched(fetched, base, timings);
+}
+
+/** A kernel's BTF source bytes, out of its archive if it came in one. */
+export interface FetchedKernel {
+  /** The name for errors (`archive:entry` for an archive member). */
+  path: string;
+  bytes: Uint8Array;
+  /** From the archive's or entry's name, for archives. */
+  release?: string;
+}
+
+/**
+ * Read + decompress without holding the thread: the file is read asynchronously and an
+ * archive is inflated by xz(1) in a child process (kernels/ xzDecompressAsync), so a batch
+ * worker can have the next kernel inflating while it relocates the current one.
+ */
+export async function fetchKernel(path: string, timings: Timings): Promise<FetchedKernel> {
+  let t = performance.now();
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch {
+    // The synchronous reader words the error (not found / unreadable) as the CLI does.
+    bytes = readInput(path, 'kernel BTF');
   }
-  const k = btfSourceFromBytes(bytes, path, opts);
-  lap('decode');
-  return { btf: k.btf, release: k.release ?? basename(path) };
+  timings.read += performance.now() - t;
+  if (!isXz(bytes)) return { path, bytes };
+  t = performance.now();
+  const tar = await xzDecompressAsync(bytes, path);
+  const fetched = unpackArchive(path, tar);
+  timings.decompress += performance.now() - t;
+  return fetched;
+}
+
+/** A btfhub archive `<release>.btf.tar.xz` must hold exactly `<release>.btf`. */
+function unpackArchive(path: string, tar: Uint8Array): FetchedKernel {
+  const release = releaseFromName(path);
+  const expected = path.endsWith('.btf.tar.xz') && release !== undefined ? `${release}.btf` : undefined;
+  const entry = readSingleBtfEntry(tar, path, expected);
+  return {
+    path: `${path}:${entry.name}`,
+    bytes: entry.data,
+    release: release ?? basename(entry.name, '.btf'),
+  };
+}
+
+/** Decodes fetched bytes (over `base` for a module's split BTF). */
+export function decodeFetched(
+  fetched: FetchedKernel,
+  base: Btf | undefined,
+  timings: Timings,
+): { btf: Btf; release: string } {
+  const t = performance.now();
+  const k = btfSourceFromBytes(fetched.bytes, fetched.path, base === undefined ? {} : { base });
+  timings.decode += performance.now() - t;
+  return { btf: k.btf, release: fetched.release ?? k.release ?? basename(fetched.path) };
 }

@@ -5,6 +5,14 @@ import type { Unsatisfied } from './minimize.ts';
 export interface WorkerInit {
   objects: { file: string; bytes: Uint8Array }[];
   bpftoolCompat: boolean;
+  /** Every kernel of the batch still to do; workers take them in order. */
+  jobs: JobRequest[];
+  /**
+   * One Int32: the index in `jobs` of the next kernel nobody has taken. Workers take kernels
+   * with Atomics.add, so a worker knows its next kernel (and can start inflating it) without
+   * a round trip to the main thread; the main thread stops the batch by moving it past the end.
+   */
+  next: SharedArrayBuffer;
 }
 
 export interface JobRequest {
@@ -20,6 +28,11 @@ export interface Timings {
   decode: number;
   relocate: number;
   emit: number;
+}
+
+/** A worker's last message: the queue is empty. */
+export interface WorkerDone {
+  done: true;
 }
 
 export type JobResult =
