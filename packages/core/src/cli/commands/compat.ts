@@ -8,6 +8,7 @@ import { errors } from '../../errors/index.ts';
 import { listKernels, readBtfSource } from '../../kernels/index.ts';
 import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
+import { splitKernelArgs } from '../kernel-args.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
@@ -34,29 +35,9 @@ options:
 Exit status: 0 when every program is ok or guarded everywhere, 1 otherwise.
 `;
 
-/** `--kernels a b c`: values after --kernels up to the next option. */
-function splitKernelArgs(args: string[]): { rest: string[]; kernels: string[] } {
-  const rest: string[] = [];
-  const kernels: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === '--kernels') {
-      // Kernels run up to the next option or the first BPF object (a name ending in .o).
-      const isKernel = (a: string) => !a.startsWith('-') && !a.endsWith('.o');
-      while (i + 1 < args.length && isKernel(args[i + 1] as string)) kernels.push(args[++i] as string);
-      continue;
-    }
-    if (a.startsWith('--kernels=')) {
-      kernels.push(a.slice('--kernels='.length));
-      continue;
-    }
-    rest.push(a);
-  }
-  return { rest, kernels };
-}
-
 async function run(argv: string[]): Promise<number> {
-  const { rest, kernels: kernelArgs } = splitKernelArgs(argv);
+  // Kernels run up to the next option or the first BPF object (a name ending in .o).
+  const { rest, kernels: kernelArgs } = splitKernelArgs(argv, (a) => a.startsWith('-') || a.endsWith('.o'));
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

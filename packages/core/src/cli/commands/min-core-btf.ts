@@ -5,6 +5,7 @@ import { checkOutDir, type KernelOutcome, minimizeKernels } from '../../minimize
 import { writeFilesAtomic } from '../../minimize/files.ts';
 import { minimizeKernelFile, parseObjects, readObjectFiles } from '../../minimize/kernel-job.ts';
 import { formatUnsatisfied } from '../../minimize/report.ts';
+import { splitKernelArgs } from '../kernel-args.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit min-core-btf [options] KERNEL OUT OBJECT...
@@ -28,26 +29,6 @@ options:
   --strict           write nothing for a kernel that cannot satisfy every relocation
   -q, --quiet        do not list relocations the kernel cannot satisfy
 `;
-
-/** `--kernels a b c --out-dir …`: values after --kernels up to the next option. */
-function splitKernelArgs(args: string[]): { rest: string[]; kernels: string[] } {
-  const rest: string[] = [];
-  const kernels: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === '--kernels') {
-      while (i + 1 < args.length && !(args[i + 1] as string).startsWith('-'))
-        kernels.push(args[++i] as string);
-      continue;
-    }
-    if (a.startsWith('--kernels=')) {
-      kernels.push(a.slice('--kernels='.length));
-      continue;
-    }
-    rest.push(a);
-  }
-  return { rest, kernels };
-}
 
 async function run(argv: string[]): Promise<number> {
   const { rest, kernels } = splitKernelArgs(argv);
