@@ -13,6 +13,8 @@ export interface WorkerInit {
    * a round trip to the main thread; the main thread stops the batch by moving it past the end.
    */
   next: SharedArrayBuffer;
+  /** How many kernels a worker reads and inflates ahead of the one it is minimizing. */
+  ahead: number;
 }
 
 export interface JobRequest {

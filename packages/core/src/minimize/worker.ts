@@ -42,12 +42,22 @@ function failure(index: number, e: unknown): JobResult {
   return { index, ok: false, error: message, internal: !(e instanceof BtfkitError) };
 }
 
-async function run(p: Pending | undefined): Promise<void> {
-  while (p !== undefined) {
+async function run(): Promise<void> {
+  // Kernels taken and being read + inflated, oldest first: `init.ahead` beyond the current one.
+  const queue: Pending[] = [];
+  const fill = (n: number) => {
+    while (queue.length < n) {
+      const p = take();
+      if (p === undefined) return;
+      queue.push(p);
+    }
+  };
+  fill(1);
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
     const { job, timings } = p;
     const fetched = await p.fetched;
-    // Take the next kernel before working on this one, so xz(1) inflates it meanwhile.
-    const after = take();
+    // Take the next kernels before working on this one, so xz(1) inflates them meanwhile.
+    fill(init.ahead);
     let res: JobResult;
     if ('error' in fetched) res = failure(job.index, fetched.error);
     else {
@@ -75,13 +85,12 @@ async function run(p: Pending | undefined): Promise<void> {
     // process's peak memory is that of about one kernel per worker, whatever the number of
     // kernels (left to itself, V8 lets the heap grow across several kernels before a full GC).
     collectGarbage?.();
-    p = after;
   }
   const done: WorkerDone = { done: true };
   (port as NonNullable<typeof port>).postMessage(done);
 }
 
-await run(take());
+await run();
 
 /** V8's gc() for this isolate: exposed by flag, then fetched from a fresh context. */
 function exposeGc(): (() => void) | undefined {
