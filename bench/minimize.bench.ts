@@ -148,7 +148,7 @@ export default async function benchMinimize(log: (line: string) => void = consol
         ms: batchJs.medianMs,
         rssMiB: batchJs.rssMiB,
         ...refCols2,
-        note: `goal ≤ 0.5×; worker threads on all cores; ${cpuNote(batchJs, ref2)}`,
+        note: `goal ≤ 0.5×; default workers (half the cores), 2 kernels inflating ahead each; ${cpuNote(batchJs, ref2)}`,
       },
       {
         case: `1 .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (launcher)`,
