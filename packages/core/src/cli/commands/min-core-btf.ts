@@ -24,7 +24,7 @@ options:
   --out-dir OUT      batch mode: write OUT/<distro>/<version>/<arch>/<release>.btf, identical
                      results shared as OUT/btf/<sha256-16>.btf, and OUT/manifest.json;
                      a re-run resumes (kernels already done are skipped)
-  --jobs N           batch mode: worker threads (default: all cores)
+  --jobs N           batch mode: worker threads (default: half the cores; each keeps xz(1) busy beside it)
   --bpftool-compat   fail where bpftool 7.1.0 fails (FWD or TYPE_TAG reached by marking)
   --strict           write nothing for a kernel that cannot satisfy every relocation
   -q, --quiet        do not list relocations the kernel cannot satisfy
