@@ -3,12 +3,14 @@ import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,6 +132,31 @@ describe('min-core-btf: bad input is a clear error naming the file, and nothing 
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`refusing to overwrite input file ${copy}`);
     expect(readFileSync(copy)).toEqual(readFileSync(OBJECT));
+  });
+
+  it('refuses to write over an input named another way (.., a symlink, a hard link)', () => {
+    const dir = join(tmp, 'rv');
+    mkdirSync(dir);
+    const obj = join(dir, 'obj.o');
+    cpSync(OBJECT, obj);
+    const kernel = join(dir, 'kernel.btf');
+    cpSync(RAW, kernel);
+    symlinkSync(obj, join(dir, 'sym.o'));
+    linkSync(kernel, join(dir, 'hard.btf'));
+    const dotted = join(dir, '..', 'rv', 'obj.o');
+    for (const [out, args, input] of [
+      [obj, [RAW, obj, dotted], dotted],
+      [join(dir, 'sym.o'), [RAW, join(dir, 'sym.o'), obj], obj],
+      [join(dir, 'hard.btf'), [kernel, join(dir, 'hard.btf'), obj], kernel],
+    ] as [string, string[], string][]) {
+      const r = cli(args);
+      expect(r.status, out).toBe(1);
+      expect(r.stderr).toContain(`refusing to overwrite input file ${input} with ${out}`);
+    }
+    expect(readFileSync(obj)).toEqual(readFileSync(OBJECT));
+    expect(readFileSync(kernel)).toEqual(readFileSync(RAW));
+    // A missing OUT is no clash.
+    expect(cli([RAW, join(dir, 'new.btf'), dotted]).status).toBe(0);
   });
 
   it('a kernel directory with junk files: junk kernels are named and get no output', () => {

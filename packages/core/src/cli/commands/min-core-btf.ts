@@ -1,3 +1,4 @@
+import { realpathSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errors } from '../../errors/index.ts';
 import { listKernels } from '../../kernels/index.ts';
@@ -76,9 +77,11 @@ async function run(argv: string[]): Promise<number> {
   }
   if (values['base-out'] !== undefined && values.base === undefined)
     throw errors.badOption('--base-out needs --base BASE');
-  const inputs = new Set([kernel, values.base, ...objectPaths].filter((x) => x !== undefined));
+  const inputs = [kernel, values.base, ...objectPaths].filter((x) => x !== undefined);
   for (const o of [out, values['base-out']]) {
-    if (o !== undefined && inputs.has(o)) throw errors.badOption(`refusing to overwrite input file ${o}`);
+    if (o === undefined) continue;
+    const clash = inputs.find((i) => sameFile(o, i));
+    if (clash !== undefined) throw errors.badOption(`refusing to overwrite input file ${clash} with ${o}`);
   }
 
   const objects = parseObjects(readObjectFiles(objectPaths));
@@ -186,6 +189,23 @@ async function runBatch(
       `relocate ${secs(t.relocate)}, emit ${secs(t.emit)})\n`,
   );
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * Whether writing `out` would replace `input`: the same file by identity, not by spelling
+ * (`/a/../a/x.o`, a symlink or a hard link all name the same inode). A missing OUT is no clash.
+ */
+function sameFile(out: string, input: string): boolean {
+  let a: ReturnType<typeof statSync>;
+  let b: ReturnType<typeof statSync>;
+  try {
+    if (realpathSync(out) === realpathSync(input)) return true;
+    a = statSync(out);
+    b = statSync(input);
+  } catch {
+    return false;
+  }
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 export const minCoreBtf: Command = {
