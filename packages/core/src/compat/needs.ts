@@ -29,33 +29,27 @@ export function kernelBtfNeed(code: ObjectCode, programName: string): string | u
   for (const [prefix, what] of NEEDS_KERNEL_BTF) {
     if (base === prefix) return `${what} program (section ${prog.section})`;
   }
-  return externNeed(code, prog.sectionIndex, new Set());
+  const ext = externNeed(code);
+  return ext ? `object ${ext} (libbpf resolves every typed extern of the object at load)` : undefined;
 }
 
 /**
  * kfunc calls and typed __ksym variables resolve against the kernel's BTF. In the object they
  * are instructions with an ELF relocation to an undefined symbol that the object's BTF
  * describes (a FUNC for a kfunc, a VAR of a non-void type for a typed ksym); untyped ksyms
- * (`extern const void x __ksym`) come from kallsyms and do not count. Subprogram sections
- * the program calls into are searched too.
+ * (`extern const void x __ksym`) come from kallsyms and do not count. The whole object is
+ * searched, not only the program's call graph: libbpf 1.1 loads kernel BTF for the object when
+ * any of its typed externs exists (obj_needs_vmlinux_btf) and fails every program without it
+ * (checked with the libbpf loader in test/compat-kernel-btf.test.ts).
  */
-function externNeed(code: ObjectCode, sec: number, seen: Set<number>): string | undefined {
-  if (seen.has(sec)) return undefined;
-  seen.add(sec);
-  const insns = code.sections.get(sec) ?? [];
+function externNeed(code: ObjectCode): string | undefined {
   const btf = code.obj.btf;
   for (const [key, r] of code.relocs) {
-    const [s, i] = key.split(':').map(Number);
-    if (s !== sec || i === undefined) continue;
-    const insn = insns[i];
+    if (r.symSec !== SHN.UNDEF) continue;
+    const [sec, i] = key.split(':').map(Number);
+    if (sec === undefined || i === undefined) continue;
+    const insn = code.sections.get(sec)?.[i];
     if (!insn) continue;
-    if (r.symSec !== SHN.UNDEF) {
-      if (isCall(insn) && code.sections.has(r.symSec) && r.symSec !== sec) {
-        const inner = externNeed(code, r.symSec, seen);
-        if (inner) return inner;
-      }
-      continue;
-    }
     const name = symbolName(code, sec, i);
     if (!name) continue;
     const ids = btf.byName(name);
