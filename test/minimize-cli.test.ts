@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { linkAtomic } from '../packages/core/src/minimize/files.ts';
-import { CORPUS, extractKernels, kernelArchives, releaseOf } from './fixtures/btf/corpus.ts';
+import { bpftool, CORPUS, extractKernels, kernelArchives, releaseOf } from './fixtures/btf/corpus.ts';
 import { cliArgs } from './fixtures/minimize/build.ts';
 
 /**
@@ -265,6 +265,69 @@ describe('min-core-btf --kernels: the corpus btfhub tree', () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toContain('7 kernels (1 minimized, 6 already done, 0 failed');
     expect(readFileSync(tree)).toEqual(expectedMin('6.1.0-47-rt-amd64'));
+  });
+});
+
+describe('--kernels FILE: any kernel source named explicitly, whatever its name', () => {
+  // The running kernel's coordinates as the shell sees them: uname(1) and os-release(5).
+  const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
+  const running = {
+    distro: sh('. /etc/os-release && echo "$ID"'),
+    version: sh('. /etc/os-release && echo "$VERSION_ID"'),
+    arch: sh('uname -m'),
+    release: sh('uname -r'),
+  };
+  const VMLINUX = '/sys/kernel/btf/vmlinux';
+  const dir = join(tmp, 'explicit');
+  const oddName = join(dir, 'my kernel.raw');
+
+  it('min-core-btf: /sys/kernel/btf/vmlinux and a raw BTF named anyhow, in the tree and the manifest', () => {
+    mkdirSync(dir);
+    cpSync(RAW, oddName);
+    const out = join(dir, 'out');
+    const r = cli(['-q', '--kernels', VMLINUX, oddName, '--out-dir', out, OBJECT]);
+    expect(r.stderr).toContain('2 kernels (2 minimized, 0 already done, 0 failed');
+    expect(r.status).toBe(0);
+    const bpftoolOut = join(dir, 'bpftool-running.btf');
+    bpftool(['gen', 'min_core_btf', VMLINUX, bpftoolOut, OBJECT]);
+    const runningTree = `${running.distro}/${running.version}/${running.arch}/${running.release}.btf`;
+    expect(readFileSync(join(out, runningTree))).toEqual(readFileSync(bpftoolOut));
+    expect(readFileSync(join(out, 'my kernel.raw.btf'))).toEqual(expectedMin('6.1.0-47-cloud-amd64'));
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    const brief = manifest.kernels.map((k: Record<string, unknown>) => [
+      k.distro,
+      k.version,
+      k.arch,
+      k.release,
+      k.path,
+    ]);
+    expect(brief).toContainEqual([
+      running.distro,
+      running.version,
+      running.arch,
+      running.release,
+      runningTree,
+    ]);
+    expect(brief).toContainEqual([undefined, undefined, undefined, 'my kernel.raw', 'my kernel.raw.btf']);
+  });
+
+  it('compat: the same two files', () => {
+    const [cmd, argv] = cliArgs(['compat', '--json', '--kernels', VMLINUX, oddName, OBJECT]);
+    const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 28 });
+    expect(r.stderr).toBe('');
+    const result = JSON.parse(r.stdout);
+    const ks = result.kernels.map((k: Record<string, unknown>) => [k.distro, k.version, k.arch, k.release]);
+    expect(ks).toContainEqual([running.distro, running.version, running.arch, running.release]);
+    expect(ks).toContainEqual([undefined, undefined, undefined, 'my kernel.raw']);
+  });
+
+  it('a named file that is no kernel source at all is refused, naming it', () => {
+    const notes = join(dir, 'notes.txt');
+    writeFileSync(notes, 'hello\n');
+    const r = cli(['--kernels', notes, '--out-dir', join(dir, 'never'), OBJECT]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${notes}: expected a kernel BTF`);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });
 

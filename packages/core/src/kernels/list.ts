@@ -1,8 +1,9 @@
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { errors } from '../errors/index.ts';
-import { releaseFromName } from './source.ts';
+import { runningKernel } from './running.ts';
+import { RUNNING_KERNEL_BTF, releaseFromName } from './source.ts';
 
 /** One kernel BTF found on disk, with its btfhub coordinates when the path has them. */
 export interface KernelEntry {
@@ -26,12 +27,16 @@ const BTFHUB_ARCHES = new Set(['x86_64', 'arm64']);
  * sits in `<distro>/<version>/<arch>/` with a btfhub arch name (x86_64, arm64).
  *
  * Other files: inside a directory tree or matched by a glob they are ignored (a
- * btfhub-archive clone holds README.md, LICENSE, .git…; hidden directories are not entered);
- * named explicitly they are an error, since the user asked for that file as a kernel.
+ * btfhub-archive clone holds README.md, LICENSE, .git…; hidden directories are not entered).
+ * A file named explicitly is taken as a kernel whatever its name when its first bytes are
+ * raw BTF, ELF or xz (release: the btfhub name if it has one, `uname -r` and os-release for
+ * /sys/kernel/btf/vmlinux, else the base name); otherwise it is an error, since the user asked
+ * for that file as a kernel.
  * Sorted by distro, version, arch, release (numbers compared as numbers), then path.
  */
 export function listKernels(inputs: string[]): KernelEntry[] {
   const paths = new Set<string>();
+  const running = new Set<string>();
   for (const input of inputs) {
     if (isDynamicPattern(input)) {
       for (const p of globSync(input, { absolute: true, onlyFiles: true, dot: false })) {
@@ -48,17 +53,58 @@ export function listKernels(inputs: string[]): KernelEntry[] {
     if (st.isDirectory()) {
       for (const p of walk(resolve(input))) if (releaseFromName(p) !== undefined) paths.add(p);
     } else {
-      if (releaseFromName(input) === undefined) {
-        throw errors.badOption(`${input}: expected a kernel BTF named <release>.btf.tar.xz or <release>.btf`);
+      const path = resolve(input);
+      if (path === RUNNING_KERNEL_BTF) running.add(path);
+      else if (releaseFromName(path) === undefined && !looksLikeKernel(path)) {
+        throw errors.badOption(
+          `${input}: expected a kernel BTF (raw BTF, a vmlinux ELF or a .btf.tar.xz), found none of them`,
+        );
       }
-      paths.add(resolve(input));
+      paths.add(path);
     }
   }
-  return [...paths].map(entryFor).sort(compareEntries);
+  return [...paths].map((p) => (running.has(p) ? runningEntry(p) : entryFor(p))).sort(compareEntries);
+}
+
+/**
+ * A file named explicitly is a kernel whatever its name, as long as it holds one: raw BTF
+ * (magic 0xeb9f either byte order), an ELF (vmlinux) or an xz stream (an archive). Only the
+ * first bytes are read; a bad file past them is reported by the reader, naming the offset.
+ * A text file given by mistake is still refused here, before any work starts.
+ */
+function looksLikeKernel(path: string): boolean {
+  const head = new Uint8Array(6);
+  let n = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return true; // unreadable: the reader reports it with its errno
+  }
+  const b = head.subarray(0, n);
+  const starts = (...m: number[]) => m.length <= b.length && m.every((x, i) => b[i] === x);
+  return (
+    starts(0x9f, 0xeb) ||
+    starts(0xeb, 0x9f) ||
+    starts(0x7f, 0x45, 0x4c, 0x46) ||
+    starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)
+  );
+}
+
+/** /sys/kernel/btf/vmlinux is the running kernel: `uname -r` and os-release give its place. */
+function runningEntry(path: string): KernelEntry {
+  const k = runningKernel();
+  return { distro: k.distro, version: k.version, arch: k.arch, release: k.release, path };
 }
 
 function entryFor(path: string): KernelEntry {
-  const release = releaseFromName(path) as string;
+  // Files found in a tree always have the btfhub name; a file named explicitly may not, and
+  // is then known by its base name.
+  const release = releaseFromName(path) ?? basename(path);
   const archDir = dirname(path);
   const arch = basename(archDir);
   const versionDir = dirname(archDir);

@@ -22,6 +22,9 @@ options:
   --base-out FILE    ... or, with --base-out, OUT is a split BTF over a minimized BASE
                      written to FILE
   --kernels ...      batch mode: every kernel of these btfhub-archive trees, globs or files
+                     (a file named here may be any kernel source: raw BTF, vmlinux ELF,
+                     .btf.tar.xz, /sys/kernel/btf/vmlinux; its release is the btfhub name,
+                     uname -r for /sys/kernel/btf/vmlinux, else the file name)
   --out-dir OUT      batch mode: write OUT/<distro>/<version>/<arch>/<release>.btf, identical
                      results shared as OUT/btf/<sha256-16>.btf, and OUT/manifest.json;
                      a re-run resumes (kernels already done are skipped)
