@@ -23,6 +23,8 @@ interface Written {
 let btf: Btf;
 let written: Written[];
 let bpftoolSizes: Map<string, number>;
+/** bpftool's members of each named struct/union: clang's bit offsets and bitfield widths. */
+let bpftoolMembers: Map<string, { name: string; bitsOffset: number; bitfieldSize: number }[]>;
 
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'btfkit-layout-'));
@@ -38,11 +40,23 @@ beforeAll(() => {
     .map((l) => JSON.parse(l) as Written);
   // bpftool's own reading of the BTF, for the sizes.
   bpftoolSizes = new Map();
+  bpftoolMembers = new Map();
+  let members: { name: string; bitsOffset: number; bitfieldSize: number }[] | undefined;
   for (const line of execFileSync('bpftool', ['btf', 'dump', 'file', obj], { encoding: 'utf8' }).split(
     '\n',
   )) {
     const m = /^\[\d+\] (?:STRUCT|UNION) '(\w+)' size=(\d+)/.exec(line);
-    if (m) bpftoolSizes.set(m[1] as string, Number(m[2]));
+    if (m) {
+      bpftoolSizes.set(m[1] as string, Number(m[2]));
+      members = [];
+      bpftoolMembers.set(m[1] as string, members);
+      continue;
+    }
+    if (line.startsWith('[')) members = undefined;
+    const f = /^\t'([^']*)' type_id=\d+ bits_offset=(\d+)(?: bitfield_size=(\d+))?/.exec(line);
+    if (f && members) {
+      members.push({ name: f[1] as string, bitsOffset: Number(f[2]), bitfieldSize: Number(f[3] ?? 0) });
+    }
   }
 });
 
@@ -94,17 +108,35 @@ describe('codec layouts against clang BTF and gcc-written bytes', () => {
       it('places each field at its offsetof', () => {
         const w = written.find((x) => x.type === name) as Written;
         const layout = codecFor(name).layout ?? [];
-        for (const [field, off] of Object.entries(w.offsets)) {
-          if (field === '_') continue;
+        const fields = Object.entries(w.offsets).filter(([field]) => field !== '_');
+        // C has no offsetof for bitfields: `bits` is checked against clang's BTF below only.
+        if (name === 'bits') expect(fields).toEqual([]);
+        else expect(fields.length).toBeGreaterThan(0);
+        for (const [field, off] of fields) {
           const f = layout.find((l) => l.name === field);
           expect(f, field).toBeDefined();
           expect((f?.bitOffset ?? -1) / 8, field).toBe(off);
         }
       });
 
+      it('places each named member at the bit offset and width clang gave it (bpftool)', () => {
+        const layout = codecFor(name).layout ?? [];
+        // Anonymous members are flattened into their fields by the codec; bpftool lists them
+        // as one '(anon)' member, whose fields the offsetof test covers.
+        const named = (bpftoolMembers.get(name) ?? []).filter((m) => m.name !== '(anon)');
+        expect(named.length).toBeGreaterThan(0);
+        for (const m of named) {
+          const f = layout.find((l) => l.name === m.name);
+          expect(f, m.name).toBeDefined();
+          expect(f?.bitOffset, m.name).toBe(m.bitsOffset);
+          expect(f?.bitSize, m.name).toBe(m.bitfieldSize);
+        }
+      });
+
       it('decodes the bytes gcc wrote to the values it stored', () => {
         const w = written.find((x) => x.type === name) as Written;
         const value = codecFor(name).decode(Buffer.from(w.bytes, 'hex'));
+        expect(Object.keys(w.values).length).toBeGreaterThan(0);
         for (const [path, expected] of Object.entries(w.values)) {
           expect(norm(at(value, path)), path).toEqual(expected);
         }
