@@ -163,30 +163,45 @@ describe('Vite dev server', () => {
 
 describe('typed skeleton', () => {
   it('tsc accepts correct use of the generated declarations and rejects misuse', async () => {
-    const dir = join(ROOT, 'test/fixtures/plugin/typed/.out');
+    const fixture = join(ROOT, 'test/fixtures/plugin/typed');
+    const dir = join(fixture, '.out');
     mkdirSync(dir, { recursive: true });
-    const obj = join(dir, 'execsnoop.bpf.o');
-    copyFileSync(join(CORPUS, 'objects/execsnoop.bpf.o'), obj);
-    await build('rollup', join(ROOT, 'test/fixtures/plugin/typed/entry.js'), join(dir, 'dist'), {
-      kernels: [KERNEL_DIR],
-      dts: true,
-      cacheDir: false,
-    });
-    expect(existsSync(join(dir, 'execsnoop.bpf.d.o.ts'))).toBe(true);
-    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-    const run = () =>
-      spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'test/fixtures/plugin/typed/tsconfig.json')], {
-        encoding: 'utf8',
+    try {
+      copyFileSync(join(CORPUS, 'objects/execsnoop.bpf.o'), join(dir, 'execsnoop.bpf.o'));
+      // A ring buffer with a tagged event type, a struct-keyed hash and a per-CPU array, from clang.
+      execFileSync('clang-19', [
+        '-target',
+        'bpf',
+        '-g',
+        '-O2',
+        '-c',
+        join(fixture, 'events.bpf.c'),
+        '-o',
+        join(dir, 'events.bpf.o'),
+      ]);
+      await build('rollup', join(fixture, 'entry.js'), join(dir, 'dist'), {
+        kernels: [KERNEL_DIR],
+        dts: true,
+        cacheDir: false,
       });
-    const ok = run();
-    expect(ok.stdout).toBe('');
-    expect(ok.status).toBe(0);
-    // Without the declarations the @ts-expect-error lines no longer fail: tsc must complain.
-    writeFileSync(join(dir, 'execsnoop.bpf.d.o.ts'), 'declare const s: any;\nexport default s;\n');
-    const bad = run();
-    expect(bad.status).not.toBe(0);
-    expect(bad.stdout.match(/Unused '@ts-expect-error' directive/g)).toHaveLength(5);
-    rmSync(dir, { recursive: true, force: true });
+      const sidecars = ['execsnoop', 'events'].map((n) => join(dir, `${n}.bpf.d.o.ts`));
+      for (const f of sidecars) expect(existsSync(f), f).toBe(true);
+      const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+      const run = () =>
+        spawnSync(process.execPath, [tsc, '-p', join(fixture, 'tsconfig.json')], { encoding: 'utf8' });
+      const ok = run();
+      expect(ok.stdout).toBe('');
+      expect(ok.status).toBe(0);
+      // Without the declarations the @ts-expect-error lines no longer fail: tsc must complain.
+      for (const f of sidecars) writeFileSync(f, 'declare const s: any;\nexport default s;\n');
+      const bad = run();
+      expect(bad.status).not.toBe(0);
+      const expected = readFileSync(join(fixture, 'consumer.ts'), 'utf8').match(/@ts-expect-error/g);
+      expect(expected).toHaveLength(15);
+      expect(bad.stdout.match(/Unused '@ts-expect-error' directive/g)).toHaveLength(15);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,8 @@
 // The skeleton module's types. A generated `probe.bpf.d.o.ts` fills in the shape of one object;
 // `unplugin-btfkit/client` types any `*.bpf.o` import with the generic shape.
 
+import type { AttachOptions, BpfMap, LoadedObject, PerCpuMap, PerfEvent } from '@btfkit/runtime';
+
 /** What a codec accepts when encoding: any subset of the fields (the rest are written as zero). */
 export type DeepPartial<T> = T extends bigint | number | string | boolean | Uint8Array
   ? T
@@ -43,10 +45,10 @@ export interface ProgramInfo {
 
 type CodecOf<T> = [T] extends [never] ? undefined : Codec<T>;
 
-export interface MapInfo<K, V, E> {
+export interface MapInfo<K, V, E, T extends string = string> {
   readonly name: string;
   /** BPF map type ("hash", "ringbuf", ...) and its number. */
-  readonly type: string;
+  readonly type: T;
   readonly typeId: number;
   readonly keySize: number;
   readonly valueSize: number;
@@ -106,8 +108,37 @@ export interface LoadOptions<S extends SkeletonShape> {
   preferGivenBtf?: boolean;
   /** Load only these programs (default: all). */
   programs?: readonly (keyof S['programs'] & string)[];
-  [option: string]: unknown;
+  /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
+  logLevel?: number;
 }
+
+/** Map types whose value is one slot per possible CPU. */
+type PerCpuMapType = 'percpu_hash' | 'percpu_array' | 'lru_percpu_hash' | 'percpu_cgroup_storage';
+
+/** A key, value or event without a BTF type is raw bytes. */
+type Data<T> = [T] extends [never] ? Uint8Array : T;
+
+/** The runtime map for a skeleton map: typed by its codecs, iterable when it is a stream. */
+export type LoadedMap<M> =
+  M extends MapInfo<infer K, infer V, infer E, infer T>
+    ? string extends T
+      ? BpfMap<Data<K>, Data<V>, unknown>
+      : T extends PerCpuMapType
+        ? PerCpuMap<Data<K>, Data<V>>
+        : T extends 'ringbuf'
+          ? BpfMap<Data<K>, Data<V>, Data<E>>
+          : T extends 'perf_event_array'
+            ? BpfMap<Data<K>, Data<V>, PerfEvent<Data<E>>>
+            : BpfMap<Data<K>, Data<V>, never>
+    : never;
+
+/** What `load()` resolves to: @btfkit/runtime's LoadedObject with this object's maps and programs. */
+export type Loaded<S extends SkeletonShape> = LoadedObject<
+  { readonly [K in keyof S['maps']]: LoadedMap<S['maps'][K]> },
+  keyof S['programs'] & string
+>;
+
+export type { AttachOptions };
 
 export interface Skeleton<S extends SkeletonShape = SkeletonShape> {
   readonly name: S['name'];
@@ -122,5 +153,5 @@ export interface Skeleton<S extends SkeletonShape = SkeletonShape> {
   btfFor(kernel: KernelInfo | string): Promise<BtfResult>;
   btfForRunningKernel(): Promise<BtfResult>;
   /** Loads the object with @btfkit/runtime. */
-  load(opts?: LoadOptions<S>): Promise<unknown>;
+  load(opts?: LoadOptions<S>): Promise<Loaded<S>>;
 }

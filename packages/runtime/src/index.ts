@@ -1,6 +1,6 @@
 export { type AttachOptions, Link, uprobeOffset } from './attach/attach.ts';
 export { AttachType, ProgType, resolveSection, type SectionDef } from './loader/sections.ts';
-export { BpfMap, bytesCodec, type Codec } from './maps/map.ts';
+export { BpfMap, bytesCodec, type Codec, PerCpuMap } from './maps/map.ts';
 export { PerfBuffer, type PerfBufferOptions, type PerfEvent } from './maps/perfbuf.ts';
 export { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
 export { LoadedObject, type LoadedProgram, type LoadOptions, loadObject, loadObjectSync } from './object.ts';

@@ -32,7 +32,7 @@ import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
 import { type ResolvedSection, resolveSection } from './loader/sections.ts';
-import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec } from './maps/map.ts';
+import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
 import { RecordViews } from './maps/record-view.ts';
 import { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
@@ -74,7 +74,7 @@ export interface LoadedProgram {
   insns: Uint8Array;
 }
 
-const live = new Set<LoadedObject>();
+const live = new Set<{ closeSync(): void }>();
 let exitHook = false;
 
 /** Loads every map and program of the object into the kernel. */
@@ -356,11 +356,17 @@ function explainRejection(
   return verifierError(e.op, e.errno, `program '${prog.name}' was rejected: it reaches ${what}`, e.log);
 }
 
-/** A loaded object: its maps and programs, and what is attached. */
-export class LoadedObject {
+/**
+ * A loaded object: its maps and programs, and what is attached. `M` and `P` type the maps by
+ * name and the program names; the generated skeleton fills them in from the object's BTF.
+ */
+export class LoadedObject<M = Record<string, BpfMap>, P extends string = string> {
   btfFd = -1;
-  readonly maps: Record<string, BpfMap> = {};
-  readonly programs: Record<string, LoadedProgram> = {};
+  private readonly mapTable: Record<string, BpfMap> = {};
+  private readonly programTable: Record<string, LoadedProgram> = {};
+  /** The maps by name: ring buffers and perf event arrays are async iterables of their events. */
+  readonly maps: M = this.mapTable as unknown as M;
+  readonly programs: Readonly<Record<P, LoadedProgram>> = this.programTable as Record<P, LoadedProgram>;
   readonly links: Link[] = [];
   private readonly mapList: { spec: MapSpec; fd: number }[] = [];
   private readonly consumers: { close(): void }[] = [];
@@ -380,10 +386,14 @@ export class LoadedObject {
     const given = this.opts.codecs?.[spec.name];
     const key = given?.key ?? this.codecFor(spec.btfKeyTypeId, spec.keySize);
     const value = given?.value ?? this.codecFor(spec.btfValueTypeId, spec.valueSize);
+    if (PERCPU_MAP_TYPES.has(spec.mapType)) {
+      this.mapTable[spec.name] = new PerCpuMap(spec.name, fd, spec, key, value) as BpfMap;
+      return;
+    }
     const map = new BpfMap(spec.name, fd, spec, key, value);
     if (spec.mapType === MapType.RINGBUF) map.stream = () => this.ringbuf(spec.name);
     if (spec.mapType === MapType.PERF_EVENT_ARRAY) map.stream = () => this.perfbuf(spec.name);
-    this.maps[spec.name] = map;
+    this.mapTable[spec.name] = map;
   }
 
   /** @internal */
@@ -395,7 +405,7 @@ export class LoadedObject {
 
   /** @internal */
   addProgram(p: LoadedProgram): void {
-    this.programs[p.name] = p;
+    this.programTable[p.name] = p;
   }
 
   private codecFor(typeId: TypeId, size: number): Codec<unknown> {
@@ -412,11 +422,12 @@ export class LoadedObject {
    * options give or override targets, or `false` skips a program. On failure, the links made
    * by this call are removed again.
    */
-  async attach(opts: { programs?: Record<string, AttachOptions | false> } = {}): Promise<Link[]> {
+  async attach(opts: { programs?: Partial<Record<P, AttachOptions | false>> } = {}): Promise<Link[]> {
     const made: Link[] = [];
+    const given: Partial<Record<string, AttachOptions | false>> = opts.programs ?? {};
     try {
-      for (const p of Object.values(this.programs)) {
-        const o = opts.programs?.[p.name];
+      for (const p of Object.values(this.programTable)) {
+        const o = given[p.name];
         if (o === false) continue;
         if (p.def.attach === 'none') continue;
         if (!o?.target && !p.def.target && p.def.attach !== 'tracing') continue;
@@ -437,9 +448,16 @@ export class LoadedObject {
   }
 
   map<K = unknown, V = unknown>(name: string): BpfMap<K, V> {
-    const m = this.maps[name];
-    if (!m) throw errors.badOption(`no map '${name}' (maps: ${Object.keys(this.maps).join(', ')})`);
+    const m = this.mapTable[name];
+    if (!m) throw errors.badOption(`no map '${name}' (maps: ${Object.keys(this.mapTable).join(', ')})`);
     return m as unknown as BpfMap<K, V>;
+  }
+
+  /** A per-CPU map by name (its lookups give one value per possible CPU). */
+  perCpuMap<K = unknown, V = unknown>(name: string): PerCpuMap<K, V> {
+    const m = this.map(name);
+    if (!(m instanceof PerCpuMap)) throw errors.badOption(`map '${name}' is not a per-CPU map`);
+    return m as PerCpuMap<K, V>;
   }
 
   /**
@@ -515,7 +533,7 @@ export class LoadedObject {
   /** The current value of a global variable (reads its section's map). */
   global(section: string, name: string): unknown {
     const sec = section.startsWith('.') ? section : `.${section}`;
-    const m = this.maps[sec];
+    const m = this.mapTable[sec];
     const secId = findDatasec(this.btf, sec);
     if (!m || secId === undefined) throw errors.badOption(`no ${sec} section`);
     const ds = this.btf.type(secId);
@@ -545,8 +563,8 @@ export class LoadedObject {
     live.delete(this);
     for (const c of this.consumers) c.close();
     this.detach();
-    for (const p of Object.values(this.programs)) closeFd(p.fd);
-    for (const m of Object.values(this.maps)) m.close();
+    for (const p of Object.values(this.programTable)) closeFd(p.fd);
+    for (const m of Object.values(this.mapTable)) m.close();
     for (const m of this.mapList) closeFd(m.fd);
     if (this.btfFd >= 0) closeFd(this.btfFd);
     this.btfFd = -1;

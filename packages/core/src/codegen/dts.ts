@@ -31,7 +31,7 @@ export function skeletonDts(model: SkeletonModel, typesModule: string, source: s
     const k = info.key ? ts(info.key) : 'never';
     const v = info.value ? ts(info.value) : 'never';
     const e = info.event ? ts(info.event) : 'never';
-    out.push(`    ${prop(m)}: __btfkit.MapInfo<${k}, ${v}, ${e}>;`);
+    out.push(`    ${prop(m)}: __btfkit.MapInfo<${k}, ${v}, ${e}, ${JSON.stringify(info.type)}>;`);
   }
   out.push('  };', '  globals: {');
   for (const [g, info] of Object.entries(model.globals))

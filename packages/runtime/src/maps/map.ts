@@ -1,9 +1,10 @@
 /**
  * A created map and typed access to it. Keys and values go through codecs (the skeleton's, or
- * ones derived from the map's BTF); without BTF types they are raw bytes. Per-CPU maps hold one
- * value per possible CPU, each rounded up to 8 bytes, as the kernel copies them.
+ * ones derived from the map's BTF); without BTF types they are raw bytes. Per-CPU maps are their
+ * own type (PerCpuMap): their value is one value per possible CPU, each rounded up to 8 bytes,
+ * as the kernel copies them.
  */
-import type { RuntimeCodec } from '../deps.ts';
+import { errors, type RuntimeCodec } from '../deps.ts';
 import type { MapSpec } from '../loader/maps.ts';
 import { MapType } from '../loader/maps.ts';
 import { mapDelete, mapGetNextKey, mapLookup, mapUpdate, objInfo, UpdateFlags } from '../sys/bpf.ts';
@@ -22,7 +23,10 @@ export function bytesCodec(size: number): Codec<Uint8Array> {
     size,
     decode: (b, o = 0) => b.slice(o, o + size),
     encodeInto: (v, b, o = 0) => {
-      if (!(v instanceof Uint8Array) || v.length !== size) throw new TypeError(`expected ${size} bytes`);
+      if (!(v instanceof Uint8Array) || v.length !== size)
+        throw errors.badOption(
+          `expected a Uint8Array of ${size} bytes, got ${v instanceof Uint8Array ? `${v.length} bytes` : typeof v}`,
+        );
       b.set(v, o);
     },
   };
@@ -36,18 +40,20 @@ export function fromRuntimeCodec(c: RuntimeCodec): Codec<unknown> {
   };
 }
 
-const PERCPU = new Set<number>([
+/** Map types whose value is one slot per possible CPU (uapi bpf.h numbers). */
+export const PERCPU_MAP_TYPES: ReadonlySet<number> = new Set<number>([
   MapType.PERCPU_HASH,
   MapType.PERCPU_ARRAY,
   MapType.LRU_PERCPU_HASH,
   21 /* PERCPU_CGROUP_STORAGE */,
 ]);
 
-export class BpfMap<K = unknown, V = unknown> {
+/**
+ * A map whose value is `V`. `E` is what `for await` over it yields: the record type of a ring
+ * buffer, the samples of a perf event array; `never` for maps that are not streams.
+ */
+export class BpfMap<K = unknown, V = unknown, E = unknown> {
   private readonly scratch = new Scratch(64);
-  private readonly perCpu: boolean;
-  private readonly slot: number;
-  private readonly ncpu: number;
 
   constructor(
     readonly name: string,
@@ -55,11 +61,7 @@ export class BpfMap<K = unknown, V = unknown> {
     readonly spec: MapSpec,
     readonly key: Codec<K>,
     readonly value: Codec<V>,
-  ) {
-    this.perCpu = PERCPU.has(spec.mapType);
-    this.slot = Math.ceil(spec.valueSize / 8) * 8;
-    this.ncpu = this.perCpu ? possibleCpus().length : 1;
-  }
+  ) {}
 
   get type(): number {
     return this.spec.mapType;
@@ -70,35 +72,21 @@ export class BpfMap<K = unknown, V = unknown> {
     return objInfo(this.fd).id;
   }
 
-  private valueBytes(): number {
-    return this.perCpu ? this.slot * this.ncpu : this.spec.valueSize;
-  }
-
-  /** The value for `key`, or undefined. Per-CPU maps give one value per possible CPU. */
-  lookup(key: K): (V extends never ? never : V) | V[] | undefined {
+  /** The value for `key`, or undefined. */
+  lookup(key: K): V | undefined {
     const ks = this.spec.keySize;
-    const buf = this.scratch.get(ks + this.valueBytes());
+    const buf = this.scratch.get(ks + this.value.size);
     this.key.encodeInto(key, buf.bytes, 0);
     if (!mapLookup(this.fd, buf.address, buf.address + BigInt(ks))) return undefined;
-    if (!this.perCpu) return this.value.decode(buf.bytes, ks);
-    const out: V[] = [];
-    for (let c = 0; c < this.ncpu; c++) out.push(this.value.decode(buf.bytes, ks + c * this.slot));
-    return out;
+    return this.value.decode(buf.bytes, ks);
   }
 
   /** Sets `key` (BPF_ANY by default; 'noexist' / 'exist' as the kernel flags say). */
   update(key: K, value: V, mode: 'any' | 'noexist' | 'exist' = 'any'): void {
     const ks = this.spec.keySize;
-    const buf = this.scratch.get(ks + this.valueBytes());
+    const buf = this.scratch.get(ks + this.value.size);
     this.key.encodeInto(key, buf.bytes, 0);
-    if (this.perCpu) {
-      const values = Array.isArray(value) ? (value as V[]) : Array.from({ length: this.ncpu }, () => value);
-      values.forEach((v, c) => {
-        this.value.encodeInto(v, buf.bytes, ks + c * this.slot);
-      });
-    } else {
-      this.value.encodeInto(value, buf.bytes, ks);
-    }
+    this.value.encodeInto(value, buf.bytes, ks);
     const flags =
       mode === 'noexist' ? UpdateFlags.NOEXIST : mode === 'exist' ? UpdateFlags.EXIST : UpdateFlags.ANY;
     mapUpdate(this.fd, buf.address, buf.address + BigInt(ks), flags);
@@ -130,30 +118,80 @@ export class BpfMap<K = unknown, V = unknown> {
   }
 
   /** [key, value] pairs; entries deleted meanwhile are skipped. */
-  *entries(): Generator<[K, V | V[]]> {
+  *entries(): Generator<[K, V]> {
     for (const k of this.keys()) {
       const v = this.lookup(k);
-      if (v !== undefined) yield [k, v as V | V[]];
+      if (v !== undefined) yield [k, v];
     }
   }
 
-  [Symbol.iterator](): Generator<[K, V | V[]]> {
+  [Symbol.iterator](): Generator<[K, V]> {
     return this.entries();
   }
 
   /** @internal Ring buffers and perf event arrays: opens their consumer (set by LoadedObject). */
-  stream: (() => AsyncIterable<unknown>) | undefined;
+  stream: (() => AsyncIterable<E>) | undefined;
 
   /**
    * `for await (const ev of obj.maps.events)`: the records of a ring buffer (or the samples of
    * a perf event array), decoded by the map's record type.
    */
-  [Symbol.asyncIterator](): AsyncIterator<unknown> {
-    if (!this.stream) throw new TypeError(`map '${this.name}' is not a ring buffer or perf event array`);
+  [Symbol.asyncIterator](): AsyncIterator<E> {
+    if (!this.stream) throw errors.badOption(`map '${this.name}' is not a ring buffer or perf event array`);
     return this.stream()[Symbol.asyncIterator]();
   }
 
   close(): void {
     this.scratch.free();
   }
+}
+
+/**
+ * A per-CPU map (percpu_hash, percpu_array, lru_percpu_hash, percpu_cgroup_storage): a lookup
+ * gives one `V` per possible CPU, an update takes one per CPU (or `updateAll` one for every CPU).
+ */
+export class PerCpuMap<K = unknown, V = unknown> extends BpfMap<K, V[], never> {
+  readonly cpus: number;
+
+  constructor(
+    name: string,
+    fd: number,
+    spec: MapSpec,
+    key: Codec<K>,
+    /** The codec of one CPU's value. */
+    readonly cpuValue: Codec<V>,
+    cpus = possibleCpus().length,
+  ) {
+    super(name, fd, spec, key, perCpuCodec(name, cpuValue, spec.valueSize, cpus));
+    this.cpus = cpus;
+  }
+
+  /** Sets `key` to the same value on every possible CPU. */
+  updateAll(key: K, value: V, mode: 'any' | 'noexist' | 'exist' = 'any'): void {
+    this.update(
+      key,
+      Array.from({ length: this.cpus }, () => value),
+      mode,
+    );
+  }
+}
+
+/** One value per CPU, each in a slot rounded up to 8 bytes (the kernel's per-CPU copy layout). */
+function perCpuCodec<V>(map: string, one: Codec<V>, valueSize: number, cpus: number): Codec<V[]> {
+  const slot = Math.ceil(valueSize / 8) * 8;
+  return {
+    size: slot * cpus,
+    decode: (b, o = 0) => Array.from({ length: cpus }, (_, c) => one.decode(b, o + c * slot)),
+    encodeInto: (values, b, o = 0) => {
+      if (!Array.isArray(values) || values.length !== cpus) {
+        throw errors.badOption(
+          `map '${map}' is per-CPU: an update takes ${cpus} values (one per possible CPU), got ${Array.isArray(values) ? values.length : typeof values}`,
+        );
+      }
+      b.fill(0, o, o + slot * cpus);
+      values.forEach((v, c) => {
+        one.encodeInto(v, b, o + c * slot);
+      });
+    },
+  };
 }
