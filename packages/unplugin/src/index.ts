@@ -163,15 +163,14 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
 
   async function compileSource(ctx: Ctx, id: string): Promise<Uint8Array> {
     const clang = opts.clang ?? findClang();
-    if (!clang)
-      throw new BtfkitError('NOT_FOUND', 'cannot compile: no clang on PATH (set the clang option)', id);
+    if (!clang) throw errors.notFound(id, 'cannot compile: no clang on PATH (set the clang option)');
     const r = await compileBpf(clang, id, opts.cflags);
     for (const d of r.deps) ctx.addWatchFile(d);
     const errs = r.diagnostics.filter((d) => d.severity !== 'warning');
     if (!r.bytes || errs.length > 0) {
       const first = errs[0];
       const text = errs.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`).join('\n');
-      const e = new BtfkitError('UNSUPPORTED', `clang failed:\n${text || r.stderr}`, id);
+      const e = errors.unsupported(`clang failed:\n${text || r.stderr}`, id);
       if (first) Object.assign(e, { loc: { file: first.file, line: first.line, column: first.column } });
       throw e;
     }

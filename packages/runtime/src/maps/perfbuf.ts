@@ -9,6 +9,7 @@
  * carries u64 id, u64 lost. Records may wrap at the end of the ring (no double mapping here),
  * so a wrapping record is copied out.
  */
+import { errors } from '../deps.ts';
 import { mapUpdate } from '../sys/bpf.ts';
 import { onlineCpus } from '../sys/cpus.ts';
 import { Epoll } from '../sys/epoll.ts';
@@ -59,7 +60,8 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
     opts: PerfBufferOptions<T> = {},
   ) {
     const pages = opts.pageCount ?? 8;
-    if (pages & (pages - 1)) throw new RangeError('pageCount must be a power of two');
+    if (!Number.isInteger(pages) || pages < 1 || pages & (pages - 1))
+      throw errors.badOption(`perf buffer '${name}': pageCount must be a power of two, got ${pages}`);
     this.dataSize = pages * PAGE_SIZE;
     this.decode = opts.decode ?? ((b) => b.slice() as unknown as T);
     this.epoll = new Epoll(64);

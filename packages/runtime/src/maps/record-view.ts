@@ -14,7 +14,7 @@
  * are valid only while the batch they came from is (see RingBuffer.read()).
  */
 import { inspect } from 'node:util';
-import { createCodecs, type RuntimeCodec, type TypeDesc } from '../deps.ts';
+import { createCodecs, errors, type RuntimeCodec, type TypeDesc } from '../deps.ts';
 
 export interface RecordView {
   /** Every field, decoded eagerly into a plain object (what the codec's decode returns). */
@@ -135,10 +135,13 @@ export class RecordViews {
     let d = desc;
     for (let i = 0; d.kind === 'ref' && i < 64; i++) {
       const next = this.types[d.name];
-      if (!next) throw new Error(`btfkit record view: unknown type '${d.name}'`);
+      if (!next) throw errors.unsupported(`record view: the type table has no type '${d.name}'`);
       d = next;
     }
-    if (d.kind === 'ref') throw new Error(`btfkit record view: type '${d.name}' refers to itself`);
+    if (d.kind === 'ref')
+      throw errors.unsupported(
+        `record view: type '${d.name}' refers to itself (a cycle of 64 or more names)`,
+      );
     return d;
   }
 

@@ -15,6 +15,7 @@
  * pulled; while the consumer lags, the kernel's bpf_ringbuf_reserve() fails and the program
  * drops, so a slow consumer never grows memory here.
  */
+import { errors } from '../deps.ts';
 import { Epoll } from '../sys/epoll.ts';
 import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mmap.ts';
 
@@ -57,14 +58,15 @@ export class RecordBatch<T> implements Iterable<T> {
   ) {}
 
   at(i: number): T {
-    if (!this.valid) throw new Error('btfkit ring buffer: this batch was released (a newer batch was taken)');
-    if (!(i >= 0 && i < this.length)) throw new RangeError(`record ${i} of a batch of ${this.length}`);
+    if (!this.valid) throw errors.badOption('ring buffer: this batch was released (a newer batch was taken)');
+    if (!(i >= 0 && i < this.length))
+      throw errors.badOption(`ring buffer: no record ${i} in a batch of ${this.length}`);
     return this.make(this.view, this.offsets[i] as number, this.sizes[i] as number);
   }
 
   /** The payload of record `i`, a view into the batch's memory. */
   bytes(i: number): Uint8Array {
-    if (!this.valid) throw new Error('btfkit ring buffer: this batch was released (a newer batch was taken)');
+    if (!this.valid) throw errors.badOption('ring buffer: this batch was released (a newer batch was taken)');
     return new Uint8Array(
       this.view.buffer,
       this.view.byteOffset + (this.offsets[i] as number),
