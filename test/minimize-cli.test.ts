@@ -159,7 +159,7 @@ describe('min-core-btf: bad input is a clear error naming the file, and nothing 
     expect(cli([RAW, join(dir, 'new.btf'), dotted]).status).toBe(0);
   });
 
-  it('a kernel directory with junk files: junk kernels are named and get no output', () => {
+  it('a kernel directory with junk files: junk kernels are named, nothing is published; fixed, it resumes', () => {
     const tree = join(tmp, 'junk-tree');
     const good = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-amd64') as string;
     const dir = join(tree, 'debian/12/x86_64');
@@ -175,18 +175,43 @@ describe('min-core-btf: bad input is a clear error naming the file, and nothing 
     expect(r.stderr).toMatch(/9\.9\.8-junk\.btf\.tar\.xz.*: expected/);
     expect(r.stderr).not.toContain('README');
     expect(r.stderr).toContain('2 failed');
+    // No manifest and no tree: only the resume cache (the store and the stamps) remains.
     const written = files(out);
-    expect(written.filter((f) => f.includes('junk') || f.endsWith('.tmp'))).toEqual([]);
-    expect(readFileSync(join(out, 'debian/12/x86_64/6.1.0-47-cloud-amd64.btf'))).toEqual(
-      expectedMin('6.1.0-47-cloud-amd64'),
-    );
-    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-    const junk = manifest.kernels.filter((k: { release: string }) => k.release.includes('junk'));
-    expect(junk).toHaveLength(2);
-    for (const k of junk) {
-      expect(k.error).toContain(k.source);
-      expect(k.file).toBeUndefined();
+    expect(written.filter((f) => !f.startsWith('btf/') && !f.startsWith('.stamps/'))).toEqual([]);
+    expect(written.filter((f) => f.startsWith('.stamps/'))).toEqual([
+      '.stamps/debian/12/x86_64/6.1.0-47-cloud-amd64.json',
+    ]);
+
+    // Fixed (one junk file replaced by a real kernel, the other removed), the batch resumes:
+    // the good kernel is not minimized again, and everything is published.
+    rmSync(join(dir, '9.9.8-junk.btf.tar.xz'));
+    cpSync(RAW, join(dir, '9.9.9-junk.btf'));
+    const again = cli(['-q', '--kernels', tree, '--out-dir', out, OBJECT]);
+    expect(again.stderr).toContain('2 kernels (1 minimized, 1 already done, 0 failed');
+    expect(again.status).toBe(0);
+    for (const release of ['6.1.0-47-cloud-amd64', '9.9.9-junk']) {
+      expect(readFileSync(join(out, `debian/12/x86_64/${release}.btf`))).toEqual(
+        expectedMin('6.1.0-47-cloud-amd64'),
+      );
     }
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.kernels.map((k: { release: string }) => k.release)).toEqual([
+      '6.1.0-47-cloud-amd64',
+      '9.9.9-junk',
+    ]);
+  });
+
+  it("a failed batch withdraws an earlier run's manifest and tree", () => {
+    const tree = join(tmp, 'withdraw-tree/debian/12/x86_64');
+    mkdirSync(tree, { recursive: true });
+    cpSync(RAW, join(tree, '6.1.0-47-cloud-amd64.btf'));
+    const out = join(tmp, 'withdraw-out');
+    const root = join(tmp, 'withdraw-tree');
+    expect(cli(['-q', '--kernels', root, '--out-dir', out, OBJECT]).status).toBe(0);
+    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    writeFileSync(join(tree, '9.9.9-junk.btf'), 'junk');
+    expect(cli(['-q', '--kernels', root, '--out-dir', out, OBJECT]).status).toBe(1);
+    expect(files(out).filter((f) => !f.startsWith('btf/') && !f.startsWith('.stamps/'))).toEqual([]);
   });
 
   it('a missing kernel tree is an error and creates nothing', () => {
@@ -258,13 +283,24 @@ describe('min-core-btf --kernels: the corpus btfhub tree', () => {
     );
   });
 
-  it('a removed output is redone, and only that one', () => {
+  it('a removed tree file is relinked from the store; a removed store file is redone, only that one', () => {
     const tree = join(out, 'debian/12/x86_64/6.1.0-47-rt-amd64.btf');
     rmSync(tree);
-    const r = cli(['-q', '--kernels', join(CORPUS, 'kernels'), '--out-dir', out, OBJECT]);
+    let r = cli(['-q', '--kernels', join(CORPUS, 'kernels'), '--out-dir', out, OBJECT]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('7 kernels (0 minimized, 7 already done, 0 failed');
+    expect(readFileSync(tree)).toEqual(expectedMin('6.1.0-47-rt-amd64'));
+    // The one kernel whose bpftool output differs from the six others has a store file alone.
+    const lone = releases.find(
+      (x) => releases.filter((y) => sha256(expectedMin(y)) === sha256(expectedMin(x))).length === 1,
+    ) as string;
+    const want = expectedMin(lone);
+    rmSync(join(out, 'btf', `${sha256(want).slice(0, 16)}.btf`));
+    r = cli(['-q', '--kernels', join(CORPUS, 'kernels'), '--out-dir', out, OBJECT]);
     expect(r.status).toBe(0);
     expect(r.stderr).toContain('7 kernels (1 minimized, 6 already done, 0 failed');
-    expect(readFileSync(tree)).toEqual(expectedMin('6.1.0-47-rt-amd64'));
+    const path = files(out).find((f) => f.endsWith(`/${lone}.btf`)) as string;
+    expect(readFileSync(join(out, path))).toEqual(want);
   });
 });
 
@@ -396,12 +432,15 @@ describe('min-core-btf --kernels: an interrupted run', () => {
     return trees.length;
   }
 
-  it('SIGINT: stops cleanly, then resumes', async () => {
+  it('SIGINT: stops cleanly, publishes nothing, then resumes', async () => {
     const outDir = join(tmp, 'int');
     const r = await interrupt(outDir, 'SIGINT');
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/interrupted \(SIGINT\): \d of 3 kernels done .*run again to resume/);
-    const done = consistent(outDir);
+    // An interrupted batch publishes no tree and no manifest; the stamps say what is done.
+    expect(consistent(outDir)).toBe(0);
+    expect(existsSync(join(outDir, 'manifest.json'))).toBe(false);
+    const done = files(join(outDir, '.stamps')).length;
     expect(done).toBeGreaterThanOrEqual(1);
     expect(done).toBeLessThan(3);
     const again = cli(batchArgs(outDir));

@@ -28,6 +28,13 @@ import type { JobRequest, JobResult, Timings, WorkerDone, WorkerInit } from './p
  *   .stamps/<distro>/<version>/<arch>/<release>.json   input hashes, for resuming
  * Every file is written atomically; a kernel is done once its stamp exists, so an
  * interrupted run resumes with the kernels that have no valid stamp.
+ *
+ * All or nothing, as a result: while the batch runs, only the content store (btf/) and the
+ * stamps grow; they are the resume cache. The tree and manifest.json are published at the
+ * end, and only when every kernel succeeded: tree links first, the manifest last (it is the
+ * commit point a consumer reads). A batch with a failed or interrupted kernel publishes
+ * nothing and withdraws an earlier run's manifest and tree links for its kernels, so OUT
+ * never shows a half set; what it finished stays in the store, and a re-run resumes from it.
  */
 
 /** A kernel to minimize for; distro/version/arch are unknown for files outside a btfhub tree. */
@@ -143,10 +150,9 @@ function resumable(outDir: string, k: BatchKernel, inputs: string): Stamp | unde
   const st = statSync(k.path);
   if (st.size !== stamp.kernel.size) return undefined;
   if (st.mtimeMs !== stamp.kernel.mtimeMs && fileHash(k.path) !== stamp.kernel.sha256) return undefined;
+  // The store file is the finished output; the tree link is (re)published at the end.
   const store = join(outDir, storePath(stamp.sha256));
-  const tree = join(outDir, treePath(k));
-  if (!existsSync(store) || !existsSync(tree)) return undefined;
-  if (statSync(tree).size !== stamp.size) return undefined;
+  if (!existsSync(store) || statSync(store).size !== stamp.size) return undefined;
   return stamp;
 }
 
@@ -233,7 +239,6 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
       const file = storePath(res.sha256);
       const store = join(outDir, file);
       if (!existsSync(store) || statSync(store).size !== res.bytes.length) writeFileAtomic(store, res.bytes);
-      linkAtomic(store, join(outDir, treePath(k)), res.bytes);
       const st = statSync(k.path);
       const stamp: Stamp = {
         kernel: { size: st.size, mtimeMs: st.mtimeMs, sha256: fileHash(k.path) },
@@ -266,8 +271,13 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
   if (todo.length > 0) await runPool(opts, todo, finish);
 
   const all = outcomes as KernelOutcome[];
-  writeManifest(outDir, all);
-  pruneStore(outDir, all);
+  if (all.every((o) => o.status !== 'failed')) {
+    publishTree(outDir, all);
+    writeManifest(outDir, all);
+    pruneStore(outDir, all);
+  } else {
+    withdraw(outDir, all);
+  }
   const distinct = new Set(all.filter((o) => o.sha256).map((o) => o.sha256)).size;
   return { outcomes: all, distinctFiles: distinct, timings: totals, wallMs: performance.now() - start };
 }
@@ -362,6 +372,27 @@ function processAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Links every kernel's tree path to its store file (already linked ones are left alone). */
+function publishTree(outDir: string, outcomes: readonly KernelOutcome[]): void {
+  for (const o of outcomes) {
+    if (o.file === undefined) continue;
+    const store = join(outDir, o.file);
+    const tree = join(outDir, treePath(o.kernel));
+    if (existsSync(tree)) {
+      const a = statSync(tree);
+      const b = statSync(store);
+      if (a.ino === b.ino && a.dev === b.dev) continue;
+    }
+    linkAtomic(store, tree, readFileSync(store));
+  }
+}
+
+/** A failed batch: no manifest and no tree links, so no consumer takes an earlier or half set. */
+function withdraw(outDir: string, outcomes: readonly KernelOutcome[]): void {
+  rmSync(join(outDir, 'manifest.json'), { force: true });
+  for (const o of outcomes) rmSync(join(outDir, treePath(o.kernel)), { force: true });
 }
 
 function writeManifest(outDir: string, outcomes: readonly KernelOutcome[]): void {

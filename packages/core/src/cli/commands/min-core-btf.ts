@@ -27,7 +27,10 @@ options:
                      uname -r for /sys/kernel/btf/vmlinux, else the file name)
   --out-dir OUT      batch mode: write OUT/<distro>/<version>/<arch>/<release>.btf, identical
                      results shared as OUT/btf/<sha256-16>.btf, and OUT/manifest.json;
-                     a re-run resumes (kernels already done are skipped)
+                     the tree and manifest are published only when every kernel succeeded
+                     (a failed or interrupted batch publishes none and withdraws an older
+                     one); finished kernels stay in OUT/btf and OUT/.stamps, and a re-run
+                     resumes from them (kernels already done are skipped)
   --jobs N           batch mode: worker threads (default: half the cores; each keeps xz(1) busy beside it)
   --bpftool-compat   fail where bpftool 7.1.0 fails (FWD or TYPE_TAG reached by marking)
   --strict           write nothing for a kernel that cannot satisfy every relocation
