@@ -30,7 +30,24 @@ const samples: { name: string; bytes: Uint8Array }[] = [
   },
 ];
 
-/** Decodes; on failure the error must be ours, attributed, and point inside the input. */
+// The same BTF in the other header form and the other byte order: the 32-byte header
+// (layout_off/layout_len) and big-endian records take their own decoding paths.
+const opensnoop = decodeBtf((samples[0] as (typeof samples)[number]).bytes);
+const otherForms: { name: string; bytes: Uint8Array }[] = [
+  { name: 'opensnoop.bpf.o:.BTF (hdr_len 32)', bytes: encodeBtf(opensnoop, { hdrLen: 32 }) },
+  { name: 'opensnoop.bpf.o:.BTF (big-endian)', bytes: encodeBtf(opensnoop, { littleEndian: false }) },
+  {
+    name: 'opensnoop.bpf.o:.BTF (big-endian, hdr_len 32)',
+    bytes: encodeBtf(opensnoop, { littleEndian: false, hdrLen: 32 }),
+  },
+];
+
+/**
+ * Decodes; on failure the error must be ours and attributed, with an offset ≥ 0 that is
+ * either within the input (at most its length: the end is where missing bytes would start)
+ * or, for data the header places past the end, a TRUNCATED error whose message states where
+ * the data ends: the input's own length. Every TRUNCATED message states that end.
+ */
 function decodeOrTypedError(name: string, bytes: Uint8Array, base?: Btf): Btf | undefined {
   try {
     return decodeBtf(bytes, { file: name, base });
@@ -43,6 +60,12 @@ function decodeOrTypedError(name: string, bytes: Uint8Array, base?: Btf): Btf | 
     expect(Number.isInteger(e.offset)).toBe(true);
     expect(e.offset).toBeGreaterThanOrEqual(0);
     expect(e.detail.length).toBeGreaterThan(10);
+    const end = /the data ends at offset (\d+)$/.exec(e.message);
+    if (e.code === 'TRUNCATED') expect(end, e.message).not.toBeNull();
+    if ((e.offset as number) > bytes.length) {
+      expect(e.code, e.message).toBe('TRUNCATED');
+      expect(Number(end?.[1]), e.message).toBe(bytes.length);
+    }
     return undefined;
   }
 }
@@ -102,6 +125,49 @@ describe('fuzz: decodeBtf on damaged real BTF', () => {
     expect(decoded).toBeGreaterThan(0);
     expect(decoded).toBeLessThan(2000);
   });
+
+  it.each(otherForms)('truncations of $name', ({ name, bytes }) => {
+    // The re-encoding itself decodes back to the same types: the damage below is all there is.
+    const again = decodeBtf(bytes);
+    expect(again.types.length).toBe(opensnoop.types.length);
+    expect([again.littleEndian, again.header?.hdrLen]).toEqual([
+      !name.includes('big-endian'),
+      name.includes('hdr_len 32') ? 32 : 24,
+    ]);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: bytes.length - 1 }), (n) => {
+        expect(decodeOrTypedError(name, bytes.slice(0, n))).toBeUndefined();
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  it.each(otherForms)(
+    'byte mutations of $name (header and first records, and anywhere)',
+    ({ name, bytes }) => {
+      const edits = (max: number) =>
+        fc.array(fc.record({ at: fc.nat({ max }), value: fc.nat({ max: 255 }) }), {
+          minLength: 1,
+          maxLength: 6,
+        });
+      let decoded = 0;
+      let failed = 0;
+      fc.assert(
+        fc.property(fc.oneof(edits(32 + 12 * 40), edits(bytes.length - 1)), (changes) => {
+          const m = bytes.slice();
+          for (const { at, value } of changes) m[at] = value;
+          const btf = decodeOrTypedError(name, m);
+          if (btf) {
+            decoded++;
+            exercise(btf);
+          } else failed++;
+        }),
+        { seed: SEED, numRuns: 1500 },
+      );
+      expect(decoded).toBeGreaterThan(0);
+      expect(failed).toBeGreaterThan(0);
+    },
+  );
 
   it('mutations of the header and first records (where counts and lengths live)', () => {
     const { name, bytes } = samples[0] as (typeof samples)[number];

@@ -35,7 +35,7 @@ export class ByteReader {
 
   need(n: number, what: string, at: number = this.pos): void {
     if (at < 0 || n < 0 || at + n > this.bytes.length) {
-      throw errors.truncated(this.abs(at), n, what, this.bytes.length - at);
+      throw errors.truncated(this.abs(at), n, what, this.bytes.length - at, this.abs(this.bytes.length));
     }
   }
 

@@ -63,10 +63,17 @@ function stripLocation(message: string): string {
 }
 
 export const errors = {
-  truncated: (offset: number, need: number, what: string, have: number) =>
+  /**
+   * `have` counts the bytes from `offset` to the end of the data being read (negative when a
+   * header places the data past that end). `end` is where that data ends, in the same
+   * coordinates as `offset` (by default offset + have): the message always states it, so an
+   * offset past the end of the input reads as "should be here, but the data stops there"
+   * rather than as a bad offset. For a whole file read from offset 0, `end` is its size.
+   */
+  truncated: (offset: number, need: number, what: string, have: number, end: number = offset + have) =>
     new BtfkitError(
       'TRUNCATED',
-      `expected ${what} (${need} bytes) but only ${Math.max(0, have)} remain`,
+      `expected ${what} (${need} bytes) but only ${Math.max(0, have)} remain: the data ends at offset ${end}`,
       undefined,
       offset,
     ),
