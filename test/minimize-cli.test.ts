@@ -259,7 +259,7 @@ describe('min-core-btf --kernels: the corpus btfhub tree', () => {
         version,
         arch,
         release,
-        source: archive,
+        source: relative(join(CORPUS, 'kernels'), archive),
         file: `btf/${sha256(want).slice(0, 16)}.btf`,
         path: tree,
         sha256: sha256(want),
@@ -269,6 +269,43 @@ describe('min-core-btf --kernels: the corpus btfhub tree', () => {
       // The tree file is the store file (a hard link), not a copy.
       expect(statSync(join(out, tree)).ino).toBe(statSync(join(out, entry.file)).ino);
     }
+  });
+
+  it('the manifest does not depend on where the tree sits: two copies give the same bytes', () => {
+    const manifests = ['copy-a', 'copy-b'].map((name) => {
+      const root = join(tmp, name, 'checkout');
+      const two = kernelArchives().slice(0, 2);
+      for (const a of two) cpSync(a, join(root, relative(join(CORPUS, 'kernels'), a)), { recursive: true });
+      const o = join(tmp, name, 'out');
+      const r = cli(['-q', '--kernels', root, '--out-dir', o, OBJECT]);
+      expect(r.status).toBe(0);
+      return readFileSync(join(o, 'manifest.json'), 'utf8');
+    });
+    expect(manifests[0]).toBe(manifests[1]);
+    expect(manifests[0]).not.toContain(tmp);
+    // Files given one by one: relative to the working directory.
+    const root = join(tmp, 'copy-a', 'checkout');
+    const [cmd, argv] = cliArgs([
+      'min-core-btf',
+      '-q',
+      '--kernels',
+      ...kernelArchives()
+        .slice(0, 2)
+        .map((a) => relative(join(CORPUS, 'kernels'), a)),
+      '--out-dir',
+      join(tmp, 'copy-a', 'out-files'),
+      OBJECT,
+    ]);
+    // Run from inside the copy: tsx is then given by its resolved URL, not its package name.
+    const tsx = import.meta.resolve('tsx');
+    const r = spawnSync(
+      cmd,
+      argv.map((a) => (a === 'tsx' ? tsx : a)),
+      { encoding: 'utf8', cwd: root },
+    );
+    expect(r.stderr).toContain('2 kernels (2 minimized');
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(tmp, 'copy-a', 'out-files', 'manifest.json'), 'utf8')).toBe(manifests[0]);
   });
 
   it('a second run does nothing', () => {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { errors } from '../errors/index.ts';
 import { runningKernel } from './running.ts';
@@ -99,6 +99,31 @@ function looksLikeKernel(path: string): boolean {
 function runningEntry(path: string): KernelEntry {
   const k = runningKernel();
   return { distro: k.distro, version: k.version, arch: k.arch, release: k.release, path };
+}
+
+/**
+ * How a kernel is named in outputs that must not depend on where the tree sits (a manifest):
+ * relative to the --kernels directory it was found in, else relative to `cwd` (files and
+ * globs), with `/` separators; absolute only when it lies outside both
+ * (/sys/kernel/btf/vmlinux).
+ */
+export function kernelSourceName(path: string, inputs: readonly string[], cwd = process.cwd()): string {
+  const inside = (root: string) => {
+    const r = relative(root, path);
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r.split(sep).join('/') : undefined;
+  };
+  for (const input of inputs) {
+    if (isDynamicPattern(input)) continue;
+    let dir = false;
+    try {
+      dir = statSync(input).isDirectory();
+    } catch {
+      // listKernels already reported it
+    }
+    const r = dir ? inside(resolve(input)) : undefined;
+    if (r !== undefined) return r;
+  }
+  return inside(resolve(cwd)) ?? path;
 }
 
 function entryFor(path: string): KernelEntry {

@@ -44,6 +44,8 @@ export interface BatchKernel {
   arch: string | undefined;
   release: string;
   path: string;
+  /** How manifest.json names the source: relative to its tree (default: `path`). */
+  source?: string;
 }
 
 /** The btfhub-style directory of a kernel (empty for kernels from outside a btfhub tree). */
@@ -407,7 +409,7 @@ function writeManifest(outDir: string, outcomes: readonly KernelOutcome[]): void
       version: o.kernel.version,
       arch: o.kernel.arch,
       release: o.kernel.release,
-      source: o.kernel.path,
+      source: o.kernel.source ?? o.kernel.path,
       ...(o.sha256
         ? { file: o.file, path: treePath(o.kernel), sha256: o.sha256, size: o.size }
         : { error: o.error ?? 'failed' }),

@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errors } from '../../errors/index.ts';
-import { listKernels } from '../../kernels/index.ts';
+import { kernelSourceName, listKernels } from '../../kernels/index.ts';
 import { checkOutDir, type KernelOutcome, minimizeKernels } from '../../minimize/batch.ts';
 import { writeFilesAtomic } from '../../minimize/files.ts';
 import { minimizeKernelFile, parseObjects, readObjectFiles } from '../../minimize/kernel-job.ts';
@@ -120,7 +120,9 @@ async function runBatch(
   // error naming the file, with no output left behind.
   const objectFiles = readObjectFiles(objectPaths);
   parseObjects(objectFiles);
-  const kernels = listKernels(inputs);
+  // manifest.json names each source relative to its --kernels tree (or the cwd), so the same
+  // tree minimized from two checkouts gives the same bytes.
+  const kernels = listKernels(inputs).map((k) => ({ ...k, source: kernelSourceName(k.path, inputs) }));
   if (kernels.length === 0) throw errors.notFound(inputs.join(' '), 'expected at least one kernel BTF');
 
   const tty = process.stderr.isTTY === true;
