@@ -38,9 +38,18 @@ describe('btfkit relocate', () => {
     expect(poisoned[0]).toContain('field `disk` of `struct request_queue` does not exist in 5.10.0-32-amd64');
   });
 
-  it('reports a missing file as an error naming it', () => {
+  it('reports a missing object as not found, naming it, as the other commands do', () => {
     const r = btfkit(['relocate', '--json', '/nonexistent.bpf.o', KERNEL]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('/nonexistent.bpf.o');
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('btfkit relocate: /nonexistent.bpf.o: no such BPF object file\n');
+  });
+
+  it('reports an object it cannot read (a directory) as an IO error naming it', () => {
+    const r = btfkit(['relocate', '--json', CORPUS, KERNEL]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^btfkit relocate: ${CORPUS}: cannot read the BPF object: EISDIR\\b`),
+    );
   });
 });

@@ -43,13 +43,7 @@ export const relocate: Command = {
     if (objectPath === undefined || targetPath === undefined || extra.length > 0) {
       throw errors.badOption(`expected OBJECT and TARGET\n${usage}`);
     }
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(objectPath);
-    } catch (e) {
-      throw errors.io(objectPath, (e as Error).message);
-    }
-    const obj = parseBpfObject(bytes, objectPath);
+    const obj = parseBpfObject(readObjectFile(objectPath), objectPath);
     const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
     const target = await readBtfSource(targetPath, { base });
     const release = values.release ?? target.release;
@@ -61,6 +55,17 @@ export const relocate: Command = {
     return res.failed ? 1 : 0;
   },
 };
+
+/** As compat reads its objects: a missing file is NOT_FOUND, any other failure IO, both naming it. */
+function readObjectFile(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw errors.notFound(file, 'no such BPF object file');
+    throw errors.io(file, `cannot read the BPF object: ${(e as Error).message}`);
+  }
+}
 
 /** A table for people: program, instruction, kind, the C expression, and what happened. */
 function table(relocations: readonly Relocation[]): string[] {
