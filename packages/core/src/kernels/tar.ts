@@ -80,7 +80,12 @@ function walk(tar: Uint8Array, file: string): Found[] {
   for (;;) {
     if (pos + BLOCK > tar.length) {
       if (pos === tar.length && out.length > 0) break; // no end-of-archive blocks: tolerated
-      throw errors.badTar(file, pos, `expected a ${BLOCK}-byte tar header, ${tar.length - pos} bytes remain`);
+      // The last entry's data (or its padding) may already run past a cut: point at the end.
+      throw errors.badTar(
+        file,
+        Math.min(pos, tar.length),
+        `expected a ${BLOCK}-byte tar header at offset ${pos}, but the archive ends at offset ${tar.length}`,
+      );
     }
     const h = tar.subarray(pos, pos + BLOCK);
     if (h.every((b) => b === 0)) {
