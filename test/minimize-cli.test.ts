@@ -404,6 +404,37 @@ describe('--kernels FILE: any kernel source named explicitly, whatever its name'
   });
 });
 
+describe('compat: an OBJECT not named *.o after --kernels', () => {
+  const compat = (args: string[]) => {
+    const [cmd, argv] = cliArgs(['compat', ...args]);
+    return spawnSync(cmd, argv, { encoding: 'utf8' });
+  };
+  const obj = join(tmp, 'opensnoop-object');
+
+  it('is named, not swallowed silently', () => {
+    cpSync(OBJECT, obj);
+    const r = compat(['--kernels', RAW, obj]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${obj}: a BPF object among the --kernels arguments`);
+    expect(r.stderr).toContain('compat needs at least one OBJECT');
+    // Even with another OBJECT after it, the object is not read as a kernel.
+    const both = compat(['--kernels', RAW, obj, OBJECT]);
+    expect(both.status).toBe(1);
+    expect(both.stderr).toContain(`${obj}: a BPF object among the --kernels arguments`);
+  });
+
+  it("works placed after '--' or before --kernels", () => {
+    for (const args of [
+      ['-q', '--kernels', RAW, '--', obj],
+      ['-q', obj, '--kernels', RAW],
+    ]) {
+      const r = compat(args);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(r.stdout).toMatch(/program × kernel pairs/);
+    }
+  });
+});
+
 it('on a terminal, a progress bar per kernel, then the summary', () => {
   // script(1) runs the command on a pseudo-terminal, so stderr is a TTY.
   const two = kernelArchives().slice(0, 2);

@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+
 /**
  * `--kernels a b c`: the values after --kernels (or each `--kernels=X`), taken out of the
  * arguments before parseArgs sees them, since parseArgs gives an option one value only.
@@ -22,4 +24,35 @@ export function splitKernelArgs(
     rest.push(a);
   }
   return { rest, kernels };
+}
+
+/** ELF e_machine of BPF objects. */
+const EM_BPF = 247;
+
+/**
+ * The arguments that are BPF objects (ELF, e_machine EM_BPF), by their first 20 bytes: a
+ * kernel list that ran over an object not named `*.o` took it for a kernel, and the user
+ * should hear which file it was.
+ */
+export function bpfObjectsAmong(args: readonly string[]): string[] {
+  return args.filter((path) => {
+    const head = new Uint8Array(20);
+    let n = 0;
+    try {
+      const fd = openSync(path, 'r');
+      try {
+        n = readSync(fd, head, 0, head.length, 0);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return false;
+    }
+    if (n < 20 || head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) return false;
+    const machine =
+      head[5] === 2
+        ? ((head[18] as number) << 8) | (head[19] as number)
+        : (head[18] as number) | ((head[19] as number) << 8);
+    return machine === EM_BPF;
+  });
 }

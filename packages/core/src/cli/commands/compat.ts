@@ -8,7 +8,7 @@ import { errors } from '../../errors/index.ts';
 import { listKernels, readBtfSource } from '../../kernels/index.ts';
 import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
-import { splitKernelArgs } from '../kernel-args.ts';
+import { bpfObjectsAmong, splitKernelArgs } from '../kernel-args.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
@@ -56,7 +56,19 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (kernelArgs.length === 0) throw errors.badOption('compat needs --kernels DIR|GLOB|FILE...');
-  if (positionals.length === 0) throw errors.badOption('compat needs at least one OBJECT');
+  // An object not named *.o is taken into the kernel list; say which file that was.
+  const swallowed = bpfObjectsAmong(kernelArgs);
+  if (swallowed.length > 0) {
+    const names = swallowed.join(', ');
+    throw errors.badOption(
+      `${names}: a BPF object among the --kernels arguments (they run up to the next option or a name ending in .o)${positionals.length === 0 ? '; compat needs at least one OBJECT' : ''}: put OBJECT before --kernels, or after '--'`,
+    );
+  }
+  if (positionals.length === 0) {
+    throw errors.badOption(
+      `compat needs at least one OBJECT (the --kernels arguments took ${kernelArgs.join(' ')}; they run up to the next option or a name ending in .o)`,
+    );
+  }
   if (values.rodata !== undefined && values.rodata !== 'unknown' && values.rodata !== 'initial') {
     throw errors.badOption(`--rodata takes 'unknown' or 'initial', not '${values.rodata}'`);
   }
