@@ -8,7 +8,7 @@ import { decodeBtf } from '../packages/core/src/btf/decode.ts';
 import { oracleLines, relocateObject } from '../packages/core/src/core/index.ts';
 import { type BpfObject, parseBpfObject } from '../packages/core/src/elf/object.ts';
 import { minimizeKernelFile } from '../packages/core/src/minimize/kernel-job.ts';
-import { bpftool, CORPUS, extractKernels, MODULES_KERNEL } from './fixtures/btf/corpus.ts';
+import { bpftool, CORPUS, extractKernels, MODULES_KERNEL, readBtfOfObject } from './fixtures/btf/corpus.ts';
 import { cliArgs, compileFixture } from './fixtures/minimize/build.ts';
 import { decisions, oracleDecisions } from './fixtures/minimize/decisions.ts';
 
@@ -101,6 +101,64 @@ describe('beyond.bpf.c: kinds and cases bpftool 7.1.0 cannot minimize', () => {
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     expect(oracleDecisions(beyondPath, out)).toEqual(oracleDecisions(beyondPath, raw));
+  });
+});
+
+describe('tagged.bpf.c: type tags in the target (clang-built kernels: __user, __rcu)', () => {
+  // The target is the .BTF of tagged-kernel.bpf.o, an ELF that core-oracle, bpftool and our
+  // readers all take as a kernel BTF source.
+  let kernelPath = '';
+  let objPath = '';
+  let obj: BpfObject;
+  beforeAll(() => {
+    kernelPath = compileFixture('tagged-kernel', tmp);
+    objPath = compileFixture('tagged', tmp);
+    obj = parseBpfObject(new Uint8Array(readFileSync(objPath)), objPath);
+  });
+
+  it('the target has the tags and the object the relocations this test is about', () => {
+    const dump = bpftool(['btf', 'dump', 'file', kernelPath]).toString();
+    expect(dump).toMatch(/TYPE_TAG 'user'/);
+    expect(dump).toMatch(/TYPE_TAG 'rcu'/);
+    const kinds = oracleDecisions(objPath, kernelPath).map((l) => l.kind);
+    expect(kinds).toEqual(['type_exists', 'type_size', 'type_matches', 'byte_off', 'byte_off']);
+  });
+
+  it('bpftool fails on the tag; ours succeeds and relocates as the full target does', () => {
+    const ref = spawnSync(
+      'bpftool',
+      ['gen', 'min_core_btf', kernelPath, join(tmp, 'tagged-bpftool.btf'), objPath],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(ref.status).not.toBe(0);
+    expect(ref.stderr).toMatch(/unsupported kind: type_tag/);
+
+    const file = join(tmp, 'tagged-min.btf');
+    const r = cli(['min-core-btf', kernelPath, file, objPath]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // The tags are kept, and bpftool reads the result.
+    const dump = bpftool(['btf', 'dump', 'file', file]).toString();
+    expect(dump).toMatch(/TYPE_TAG 'user'/);
+    expect(dump).not.toContain("STRUCT 'unrelated'");
+
+    const libbpfFull = oracleDecisions(objPath, kernelPath);
+    // Every relocation resolves in the full target (none poisoned, none missing).
+    expect(libbpfFull.every((l) => 'to' in l)).toBe(true);
+    expect(oracleDecisions(objPath, file)).toEqual(libbpfFull);
+    const full = readBtfOfObject(kernelPath);
+    expect(engine(obj, decodeBtf(full, { file: kernelPath }))).toEqual(libbpfFull);
+    expect(engine(obj, decodeBtf(readFileSync(file), { file }))).toEqual(libbpfFull);
+  });
+
+  it('--bpftool-compat refuses where bpftool does', () => {
+    const file = join(tmp, 'tagged-compat.btf');
+    const r = cli(['min-core-btf', '--bpftool-compat', kernelPath, file, objPath]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unsupported kind: type_tag/);
+    expect(() => readFileSync(file)).toThrow();
   });
 });
 
