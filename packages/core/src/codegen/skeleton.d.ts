@@ -19,3 +19,10 @@ export interface SkeletonIo {
 
 /** The untyped skeleton; the generated module's declarations give it its precise type. */
 export function createSkeleton(model: unknown, io: SkeletonIo): unknown;
+
+/** What load() throws for a caller's mistake: the shape of core's BtfkitError. */
+export class SkeletonError extends Error {
+  readonly name: 'BtfkitError';
+  readonly code: 'BAD_OPTION' | 'UNSUPPORTED';
+  constructor(code: 'BAD_OPTION' | 'UNSUPPORTED', message: string);
+}

@@ -4,6 +4,20 @@
 import { createCodecs } from './codec.js';
 
 /**
+ * The shape of core's BtfkitError (`name`, a stable `code`), without importing core: this file
+ * is bundled into user apps as is, and core's errors module would drag TypeScript and the rest
+ * of core along. Callers tell errors apart by `name` and `code`, never by class identity.
+ */
+export class SkeletonError extends Error {
+  /** @param {'BAD_OPTION' | 'UNSUPPORTED'} code  @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.name = 'BtfkitError';
+    this.code = code;
+  }
+}
+
+/**
  * @param {any} model  SkeletonModel
  * @param {{ object: any, kernels: any[], loadRuntime?: () => Promise<any> }} io
  *   object / kernels[i].btf: `{ url: string }` (file:, data: or http(s): URL, or a path) or `{ bytes }`;
@@ -99,12 +113,23 @@ export function createSkeleton(model, io) {
   // each by the variable's BTF type), raw kernel BTF, the object's file name, and the
   // skeleton's own codecs for the maps.
   async function load(opts = {}) {
-    if (!io.loadRuntime) throw new Error('btfkit: this build has no runtime loader');
+    if (!io.loadRuntime) {
+      throw new SkeletonError(
+        'UNSUPPORTED',
+        `btfkit: ${model.name}: load() needs @btfkit/runtime, and this build has no runtime loader`,
+      );
+    }
     const { globals: values, kernelBtf, btf: givenBtf, ...rest } = opts;
     const bySection = {};
     for (const [name, value] of Object.entries(values ?? {})) {
       const g = globals[name];
-      if (!g) throw new Error(`btfkit: '${name}' is not a global of ${model.name}`);
+      if (!g) {
+        const known = Object.keys(globals);
+        throw new SkeletonError(
+          'BAD_OPTION',
+          `btfkit: load(): '${name}' is not a global of ${model.name} (its globals: ${known.length > 0 ? known.join(', ') : 'none'})`,
+        );
+      }
       bySection[g.section] ??= {};
       bySection[g.section][name] = value;
     }
