@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CompatAnalysis } from '../../compat/analyze.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
@@ -9,6 +8,7 @@ import { listKernels, readBtfSource } from '../../kernels/index.ts';
 import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
 import { bpfObjectsAmong, splitKernelArgs } from '../kernel-args.ts';
+import { readObjectFile } from '../read-input.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
@@ -103,16 +103,6 @@ async function run(argv: string[]): Promise<number> {
   else process.stdout.write(formatTable(result, values.quiet === true));
   const bad: Verdict[] = ['fails', 'error', 'needs-kernel-btf'];
   return result.cells.some((c) => bad.includes(c.verdict)) ? 1 : 0;
-}
-
-function readObjectFile(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw errors.notFound(file, 'no such BPF object file');
-    throw errors.io(file, `cannot read the BPF object: ${(e as Error).message}`);
-  }
 }
 
 /** Sizes are a bonus in the report: a kernel the minimizer refuses simply shows none. */

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isFailed, isPoisoned, oracleLines, type Relocation, relocateObject } from '../../core/index.ts';
 import { parseBpfObject } from '../../elf/index.ts';
 import { errors } from '../../errors/index.ts';
 import { readBtfSource } from '../../kernels/index.ts';
+import { readObjectFile } from '../read-input.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] OBJECT TARGET
@@ -55,17 +55,6 @@ export const relocate: Command = {
     return res.failed ? 1 : 0;
   },
 };
-
-/** As compat reads its objects: a missing file is NOT_FOUND, any other failure IO, both naming it. */
-function readObjectFile(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw errors.notFound(file, 'no such BPF object file');
-    throw errors.io(file, `cannot read the BPF object: ${(e as Error).message}`);
-  }
-}
 
 /** A table for people: program, instruction, kind, the C expression, and what happened. */
 function table(relocations: readonly Relocation[]): string[] {
