@@ -25,7 +25,8 @@ options:
   --without-btf PAT     mark kernels whose release or path contains PAT as built without BTF
                         (repeatable; 'all' for every kernel, as for a btfhub archive, which only
                         carries such kernels): fentry/fexit/tp_btf/lsm/struct_ops/iter programs
-                        and kfunc/typed-ksym users then get needs-kernel-btf
+                        get needs-kernel-btf, and so does every program of an object with kfunc
+                        or typed-ksym externs (libbpf loads kernel BTF for the whole object)
   --rodata unknown      treat .rodata constants as unknown (default: the object's initial values,
                         as loading it unchanged does)
   --json                print the result as JSON
