@@ -13,10 +13,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { errors } from '../errors/index.ts';
+import { BtfkitError, errors } from '../errors/index.ts';
 import { linkAtomic, writeFileAtomic } from './files.ts';
+import { fetchKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
-import type { JobRequest, JobResult, Timings, WorkerDone, WorkerInit } from './protocol.ts';
+import type { JobResult, KernelTask, Timings, WorkerInit } from './protocol.ts';
 
 /**
  * Batch minimization of many kernels (a btfhub-archive tree, say) for one set of objects.
@@ -289,72 +290,109 @@ async function runPool(
   todo: number[],
   finish: (i: number, r: JobResult) => void,
 ): Promise<void> {
-  // Most of a kernel's CPU time is xz(1) inflating it (~75 ms for the 6.12 archive against
-  // ~20 ms of decode + relocate + emit), and each worker keeps KERNELS_AHEAD xz(1) children
-  // busy beside it. So half the cores in workers fill them all. Measured on 2 cores, 7 corpus
-  // archives: 1 worker × 2 ahead 0.91 s and 137 MiB; 2 workers × 1 ahead 0.92 s and 186 MiB;
-  // 1 worker × 1 ahead 1.09 s (each kernel once before: 2 workers, no overlap, ~1.2 s).
+  // Most of a kernel's CPU time is xz(1) inflating it (~55-75 ms against ~20 ms of decode +
+  // relocate + emit once warm), so half the cores in workers, with KERNELS_AHEAD kernels
+  // inflating in xz(1) children beside them, fill all the cores. The main thread reads the
+  // archives and drains the xz(1) pipes (worker.ts says why not the workers) and hands each
+  // inflated kernel to an idle worker, its buffer transferred.
   const cores = availableParallelism();
   const n = Math.max(1, Math.min(opts.jobs ?? Math.floor(cores / 2), todo.length));
-  const next = new SharedArrayBuffer(4);
-  const jobs: JobRequest[] = todo.map((i) => {
-    const k = opts.kernels[i] as BatchKernel;
-    return { index: i, path: k.path, release: k.release };
-  });
+  // Kernels held at once (inflating, waiting for a worker, or being minimized): memory stays
+  // that of `limit` kernels whatever the batch size.
+  const limit = n + KERNELS_AHEAD;
   const init: WorkerInit = {
     objects: opts.objects.map((o) => ({ file: o.file, bytes: o.bytes })),
     bpftoolCompat: opts.bpftoolCompat === true,
-    jobs,
-    next,
-    ahead: KERNELS_AHEAD,
   };
-  let fatal: unknown;
   const workers: Worker[] = [];
-  const rejecters: ((e: unknown) => void)[] = [];
-  /** No worker takes another kernel; all of them stop waiting. */
+  const idle: Worker[] = [];
+  const ready: KernelTask[] = [];
+  let nextJob = 0;
+  let held = 0;
+  let fatal: unknown;
+  let settle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** No kernel is started or handed out any more; the batch rejects. */
   const stop = (e: unknown) => {
     fatal ??= e;
-    Atomics.store(new Int32Array(next), 0, jobs.length);
-    for (const r of rejecters) r(fatal);
+    settle?.reject(fatal);
+  };
+  const done = (i: number, res: JobResult) => {
+    held--;
+    try {
+      if (!res.ok && res.internal) throw new Error(res.error);
+      finish(i, res);
+    } catch (e) {
+      stop(e);
+    }
+  };
+  const pump = () => {
+    if (fatal !== undefined) return;
+    for (let w = idle.shift(); w !== undefined; w = idle.shift()) {
+      const task = ready.shift();
+      if (task === undefined) {
+        idle.unshift(w);
+        break;
+      }
+      w.postMessage(task, [task.fetched.bytes.buffer as ArrayBuffer]);
+    }
+    while (held < limit && nextJob < todo.length) {
+      const index = todo[nextJob++] as number;
+      const k = opts.kernels[index] as BatchKernel;
+      const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+      held++;
+      fetchKernel(k.path, timings).then(
+        (fetched) => {
+          if (fatal !== undefined) return;
+          ready.push({ index, release: k.release, fetched, timings });
+          pump();
+        },
+        (e: unknown) => {
+          if (fatal !== undefined) return;
+          // An unreadable or corrupt archive is that kernel's failure, not the batch's.
+          if (e instanceof BtfkitError) done(index, { index, ok: false, error: e.message, internal: false });
+          else stop(e);
+          pump();
+        },
+      );
+    }
+    if (held === 0 && nextJob >= todo.length) settle?.resolve();
   };
   const onAbort = () => stop(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  /**
-   * One worker for the whole batch: it takes kernels itself from the shared queue. (Workers
-   * used to be replaced every 8 kernels because the in-process xz binding kept memory per
-   * call; archives are now inflated by xz(1) in a child process, and peak RSS stays flat
-   * over 1, 7 and 28 kernels: bench/minimize.bench.ts.)
-   */
-  const serve = (worker: Worker) =>
-    new Promise<void>((resolve, reject) => {
-      rejecters.push(reject);
-      worker.on('message', (msg: JobResult | WorkerDone) => {
-        if ('done' in msg) return resolve();
-        try {
-          if (!msg.ok && msg.internal) throw new Error(msg.error);
-          if (fatal === undefined) finish(msg.index, msg);
-        } catch (e) {
-          stop(e);
-        }
-      });
-      worker.on('error', stop);
-      worker.on('exit', (code) => {
-        if (code !== 0) stop(new Error(`minimize worker exited with code ${code}`));
-        else resolve();
-      });
-    });
   try {
-    for (let w = 0; w < n; w++) workers.push(startWorker(init));
-    await Promise.all(workers.map(serve));
-    if (fatal !== undefined) throw fatal;
+    await new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+      /**
+       * Workers for the whole batch. (They used to be replaced every 8 kernels because the
+       * in-process xz binding kept memory per call; archives are now inflated by xz(1) in a
+       * child process, and peak RSS stays flat over 1, 7 and 28 kernels:
+       * bench/minimize.bench.ts.) A worker takes tasks while it is still starting: they
+       * wait in its port.
+       */
+      for (let w = 0; w < n; w++) {
+        const worker = startWorker(init);
+        workers.push(worker);
+        idle.push(worker);
+        worker.on('message', (res: JobResult) => {
+          idle.push(worker);
+          done(res.index, res);
+          pump();
+        });
+        worker.on('error', stop);
+        worker.on('exit', (code) => stop(new Error(`minimize worker exited early with code ${code}`)));
+      }
+      // The first archives start inflating while the workers boot and parse the objects.
+      pump();
+    });
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    for (const w of workers) w.removeAllListeners('exit');
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
-/** Kernels a worker reads and inflates ahead of the one it minimizes (see runPool). */
-const KERNELS_AHEAD = 2;
+/** Kernels being read and inflated beyond those the workers are minimizing (see runPool). */
+const KERNELS_AHEAD = Number(process.env.BTFKIT_KERNELS_AHEAD ?? 2);
 
 /** Temp files of writeFileAtomic/linkAtomic (`.<name>.<pid>.<hex>.tmp`) whose writer is gone. */
 function sweepStaleTemps(dir: string): void {

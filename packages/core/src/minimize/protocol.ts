@@ -1,3 +1,4 @@
+import type { FetchedKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
 
 /** Messages between the batch driver and its workers (structured-clone friendly). */
@@ -5,22 +6,18 @@ import type { Unsatisfied } from './minimize.ts';
 export interface WorkerInit {
   objects: { file: string; bytes: Uint8Array }[];
   bpftoolCompat: boolean;
-  /** Every kernel of the batch still to do; workers take them in order. */
-  jobs: JobRequest[];
-  /**
-   * One Int32: the index in `jobs` of the next kernel nobody has taken. Workers take kernels
-   * with Atomics.add, so a worker knows its next kernel (and can start inflating it) without
-   * a round trip to the main thread; the main thread stops the batch by moving it past the end.
-   */
-  next: SharedArrayBuffer;
-  /** How many kernels a worker reads and inflates ahead of the one it is minimizing. */
-  ahead: number;
 }
 
-export interface JobRequest {
+/**
+ * One kernel for a worker, already read and inflated by the main thread (kernel-read
+ * fetchKernel): the bytes' buffer is transferred, not copied. `timings` carries the read and
+ * decompress times; the worker adds decode, relocate and emit.
+ */
+export interface KernelTask {
   index: number;
-  path: string;
   release: string;
+  fetched: FetchedKernel;
+  timings: Timings;
 }
 
 /** Milliseconds per stage of one kernel. */
@@ -30,11 +27,6 @@ export interface Timings {
   decode: number;
   relocate: number;
   emit: number;
-}
-
-/** A worker's last message: the queue is empty. */
-export interface WorkerDone {
-  done: true;
 }
 
 export type JobResult =
