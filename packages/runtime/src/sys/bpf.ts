@@ -8,6 +8,7 @@
  * older ones reject a larger size only when the extra bytes are non-zero.
  */
 import { Errno, kernelError, verifierError } from './errors.ts';
+import type { KernelFeature } from './errors-feature.ts';
 import { libc } from './libc.ts';
 import { NativeBuffer } from './native.ts';
 
@@ -103,9 +104,9 @@ function raw(cmd: number): number {
   return r < 0 ? -libc.errno() : r;
 }
 
-function must(cmd: number, op: string): number {
+function must(cmd: number, op: string, feature?: KernelFeature): number {
   const r = raw(cmd);
-  if (r < 0) throw kernelError(op, -r);
+  if (r < 0) throw kernelError(op, -r, undefined, feature);
   return r;
 }
 
@@ -139,7 +140,11 @@ export function mapCreate(a: MapCreateAttr): number {
   v.setUint32(o.btf_key_type_id, a.btfKeyTypeId ?? 0, LE);
   v.setUint32(o.btf_value_type_id, a.btfValueTypeId ?? 0, LE);
   u64(v, o.map_extra, a.mapExtra ?? 0n);
-  return must(BpfCmd.MAP_CREATE, `BPF_MAP_CREATE '${a.name ?? ''}'`);
+  return must(BpfCmd.MAP_CREATE, `BPF_MAP_CREATE '${a.name ?? ''}'`, {
+    what: 'map type',
+    enumName: 'bpf_map_type',
+    value: a.mapType,
+  });
 }
 
 function elemAttr(fd: number, key: bigint, value: bigint, flags: number | bigint): void {
@@ -263,6 +268,7 @@ export function progLoad(a: ProgLoadAttr): number {
       v.setUint32(o.attach_prog_fd, a.attachBtfObjFd ?? 0, LE);
     };
     const op = `BPF_PROG_LOAD '${a.name}'`;
+    const feature: KernelFeature = { what: 'program type', enumName: 'bpf_prog_type', value: a.progType };
     let r = -Errno.EAGAIN;
     for (let attempt = 0; attempt < 5 && r === -Errno.EAGAIN; attempt++) {
       fill(undefined, 0);
@@ -271,7 +277,7 @@ export function progLoad(a: ProgLoadAttr): number {
     if (r >= 0) return r;
     const logLevel = a.logLevel ?? 1;
     if (logLevel === 0 || (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG)) {
-      throw kernelError(op, -r);
+      throw kernelError(op, -r, undefined, feature);
     }
     // Rejected: load again with a log to learn why. ENOSPC means the log was too small.
     for (let size = 1 << 20; size <= 1 << 28; size *= 4) {
@@ -282,7 +288,7 @@ export function progLoad(a: ProgLoadAttr): number {
         if (r2 >= 0) return r2; // accepted on the second try (a transient failure)
         if (r2 === -Errno.ENOSPC && size < 1 << 28) continue;
         const text = cString(log.bytes);
-        if (text.length === 0) throw kernelError(op, -r2);
+        if (text.length === 0) throw kernelError(op, -r2, undefined, feature);
         throw verifierError(
           op,
           -r2,
@@ -293,7 +299,7 @@ export function progLoad(a: ProgLoadAttr): number {
         log.free();
       }
     }
-    throw kernelError(op, -r);
+    throw kernelError(op, -r, undefined, feature);
   } finally {
     for (const b of keep) b.free();
   }
