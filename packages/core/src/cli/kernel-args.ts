@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readFileHead } from '../kernels/file-head.ts';
 
 /**
  * `--kernels a b c`: the values after --kernels (or each `--kernels=X`), taken out of the
@@ -36,19 +36,10 @@ const EM_BPF = 247;
  */
 export function bpfObjectsAmong(args: readonly string[]): string[] {
   return args.filter((path) => {
-    const head = new Uint8Array(20);
-    let n = 0;
-    try {
-      const fd = openSync(path, 'r');
-      try {
-        n = readSync(fd, head, 0, head.length, 0);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
+    const head = readFileHead(path, 20);
+    if (head === undefined) return false;
+    if (head.length < 20 || head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46)
       return false;
-    }
-    if (n < 20 || head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) return false;
     const machine =
       head[5] === 2
         ? ((head[18] as number) << 8) | (head[19] as number)

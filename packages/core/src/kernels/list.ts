@@ -1,7 +1,8 @@
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { errors } from '../errors/index.ts';
+import { readFileHead } from './file-head.ts';
 import { runningKernel } from './running.ts';
 import { RUNNING_KERNEL_BTF, releaseFromName } from './source.ts';
 
@@ -73,19 +74,8 @@ export function listKernels(inputs: string[]): KernelEntry[] {
  * A text file given by mistake is still refused here, before any work starts.
  */
 function looksLikeKernel(path: string): boolean {
-  const head = new Uint8Array(6);
-  let n = 0;
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      n = readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return true; // unreadable: the reader reports it with its errno
-  }
-  const b = head.subarray(0, n);
+  const b = readFileHead(path, 6);
+  if (b === undefined) return true; // unreadable: the reader reports it with its errno
   const starts = (...m: number[]) => m.length <= b.length && m.every((x, i) => b[i] === x);
   return (
     starts(0x9f, 0xeb) ||
