@@ -306,7 +306,11 @@ async function runPool(
   };
   const workers: Worker[] = [];
   const idle: Worker[] = [];
-  const ready: KernelTask[] = [];
+  /**
+   * Kernels taken, in batch order, until a worker has them: handed out in that order even
+   * when a later archive inflates first, so one worker reports kernels in the order given.
+   */
+  const taken: { index: number; task?: KernelTask; failure?: JobResult }[] = [];
   let nextJob = 0;
   let held = 0;
   let fatal: unknown;
@@ -327,29 +331,34 @@ async function runPool(
   };
   const pump = () => {
     if (fatal !== undefined) return;
-    for (let w = idle.shift(); w !== undefined; w = idle.shift()) {
-      const task = ready.shift();
-      if (task === undefined) {
-        idle.unshift(w);
-        break;
+    for (let head = taken[0]; head !== undefined; head = taken[0]) {
+      if (head.failure !== undefined) {
+        taken.shift();
+        done(head.index, head.failure);
+        if (fatal !== undefined) return;
+        continue;
       }
-      w.postMessage(task, [task.fetched.bytes.buffer as ArrayBuffer]);
+      const w = head.task === undefined ? undefined : idle.shift();
+      if (w === undefined || head.task === undefined) break;
+      taken.shift();
+      w.postMessage(head.task, [head.task.fetched.bytes.buffer as ArrayBuffer]);
     }
     while (held < limit && nextJob < todo.length) {
       const index = todo[nextJob++] as number;
       const k = opts.kernels[index] as BatchKernel;
       const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
       held++;
+      const slot: (typeof taken)[number] = { index };
+      taken.push(slot);
       fetchKernel(k.path, timings).then(
         (fetched) => {
-          if (fatal !== undefined) return;
-          ready.push({ index, release: k.release, fetched, timings });
+          slot.task = { index, release: k.release, fetched, timings };
           pump();
         },
         (e: unknown) => {
-          if (fatal !== undefined) return;
           // An unreadable or corrupt archive is that kernel's failure, not the batch's.
-          if (e instanceof BtfkitError) done(index, { index, ok: false, error: e.message, internal: false });
+          if (e instanceof BtfkitError)
+            slot.failure = { index, ok: false, error: e.message, internal: false };
           else stop(e);
           pump();
         },
