@@ -1,5 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { errors } from '../errors/index.ts';
 
 /**
@@ -247,25 +251,23 @@ function xzEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C' };
 }
 
-/** xz -dc as a child process with output capped at size + 1 bytes; undefined if xz(1) is missing. */
+/**
+ * xz -dc as a child process; undefined if xz(1) is missing. It writes into an unlinked temp
+ * file, not a pipe: a pipe drains only while this thread's event loop runs, so a batch
+ * minimizing one kernel synchronously stalled the xz(1) children of the next ones at a full
+ * 64 KiB pipe. A file lets them run to the end meanwhile; the output is then read in one go
+ * (from the page cache), and one that is larger than the chunk headers declared is refused.
+ */
 function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('xz', ['-dc'], { env: xzEnv() });
-    const out = new Uint8Array(size + 1);
-    let got = 0;
-    let over = false;
+  const tmp = join(tmpdir(), `.btfkit-xz.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx+', 0o600);
+  // Unlinked at once: nothing is left behind whatever happens to this process.
+  unlinkSync(tmp);
+  return new Promise<Uint8Array | undefined>((resolve, reject) => {
+    const child = spawn('xz', ['-dc'], { env: xzEnv(), stdio: ['pipe', fd, 'pipe'] });
     const err: Buffer[] = [];
     let spawnError: NodeJS.ErrnoException | undefined;
-    child.stdout.on('data', (c: Buffer) => {
-      if (got + c.length > size) {
-        over = true;
-        child.kill();
-        return;
-      }
-      out.set(c, got);
-      got += c.length;
-    });
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
     child.on('error', (e: NodeJS.ErrnoException) => {
       spawnError = e;
       // A process that never started emits no 'close'.
@@ -275,30 +277,30 @@ function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uin
       }
     });
     // EPIPE when xz exits early on bad input: its exit status and stderr say why.
-    child.stdin.on('error', () => {});
-    child.stdin.end(bytes);
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(bytes);
     child.on('close', (status) => {
-      if (over) {
-        reject(
-          toolFailure(
-            file,
-            size,
-            Object.assign(new Error('too much output'), { code: 'ENOBUFS' }),
-            status,
-            '',
-          ),
-        );
+      if (spawnError || status !== 0) {
+        const e = toolFailure(file, size, spawnError, status, Buffer.concat(err).toString());
+        if (e) reject(e);
+        else resolve(undefined);
         return;
       }
-      if (!spawnError && status === 0) {
-        resolve(out.subarray(0, got));
+      const got = fstatSync(fd).size;
+      if (got > size) {
+        const tooMuch = Object.assign(new Error('too much output'), { code: 'ENOBUFS' });
+        reject(toolFailure(file, size, tooMuch, status, ''));
         return;
       }
-      const e = toolFailure(file, size, spawnError, status, Buffer.concat(err).toString());
-      if (e) reject(e);
-      else resolve(undefined);
+      const out = new Uint8Array(got);
+      for (let n = 0; n < got; ) {
+        const r = readSync(fd, out, n, got - n, n);
+        if (r === 0) break;
+        n += r;
+      }
+      resolve(out);
     });
-  });
+  }).finally(() => closeSync(fd));
 }
 
 function checkedSize(bytes: Uint8Array, file: string, max: number): number {
