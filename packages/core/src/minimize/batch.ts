@@ -15,6 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { linkAtomic, writeFileAtomic } from './files.ts';
+import { minimizeKernelTask, parseObjects } from './kernel-job.ts';
 import { fetchKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
 import type { JobResult, KernelTask, Timings, WorkerInit } from './protocol.ts';
@@ -293,8 +294,9 @@ async function runPool(
   // Most of a kernel's CPU time is xz(1) inflating it (~55-75 ms against ~20 ms of decode +
   // relocate + emit once warm), so half the cores in workers, with KERNELS_AHEAD kernels
   // inflating in xz(1) children beside them, fill all the cores. The main thread reads the
-  // archives and drains the xz(1) pipes (worker.ts says why not the workers) and hands each
-  // inflated kernel to an idle worker, its buffer transferred.
+  // archives, starts their xz(1) children (worker.ts says why not the workers) and hands each
+  // inflated kernel to an idle worker, its buffer transferred; with one runner (2-3 cores,
+  // --jobs 1) it minimizes them itself.
   const cores = availableParallelism();
   const n = Math.max(1, Math.min(opts.jobs ?? Math.floor(cores / 2), todo.length));
   // Kernels held at once (inflating, waiting for a worker, or being minimized): memory stays
@@ -305,7 +307,9 @@ async function runPool(
     bpftoolCompat: opts.bpftoolCompat === true,
   };
   const workers: Worker[] = [];
-  const idle: Worker[] = [];
+  /** Something that minimizes one task at a time and reports through `result`. */
+  type Runner = { post(task: KernelTask): void };
+  const idle: Runner[] = [];
   /**
    * Kernels taken, in batch order, until a worker has them: handed out in that order even
    * when a later archive inflates first, so one worker reports kernels in the order given.
@@ -341,7 +345,7 @@ async function runPool(
       const w = head.task === undefined ? undefined : idle.shift();
       if (w === undefined || head.task === undefined) break;
       taken.shift();
-      w.postMessage(head.task, [head.task.fetched.bytes.buffer as ArrayBuffer]);
+      w.post(head.task);
     }
     while (held < limit && nextJob < todo.length) {
       const index = todo[nextJob++] as number;
@@ -378,20 +382,38 @@ async function runPool(
        * bench/minimize.bench.ts.) A worker takes tasks while it is still starting: they
        * wait in its port.
        */
-      for (let w = 0; w < n; w++) {
+      const result = (runner: Runner, res: JobResult) => {
+        idle.push(runner);
+        done(res.index, res);
+        pump();
+      };
+      for (let w = 0; n > 1 && w < n; w++) {
         const worker = startWorker(init);
         workers.push(worker);
-        idle.push(worker);
-        worker.on('message', (res: JobResult) => {
-          idle.push(worker);
-          done(res.index, res);
-          pump();
-        });
+        const runner: Runner = {
+          post: (task) => worker.postMessage(task, [task.fetched.bytes.buffer as ArrayBuffer]),
+        };
+        idle.push(runner);
+        worker.on('message', (res: JobResult) => result(runner, res));
         worker.on('error', stop);
         worker.on('exit', (code) => stop(new Error(`minimize worker exited early with code ${code}`)));
       }
       // The first archives start inflating while the workers boot and parse the objects.
       pump();
+      if (n === 1) {
+        // One runner: this thread minimizes, between its xz(1) children's completions, and
+        // skips a worker's start-up and its second parse of the objects (~100-200 ms of
+        // CPU on 2 cores). xz(1) writes into files, so it runs on while this thread works.
+        const objects = parseObjects(init.objects);
+        const inline: Runner = {
+          post: (task) =>
+            setImmediate(() => {
+              if (fatal === undefined) result(inline, minimizeKernelTask(task, objects, init.bpftoolCompat));
+            }),
+        };
+        idle.push(inline);
+        pump();
+      }
     });
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

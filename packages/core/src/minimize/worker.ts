@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BtfkitError } from '../errors/index.ts';
-import { minimizeFetched, parseObjects } from './kernel-job.ts';
-import type { JobResult, KernelTask, WorkerInit } from './protocol.ts';
+import { minimizeKernelTask, parseObjects } from './kernel-job.ts';
+import type { KernelTask, WorkerInit } from './protocol.ts';
 
 /**
  * One batch worker: parses the objects once, then minimizes each kernel the main thread
@@ -23,35 +21,8 @@ if (port === null) throw new Error('minimize worker started outside worker_threa
 /** Heap + external bytes of this isolate beyond which a finished kernel is collected at once. */
 const GC_BUDGET = 96 * 2 ** 20;
 
-function failure(index: number, e: unknown): JobResult {
-  const message =
-    e instanceof BtfkitError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
-  return { index, ok: false, error: message, internal: !(e instanceof BtfkitError) };
-}
-
-function minimizeTask(task: KernelTask): JobResult {
-  try {
-    const out = minimizeFetched(
-      task.fetched,
-      objects,
-      { bpftoolCompat: init.bpftoolCompat, release: task.release },
-      task.timings,
-    );
-    return {
-      index: task.index,
-      ok: true,
-      bytes: out.bytes,
-      sha256: createHash('sha256').update(out.bytes).digest('hex'),
-      unsatisfied: out.unsatisfied,
-      timings: out.timings,
-    };
-  } catch (e) {
-    return failure(task.index, e);
-  }
-}
-
 port.on('message', (task: KernelTask) => {
-  const res = minimizeTask(task);
+  const res = minimizeKernelTask(task, objects, init.bpftoolCompat);
   port.postMessage(res, res.ok ? [res.bytes.buffer as ArrayBuffer] : []);
   // The kernel just done is garbage now. V8 left to itself keeps this isolate at ~12-60 MiB
   // of heap + external memory over the corpus kernels (a full collection every ~4 kernels;
