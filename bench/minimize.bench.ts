@@ -130,7 +130,7 @@ export default async function benchMinimize(log: (line: string) => void = consol
       return measure('sh', ['-c', `rm -rf '${dir}' && exec "$@"`, 'sh', process.execPath, ...args], runs);
     };
     const batchJs = batch([main], archives, heavy);
-    // Peak RSS against the kernel count at a fixed worker count (one), largest kernel first.
+    // Peak RSS against the kernel count at a fixed runner count (one), largest kernel first.
     const batchOne = batch([main], [largest], heavy, 1);
     const batchAllOneWorker = batch([main], [largest, ...archives.filter((a) => a !== largest)], heavy, 1);
     // A bigger tree: the 7 archives hard-linked under four distro names (28 kernels).
@@ -148,20 +148,20 @@ export default async function benchMinimize(log: (line: string) => void = consol
         ms: batchJs.medianMs,
         rssMiB: batchJs.rssMiB,
         ...refCols2,
-        note: `goal ≤ 0.5×; default workers (half the cores), 2 kernels inflating ahead each; ${cpuNote(batchJs, ref2)}`,
+        note: `goal ≤ 0.5×; default runners (half the cores; one = the main thread itself), 2 more kernels inflating in xz(1) children; ${cpuNote(batchJs, ref2)}`,
       },
       {
         case: `1 .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (launcher)`,
         ms: batchOne.medianMs,
         rssMiB: batchOne.rssMiB,
-        note: 'peak RSS baseline: one worker, one kernel',
+        note: 'peak RSS baseline: one runner, one kernel',
       },
       {
         case: `${archives.length} .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (launcher)`,
         ms: batchAllOneWorker.medianMs,
         rssMiB: batchAllOneWorker.rssMiB,
         ...refCols2,
-        note: `peak RSS, one worker: 1 kernel ${batchOne.rssMiB.toFixed(0)} MiB, ${archives.length} kernels ${batchAllOneWorker.rssMiB.toFixed(0)} MiB; ${cpuNote(batchAllOneWorker, ref2)}`,
+        note: `peak RSS, one runner: 1 kernel ${batchOne.rssMiB.toFixed(0)} MiB, ${archives.length} kernels ${batchAllOneWorker.rssMiB.toFixed(0)} MiB; ${cpuNote(batchAllOneWorker, ref2)}`,
       },
       {
         case: `${4 * archives.length} .btf.tar.xz (7 linked 4×) × ${objects.length} objects, batch --jobs 1 (launcher)`,
