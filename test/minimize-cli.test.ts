@@ -271,6 +271,22 @@ describe('min-core-btf --kernels: the corpus btfhub tree', () => {
     }
   });
 
+  it('--jobs 2 (worker threads) publishes the same bytes as the single-runner path', () => {
+    const workers = join(tmp, 'batch-workers');
+    const r = cli(['-q', '--jobs', '2', '--kernels', join(CORPUS, 'kernels'), '--out-dir', workers, OBJECT]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^min-core-btf: 7 kernels \(7 minimized, 0 already done, 0 failed/);
+    for (const archive of kernelArchives()) {
+      const release = releaseOf(archive);
+      const [arch, version, distro] = archive.split('/').reverse().slice(1, 4);
+      const tree = `${distro}/${version}/${arch}/${release}.btf`;
+      expect(readFileSync(join(workers, tree)), tree).toEqual(expectedMin(release));
+    }
+    expect(readFileSync(join(workers, 'manifest.json'), 'utf8')).toBe(
+      readFileSync(join(out, 'manifest.json'), 'utf8'),
+    );
+  });
+
   it('the manifest does not depend on where the tree sits: two copies give the same bytes', () => {
     const manifests = ['copy-a', 'copy-b'].map((name) => {
       const root = join(tmp, name, 'checkout');
