@@ -427,7 +427,7 @@ async function runPool(
  * measured alike with one runner on 2 cores (0.60-0.64 s for the 7 corpus archives);
  * BTFKIT_KERNELS_AHEAD (a whole number >= 0) overrides it for such measurements.
  */
-const KERNELS_AHEAD = (() => {
+export const KERNELS_AHEAD = (() => {
   const n = Number(process.env.BTFKIT_KERNELS_AHEAD ?? 2);
   return Number.isInteger(n) && n >= 0 ? n : 2;
 })();

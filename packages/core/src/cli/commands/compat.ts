@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { CompatAnalysis } from '../../compat/analyze.ts';
+import { nextTurn, prefetchKernels } from '../../compat/kernel-stream.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
 import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
-import { parseBpfObject } from '../../elf/object.ts';
+import { type BpfObject, parseBpfObject } from '../../elf/object.ts';
 import { errors } from '../../errors/index.ts';
-import { listKernels, readBtfSource } from '../../kernels/index.ts';
+import { listKernels } from '../../kernels/index.ts';
 import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
 import { bpfObjectsAmong, splitKernelArgs } from '../kernel-args.ts';
@@ -76,13 +77,21 @@ async function run(argv: string[]): Promise<number> {
   const without = values['without-btf'] ?? [];
   const entries = listKernels(kernelArgs);
   if (entries.length === 0) throw errors.badOption(`no kernel BTF found in ${kernelArgs.join(', ')}`);
-  const objects = positionals.map((file) => parseBpfObject(readObjectFile(file), file));
+  // The first archives start inflating in xz(1) children now; the objects are parsed one
+  // turn of the event loop apart, so each archive read that finishes meanwhile gets its child.
+  const btfs = prefetchKernels(entries.map((e) => e.path));
+  const objects: BpfObject[] = [];
+  for (const file of positionals) {
+    await nextTurn();
+    objects.push(parseBpfObject(readObjectFile(file), file));
+  }
   const analysis = new CompatAnalysis(objects, {
     rodata: values.rodata === 'unknown' ? 'unknown' : 'initial',
   });
   const sizes = values.sizes === true || values.html !== undefined;
   for (const e of entries) {
-    const { btf } = await readBtfSource(e.path);
+    const { value: btf } = await btfs.next();
+    if (btf === undefined) throw new Error(`compat: no BTF read for ${e.path}`);
     const builtinBtf = !without.some((p) => p === 'all' || e.release.includes(p) || e.path.includes(p));
     const minimized = sizes ? tryMinimize(btf, objects, e.release) : undefined;
     analysis.addKernel(

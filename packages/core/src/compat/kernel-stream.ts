@@ -1,0 +1,39 @@
+import type { Btf } from '../btf/btf.ts';
+import { KERNELS_AHEAD } from '../minimize/batch.ts';
+import { decodeFetched, type FetchedKernel, fetchKernel } from '../minimize/kernel-read.ts';
+import type { Timings } from '../minimize/protocol.ts';
+
+/**
+ * Kernel BTFs in the order given, read the way `min-core-btf --kernels` reads them: the
+ * minimizer's fetchKernel inflates each archive in an xz(1) child writing to a temp file,
+ * and KERNELS_AHEAD more kernels than the one being analysed are kept inflating, so xz(1)
+ * runs on the other core while this thread decodes and analyses. Only the kernel in hand is
+ * decoded, so memory stays that of a few kernels whatever their number.
+ *
+ * The first fetches start when this is called, before the first `next()`: a caller can
+ * start it, then parse its objects while the archives inflate.
+ */
+export function prefetchKernels(paths: readonly string[]): AsyncGenerator<Btf, void, undefined> {
+  const inFlight: Promise<FetchedKernel>[] = [];
+  let started = 0;
+  const startNext = () => {
+    const path = paths[started++] as string;
+    const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+    const p = fetchKernel(path, timings);
+    // Failures surface in order, when their turn comes; until then they are not "unhandled".
+    p.catch(() => {});
+    inFlight.push(p);
+  };
+  while (started < paths.length && started < 1 + KERNELS_AHEAD) startNext();
+  return (async function* () {
+    for (let i = 0; i < paths.length; i++) {
+      const fetched = await (inFlight.shift() as Promise<FetchedKernel>);
+      if (started < paths.length) startNext();
+      const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+      yield decodeFetched(fetched, undefined, timings).btf;
+    }
+  })();
+}
+
+/** One turn of the event loop: lets finished archive reads start their xz(1) children. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
