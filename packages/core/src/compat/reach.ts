@@ -155,11 +155,12 @@ export function reachProgram(image: CodeImage, entry: Loc): ReachResult {
     const queued = new Set<number>([fn.idx]);
     let ret: Val | undefined;
 
-    const flow = (from: number, to: number, s: State, step?: PathStep) => {
+    // `owned`: `s` is a fresh copy no one else holds, so the successor may keep it as is.
+    const flow = (from: number, to: number, s: State, step?: PathStep, owned = false) => {
       if (to < 0 || to >= code.length) return;
       const cur = states.get(to);
       if (!cur) {
-        states.set(to, copyState(s));
+        states.set(to, owned ? s : copyState(s));
         pred.set(to, step ? { from, step } : { from });
       } else if (!joinInto(cur, s)) {
         return;
@@ -180,7 +181,6 @@ export function reachProgram(image: CodeImage, entry: Loc): ReachResult {
       if (!insn || !inState) continue;
       const at: Loc = { sec: fn.sec, idx: pc };
       reached.add(locKey(at));
-      const s = copyState(inState);
       const cls = insnClass(insn);
 
       if (isPoison(insn)) {
@@ -189,37 +189,40 @@ export function reachProgram(image: CodeImage, entry: Loc): ReachResult {
           poisons.set(k, { at, conditions: conditionsTo(pc, pred, fn.sec), callChain: chain });
         continue; // the verifier stops here
       }
+      const op = insnOp(insn);
+      // Jumps and exits do not change the state: read it in place (flow copies it on).
+      const isJump = (cls === BPF_JMP || cls === BPF_JMP32) && !(op === JMP_CALL && cls === BPF_JMP);
+      const s = isJump ? inState : copyState(inState);
 
       if (cls === BPF_LD) {
         if (isLdImm64(insn)) {
           const next = code[pc + 1];
           s.regs[insn.dst] = ldImm64Value(image, at, insn, next, chain, analyzeFunc);
-          flow(pc, pc + 2, s);
+          flow(pc, pc + 2, s, undefined, true);
         }
         // Legacy packet loads (ABS/IND) clobber r0 and the caller-saved registers.
         else {
           for (let r = 0; r <= 5; r++) s.regs[r] = UNKNOWN;
-          flow(pc, pc + 1, s);
+          flow(pc, pc + 1, s, undefined, true);
         }
         continue;
       }
       if (cls === BPF_ALU || cls === BPF_ALU64) {
         s.regs[insn.dst] = aluValue(insn, s);
-        flow(pc, pc + 1, s);
+        flow(pc, pc + 1, s, undefined, true);
         continue;
       }
       if (cls === BPF_LDX) {
         s.regs[insn.dst] = loadValue(image, insn, s);
-        flow(pc, pc + 1, s);
+        flow(pc, pc + 1, s, undefined, true);
         continue;
       }
       if (cls === BPF_STX || cls === BPF_ST) {
         store(insn, s);
-        flow(pc, pc + 1, s);
+        flow(pc, pc + 1, s, undefined, true);
         continue;
       }
       // JMP / JMP32
-      const op = insnOp(insn);
       if (op === JMP_EXIT && cls === BPF_JMP) {
         const r0 = s.regs[0] ?? UNKNOWN;
         ret = ret === undefined ? r0 : joinVal(ret, r0);
@@ -242,7 +245,7 @@ export function reachProgram(image: CodeImage, entry: Loc): ReachResult {
         s.regs[0] = r0;
         // A callee (helper or subprogram) may write through a stack pointer it was given.
         if (escapes) s.stack.clear();
-        flow(pc, pc + 1, s);
+        flow(pc, pc + 1, s, undefined, true);
         continue;
       }
       if (op === JMP_JA) {

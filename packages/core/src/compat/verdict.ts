@@ -1,8 +1,8 @@
 import type { BpfProgram } from '../elf/object.ts';
-import { functionAt, type ObjectCode, relocatedImage } from './image.ts';
+import { functionAt, type ObjectCode, type RelocatedImage, relocatedImage } from './image.ts';
 import { formatInsn, INSN_SIZE, isCall, PSEUDO_CALL } from './insn.ts';
 import type { CompatCell, CompatKernelInfo, Finding, PathCondition, RelocDecision } from './model.ts';
-import { type Loc, locKey, reachProgram } from './reach.ts';
+import { type Loc, locKey, type ReachResult, reachProgram } from './reach.ts';
 import { type coreRecords, describeRelo, type LineTable } from './source.ts';
 
 /** Per-object context shared by all kernels. */
@@ -15,6 +15,53 @@ export interface ObjectContext {
   programs: { prog: BpfProgram; needsKernelBtf?: string }[];
   /** For every main program: the functions it can call, transitively (itself first). */
   callees: Map<string, BpfProgram[]>;
+  /**
+   * Images and reachability walks already computed for this object, by the decisions that
+   * produced them: many kernels relocate an object identically, and the image and the walks
+   * are functions of the decisions alone, so they are computed once per distinct set.
+   */
+  judged?: Map<string, JudgedImage>;
+}
+
+/** One relocated image of an object and the reachability walks done over it, by program. */
+interface JudgedImage {
+  image: RelocatedImage;
+  reach: Map<string, ReachResult>;
+}
+
+/** Everything in a decision list that the image, the walks or the findings can depend on. */
+function decisionsKey(decisions: readonly RelocDecision[]): string {
+  return JSON.stringify(decisions, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+function judgedImage(ctx: ObjectContext, decisions: readonly RelocDecision[]): JudgedImage {
+  // No decisions: the image is the object's own code (the engine relocator returns none when
+  // nothing is poisoned or refused), so there is nothing to key.
+  if (decisions.length === 0) {
+    const hit = ctx.judged?.get('');
+    if (hit) return hit;
+  }
+  const key = decisions.length === 0 ? '' : decisionsKey(decisions);
+  ctx.judged ??= new Map();
+  let judged = ctx.judged.get(key);
+  if (!judged) {
+    judged = { image: relocatedImage(ctx.code, decisions), reach: new Map() };
+    ctx.judged.set(key, judged);
+  }
+  return judged;
+}
+
+/** The poisoned instructions of `fn`, in instruction order, with their decisions. */
+function poisonedIn(image: RelocatedImage, fn: BpfProgram): { idx: number; d: RelocDecision }[] {
+  const first = fn.insnOffset / INSN_SIZE;
+  const out: { idx: number; d: RelocDecision }[] = [];
+  for (const [key, d] of image.poisoned) {
+    const colon = key.indexOf(':');
+    if (Number(key.slice(0, colon)) !== fn.sectionIndex) continue;
+    const idx = Number(key.slice(colon + 1));
+    if (idx >= first && idx < first + fn.insnCount) out.push({ idx, d });
+  }
+  return out.sort((a, b) => a.idx - b.idx);
 }
 
 /** Verdicts for every program of one object on one kernel, given libbpf's decisions there. */
@@ -23,7 +70,8 @@ export function judgeObject(
   kernel: CompatKernelInfo,
   decisions: readonly RelocDecision[],
 ): CompatCell[] {
-  const image = relocatedImage(ctx.code, decisions);
+  const judged = judgedImage(ctx, decisions);
+  const image = judged.image;
   const cells: CompatCell[] = [];
   for (const { prog, needsKernelBtf } of ctx.programs) {
     const base = { object: ctx.name, program: prog.name, kernel: kernel.id };
@@ -47,18 +95,23 @@ export function judgeObject(
     }
     const scope = ctx.callees.get(prog.name) ?? [prog];
     const inScope: { loc: Loc; d: RelocDecision; fn: BpfProgram }[] = [];
-    for (const fn of scope) {
-      const first = fn.insnOffset / INSN_SIZE;
-      for (let i = first; i < first + fn.insnCount; i++) {
-        const d = image.poisoned.get(`${fn.sectionIndex}:${i}`);
-        if (d) inScope.push({ loc: { sec: fn.sectionIndex, idx: i }, d, fn });
+    // Scope functions in order, then instruction order within each (poisoned is small: walk it
+    // rather than every instruction of the scope).
+    if (image.poisoned.size > 0) {
+      for (const fn of scope) {
+        for (const { idx, d } of poisonedIn(image, fn))
+          inScope.push({ loc: { sec: fn.sectionIndex, idx }, d, fn });
       }
     }
     if (inScope.length === 0) {
       cells.push({ ...base, verdict: 'ok', findings: [] });
       continue;
     }
-    const reach = reachProgram(image, { sec: prog.sectionIndex, idx: prog.insnOffset / INSN_SIZE });
+    let reach = judged.reach.get(prog.name);
+    if (!reach) {
+      reach = reachProgram(image, { sec: prog.sectionIndex, idx: prog.insnOffset / INSN_SIZE });
+      judged.reach.set(prog.name, reach);
+    }
     const reachedAt = new Map(reach.poisons.map((p) => [locKey(p.at), p]));
     const findings: Finding[] = inScope.map(({ loc, d, fn }) => {
       const hit = reachedAt.get(locKey(loc));
