@@ -1,24 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Btf, decodeBtf } from '../packages/core/src/btf/index.ts';
+import type { Btf } from '../packages/core/src/btf/index.ts';
 import { createCodecs } from '../packages/core/src/codegen/codec.js';
 import { TypeDescriber } from '../packages/core/src/codegen/describe.ts';
+import { buildLayoutFixture, type Written } from './fixtures/codegen/layouts.ts';
 
 // The codecs' layouts come from clang's BTF; the bytes come from the same structs compiled by
 // gcc for the host. Agreement on offsets, sizes and decoded values shows the codecs follow C.
-
-const FIX = join(import.meta.dirname, 'fixtures/codegen');
-
-interface Written {
-  type: string;
-  size: number;
-  bytes: string;
-  offsets: Record<string, number>;
-  values: Record<string, unknown>;
-}
 
 let btf: Btf;
 let written: Written[];
@@ -27,17 +16,9 @@ let bpftoolSizes: Map<string, number>;
 let bpftoolMembers: Map<string, { name: string; bitsOffset: number; bitfieldSize: number }[]>;
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'btfkit-layout-'));
-  const obj = join(dir, 'layouts.bpf.o');
-  execFileSync('clang-19', ['-g', '-O2', '-target', 'bpf', '-c', join(FIX, 'layouts.bpf.c'), '-o', obj]);
-  execFileSync('llvm-objcopy-19', [`--dump-section=.BTF=${join(dir, 'layouts.btf')}`, obj]);
-  btf = decodeBtf(readFileSync(join(dir, 'layouts.btf')), { file: 'layouts.btf' });
-  const exe = join(dir, 'writer');
-  execFileSync('gcc', ['-Wall', '-o', exe, join(FIX, 'writer.c')]);
-  written = execFileSync(exe, { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Written);
+  const fixture = buildLayoutFixture('btfkit-layout-');
+  ({ btf, written } = fixture);
+  const obj = join(fixture.dir, 'layouts.bpf.o');
   // bpftool's own reading of the BTF, for the sizes.
   bpftoolSizes = new Map();
   bpftoolMembers = new Map();

@@ -1,40 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Btf, decodeBtf } from '../packages/core/src/btf/index.ts';
+import type { Btf } from '../packages/core/src/btf/index.ts';
 import { TypeDescriber } from '../packages/core/src/codegen/describe.ts';
 import { RecordViews } from '../packages/runtime/src/maps/record-view.ts';
+import { buildLayoutFixture, type Written } from './fixtures/codegen/layouts.ts';
 
 // Lazy record views read fields where clang's BTF puts them; the bytes come from the same
 // structs compiled by gcc for the host (test/fixtures/codegen's writer), which also prints the
 // values it stored. Every field read through a view must give that value.
 
-const FIX = join(import.meta.dirname, 'fixtures/codegen');
-
-interface Written {
-  type: string;
-  size: number;
-  bytes: string;
-  values: Record<string, unknown>;
-}
-
 let btf: Btf;
 let written: Written[];
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'btfkit-views-'));
-  const obj = join(dir, 'layouts.bpf.o');
-  execFileSync('clang-19', ['-g', '-O2', '-target', 'bpf', '-c', join(FIX, 'layouts.bpf.c'), '-o', obj]);
-  execFileSync('llvm-objcopy-19', [`--dump-section=.BTF=${join(dir, 'layouts.btf')}`, obj]);
-  btf = decodeBtf(readFileSync(join(dir, 'layouts.btf')), { file: 'layouts.btf' });
-  const exe = join(dir, 'writer');
-  execFileSync('gcc', ['-Wall', '-o', exe, join(FIX, 'writer.c')]);
-  written = execFileSync(exe, { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Written);
+  ({ btf, written } = buildLayoutFixture('btfkit-views-'));
 });
 
 function viewOf(name: string, bytes: Uint8Array, offset = 0): Record<string, unknown> {
