@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveOptions } from '../packages/unplugin/src/options.ts';
 import { BUNDLERS, build } from './plugin-harness.ts';
 
 // compat: 'warn' / 'error' and report: true, checked against libbpf's own decisions
@@ -135,4 +136,83 @@ it("'warn' stays quiet for an object that works on every configured kernel", asy
     cacheDir,
   });
   expect(warnings).toEqual([]);
+});
+
+// withoutBtf: kernels marked as built without BTF of their own. kernel-btf-attach.bpf.o holds a
+// tracepoint (no kernel BTF needed), an fentry and a tp_btf program (libbpf resolves their
+// attach targets in the kernel's own BTF: compat-kernel-btf.test.ts checks that against libbpf).
+const ATTACH = join(ROOT, 'test/fixtures/compat/kernel-btf-attach.bpf.o');
+const NEEDS_BTF = ['on_fentry', 'on_tp_btf'];
+const releases = readdirSync(join(CORPUS, 'kernels'), { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.btf.tar.xz'))
+  .map((f) => (f.split('/').pop() as string).replace(/\.btf\.tar\.xz$/, ''))
+  .sort();
+
+function attachApp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'btfkit-compat-nobtf-'));
+  copyFileSync(ATTACH, join(dir, 'kernel-btf-attach.bpf.o'));
+  writeFileSync(join(dir, 'main.js'), "import k from './kernel-btf-attach.bpf.o';\nconsole.log(k.name);\n");
+  return dir;
+}
+
+/** "program@release" for every needs-kernel-btf warning. */
+function needsBtf(warnings: string[]): string[] {
+  return warnings
+    .map((w) => /program '(\w+)': needs-kernel-btf on (\S+):/.exec(w))
+    .filter((m) => m !== null)
+    .map((m) => `${m[1]}@${(m[2] as string).split('/').pop()}`)
+    .sort();
+}
+
+for (const bundler of ['rollup', 'esbuild'] as const) {
+  describe(`${bundler}: compat withoutBtf`, () => {
+    it("'all': needs-kernel-btf for the fentry and tp_btf programs on every kernel, not the tracepoint", async () => {
+      const dir = attachApp();
+      const { warnings } = await build(bundler, join(dir, 'main.js'), join(dir, 'dist'), {
+        kernels: [join(CORPUS, 'kernels')],
+        compat: 'warn',
+        withoutBtf: 'all',
+        cacheDir,
+      });
+      expect(releases.length).toBe(7);
+      const expected = NEEDS_BTF.flatMap((p) => releases.map((r) => `${p}@${r}`)).sort();
+      expect(needsBtf(warnings)).toEqual(expected);
+      expect(warnings.some((w) => w.includes('on_tracepoint'))).toBe(false);
+    });
+
+    it('a pattern marks only the kernels whose release or path contains it', async () => {
+      const dir = attachApp();
+      const { warnings } = await build(bundler, join(dir, 'main.js'), join(dir, 'dist'), {
+        kernels: [join(CORPUS, 'kernels')],
+        compat: 'warn',
+        withoutBtf: ['arm64', 'debian/11/'],
+        cacheDir,
+      });
+      const marked = releases.filter((r) => r.includes('arm64') || r.startsWith('5.10.'));
+      expect(marked.length).toBe(3);
+      expect(needsBtf(warnings)).toEqual(NEEDS_BTF.flatMap((p) => marked.map((r) => `${p}@${r}`)).sort());
+    });
+
+    it('without the option, no needs-kernel-btf warning', async () => {
+      const dir = attachApp();
+      const { warnings } = await build(bundler, join(dir, 'main.js'), join(dir, 'dist'), {
+        kernels: [join(CORPUS, 'kernels')],
+        compat: 'warn',
+        cacheDir,
+      });
+      expect(needsBtf(warnings)).toEqual([]);
+      expect(warnings.join('\n')).not.toMatch(/needs-kernel-btf|on_fentry|on_tp_btf/);
+    });
+  });
+}
+
+it("withoutBtf takes only 'all' or an array of non-empty patterns, and names itself otherwise", () => {
+  expect(resolveOptions({ withoutBtf: 'all' }).withoutBtf).toEqual(['all']);
+  expect(resolveOptions({ withoutBtf: ['6.1.0'] }).withoutBtf).toEqual(['6.1.0']);
+  expect(resolveOptions({}).withoutBtf).toEqual([]);
+  for (const bad of ['6.1.0', true, [''], [3], {}]) {
+    expect(() => resolveOptions({ withoutBtf: bad })).toThrow(
+      /option 'withoutBtf' must be 'all' or an array/,
+    );
+  }
 });

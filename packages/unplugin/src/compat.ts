@@ -23,7 +23,11 @@ const ANALYSIS_ID = 'btfkit-compat-1';
 export class CompatChecker {
   private readonly memory = new Map<string, CompatResult>();
 
-  constructor(private readonly cacheDir: string | undefined) {}
+  /** `withoutBtf`: whether a configured kernel is marked as built without BTF of its own. */
+  constructor(
+    private readonly cacheDir: string | undefined,
+    private readonly withoutBtf: (k: KernelEntry) => boolean = () => false,
+  ) {}
 
   async analyze(
     obj: ObjectInput,
@@ -32,7 +36,14 @@ export class CompatChecker {
     decode: (k: KernelEntry) => Promise<KernelBtf>,
   ): Promise<CompatResult> {
     const key = sha256(
-      [ANALYSIS_ID, name, sha256(obj.bytes), ...kernels.map((k) => `${k.kernel.path}\0${k.hash}`)].join('\0'),
+      [
+        ANALYSIS_ID,
+        name,
+        sha256(obj.bytes),
+        ...kernels.map(
+          (k) => `${k.kernel.path}\0${k.hash}${this.withoutBtf(k.kernel) ? '\0without-btf' : ''}`,
+        ),
+      ].join('\0'),
     );
     const hit = this.memory.get(key) ?? this.fromDisk(key);
     if (hit) return hit;
@@ -42,6 +53,7 @@ export class CompatChecker {
         btf: (await decode(k)).btf,
         release: k.release,
         path: k.path,
+        builtinBtf: !this.withoutBtf(k),
         ...known('distro', k.distro),
         ...known('version', k.version),
         ...known('arch', k.arch),
@@ -80,9 +92,14 @@ function known<K extends string>(key: K, v: string): { [P in K]?: string } {
   return (v === 'unknown' ? {} : { [key]: v }) as { [P in K]?: string };
 }
 
-/** The cells a developer must hear about: programs that fail, or objects libbpf refuses. */
+/**
+ * The cells a developer must hear about: programs that fail, programs that need BTF a kernel
+ * lacks (`withoutBtf`), or objects libbpf refuses.
+ */
 export function problems(result: CompatResult): CompatCell[] {
-  return result.cells.filter((c) => c.verdict === 'fails' || c.verdict === 'error');
+  return result.cells.filter(
+    (c) => c.verdict === 'fails' || c.verdict === 'error' || c.verdict === 'needs-kernel-btf',
+  );
 }
 
 /**
@@ -97,6 +114,8 @@ export function describeProblem(file: string, result: CompatResult, cell: Compat
   const head = `${file}: program '${cell.program}'`;
   if (cell.verdict === 'error')
     return `${head}: libbpf refuses the object on ${where}: ${cell.message ?? ''}`;
+  if (cell.verdict === 'needs-kernel-btf')
+    return `${head}: needs-kernel-btf on ${where}: ${cell.message ?? ''}`;
   const reached = cell.findings.filter((f) => f.reached);
   return `${head} fails on ${where}: ${(reached.length ? reached : cell.findings).map(describeFinding).join('; ')}`;
 }

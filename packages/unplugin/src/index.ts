@@ -28,7 +28,7 @@ import { BtfSetBuilder, type DecodedKernels, decodeOnce, sha256 } from './btfset
 import { CompatChecker, describeProblem, mergeResults, problems } from './compat.ts';
 import { compileBpf, findClang } from './compile.ts';
 import { type KernelEntry, listKernels } from './kernels.ts';
-import { makeFilter, type Options, resolveOptions } from './options.ts';
+import { builtWithoutBtf, makeFilter, type Options, resolveOptions } from './options.ts';
 
 export type { Options } from './options.ts';
 
@@ -51,7 +51,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   // Where webpack and Rspack find generated files as asset modules (content-addressed names).
   const store = new StoreAssets(join(opts.cacheDir ?? join(tmpdir(), 'btfkit'), 'assets'));
   const esbuildAssets = new EsbuildAssets();
-  const compat = new CompatChecker(opts.cacheDir);
+  const compat = new CompatChecker(opts.cacheDir, (k) => builtWithoutBtf(opts.withoutBtf, k));
   // The analysis of every object this build (and, in watch mode, earlier ones) imported.
   const compatResults = new Map<string, CompatResult>();
   let esbuildFormat: string | undefined;

@@ -23,6 +23,13 @@ export interface Options {
    * that would fail on a kernel (in C terms) as a bundler warning, `error` fails the build.
    */
   compat?: 'off' | 'warn' | 'error';
+  /**
+   * Kernels to treat as built without BTF of their own (no /sys/kernel/btf/vmlinux), as the CLI's
+   * `--without-btf`: a kernel matches when its release or path contains one of the patterns;
+   * `'all'` marks every kernel. Programs that need kernel BTF (fentry, tp_btf, lsm, …) then get
+   * `needs-kernel-btf` there, reported like a failing program.
+   */
+  withoutBtf?: string[] | 'all';
   /** Emit the HTML compatibility report as an asset: `true` names it `btfkit-report.html`. */
   report?: boolean | string;
   /** The persistent cache of minimized BTF; `false` turns it off. Default: `node_modules/.cache/btfkit`. */
@@ -38,6 +45,8 @@ export interface ResolvedOptions {
   clang: string | undefined;
   cflags: string[];
   compat: 'off' | 'warn' | 'error';
+  /** Release/path substrings of kernels built without BTF; `'all'` matches every kernel. */
+  withoutBtf: string[];
   /** The report asset's file name, when one is asked for. */
   report: string | undefined;
   cacheDir: string | undefined;
@@ -69,6 +78,10 @@ const CHECKS: Record<keyof Options, Check> = {
   clang: isString,
   cflags: listOf((x) => (typeof x === 'string' ? undefined : 'string'), 'an array of strings'),
   compat: (v) => (v === 'off' || v === 'warn' || v === 'error' ? undefined : "'off', 'warn' or 'error'"),
+  withoutBtf: (v) =>
+    v === 'all' || (Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== ''))
+      ? undefined
+      : "'all' or an array of non-empty kernel release or path substrings",
   report: (v) =>
     typeof v === 'boolean' || (typeof v === 'string' && /^[^/\\][^\\]*\.html$/.test(v) && !v.includes('..'))
       ? undefined
@@ -110,10 +123,22 @@ export function resolveOptions(raw: unknown, root: string = process.cwd()): Reso
     clang: opts.clang,
     cflags: opts.cflags ?? [],
     compat: opts.compat ?? 'off',
+    withoutBtf: opts.withoutBtf === 'all' ? ['all'] : (opts.withoutBtf ?? []),
     report: opts.report === true ? 'btfkit-report.html' : opts.report || undefined,
     cacheDir:
       opts.cacheDir === false ? undefined : resolve(root, opts.cacheDir ?? 'node_modules/.cache/btfkit'),
   };
+}
+
+/**
+ * Whether a kernel counts as built without BTF: the CLI's `--without-btf` rule (a pattern is
+ * `all` or a substring of the release or the path). Core exports no matcher for it, hence here.
+ */
+export function builtWithoutBtf(
+  patterns: readonly string[],
+  kernel: { release: string; path: string },
+): boolean {
+  return patterns.some((p) => p === 'all' || kernel.release.includes(p) || kernel.path.includes(p));
 }
 
 function describe(v: unknown): string {
