@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import {
   BtfkitError,
   buildSkeletonModel,
+  builtWithoutBtf,
   CODEGEN_RUNTIME,
   type CompatResult,
   errors,
@@ -28,7 +29,7 @@ import { BtfSetBuilder, type DecodedKernels, decodeOnce, sha256 } from './btfset
 import { CompatChecker, describeProblem, mergeResults, problems } from './compat.ts';
 import { compileBpf, findClang } from './compile.ts';
 import { type KernelEntry, listKernels } from './kernels.ts';
-import { builtWithoutBtf, makeFilter, type Options, resolveOptions } from './options.ts';
+import { makeFilter, type Options, resolveOptions } from './options.ts';
 
 export type { Options } from './options.ts';
 

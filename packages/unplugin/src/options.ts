@@ -130,17 +130,6 @@ export function resolveOptions(raw: unknown, root: string = process.cwd()): Reso
   };
 }
 
-/**
- * Whether a kernel counts as built without BTF: the CLI's `--without-btf` rule (a pattern is
- * `all` or a substring of the release or the path). Core exports no matcher for it, hence here.
- */
-export function builtWithoutBtf(
-  patterns: readonly string[],
-  kernel: { release: string; path: string },
-): boolean {
-  return patterns.some((p) => p === 'all' || kernel.release.includes(p) || kernel.path.includes(p));
-}
-
 function describe(v: unknown): string {
   if (v instanceof RegExp) return String(v);
   if (typeof v === 'string') return JSON.stringify(v);

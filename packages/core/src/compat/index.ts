@@ -20,3 +20,4 @@ export type {
 } from './model.ts';
 export { VERDICTS } from './model.ts';
 export { renderReport } from './report.ts';
+export { builtWithoutBtf } from './without-btf.ts';

@@ -3,6 +3,7 @@ import { CompatAnalysis } from '../../compat/analyze.ts';
 import { nextTurn, prefetchKernels } from '../../compat/kernel-stream.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
 import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
+import { builtWithoutBtf } from '../../compat/without-btf.ts';
 import { type BpfObject, parseBpfObject } from '../../elf/object.ts';
 import { errors } from '../../errors/index.ts';
 import { listKernels } from '../../kernels/index.ts';
@@ -92,7 +93,7 @@ async function run(argv: string[]): Promise<number> {
   for (const e of entries) {
     const { value: btf } = await btfs.next();
     if (btf === undefined) throw new Error(`compat: no BTF read for ${e.path}`);
-    const builtinBtf = !without.some((p) => p === 'all' || e.release.includes(p) || e.path.includes(p));
+    const builtinBtf = !builtWithoutBtf(without, e);
     const minimized = sizes ? tryMinimize(btf, objects, e.release) : undefined;
     analysis.addKernel(
       {
