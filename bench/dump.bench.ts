@@ -1,7 +1,7 @@
 /**
  * `btfkit dump` against `bpftool btf dump file` (bpftool 7.1.0) on the largest corpus
  * kernel (6.12, raw BTF), in the same run: decode alone, decode+dump in-process, and the
- * CLI as a process: scripts/btfkit.mjs as `pnpm btfkit` runs it (the launcher's freshness
+ * CLI as a process: scripts/btfkit.cjs as `pnpm btfkit` runs it (the launcher's freshness
  * check plus its esbuild bundle), the bare bundle, and `pnpm --silent btfkit` itself.
  * Goal: the dump ≤ 1.0× bpftool's wall time.
  */
@@ -67,7 +67,7 @@ export default async function benchDump(log: (line: string) => void = console.lo
         note: `warm median; first (cold) run ${cold.toFixed(0)} ms, as a CLI process pays`,
       },
       {
-        case: 'btfkit dump CLI (node scripts/btfkit.mjs)',
+        case: 'btfkit dump CLI (node scripts/btfkit.cjs)',
         ms: viaLauncher.medianMs,
         rssMiB: viaLauncher.rssMiB,
         ...ref,

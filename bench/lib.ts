@@ -1,7 +1,7 @@
 /**
  * Shared helpers for bench modules: medians, timing a command as a child process (wall
  * time from process.hrtime, peak RSS from GNU time), and the CLI as `pnpm btfkit` runs it
- * (scripts/btfkit.mjs and its esbuild bundle).
+ * (scripts/btfkit.cjs and its esbuild bundle).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 export const ROOT = join(import.meta.dirname, '..');
 
 /** What `pnpm btfkit` runs: checks its bundle is fresh, rebuilds it if not, runs it. */
-export const LAUNCHER = join(ROOT, 'scripts/btfkit.mjs');
+export const LAUNCHER = join(ROOT, 'scripts/btfkit.cjs');
 
 /**
  * The launcher's bundle (main.js), brought up to date by running the launcher once, so a

@@ -6,7 +6,7 @@
  *     `tar -xJf` + bpftool for each kernel, one after the other; goal ≤ 0.5×;
  *  3. peak RSS of the batch with 1 and with 7 kernels (must not grow with the count);
  *  4. where the time goes (decompress, decode, relocate, emit), in-process medians.
- * btfkit runs as `pnpm btfkit` does (scripts/btfkit.mjs: a freshness check, then its esbuild
+ * btfkit runs as `pnpm btfkit` does (scripts/btfkit.cjs: a freshness check, then its esbuild
  * bundle of main.js + worker.js); the single-kernel case also times the bare bundle.
  */
 import { execFileSync, spawnSync } from 'node:child_process';

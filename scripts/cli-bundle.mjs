@@ -1,8 +1,13 @@
 /**
- * Bundles the btfkit CLI with esbuild: `main.js` (packages/core/src/cli/main.ts) and, beside
+ * Bundles the btfkit CLI with esbuild: `main.cjs` (packages/core/src/cli/main.ts) and, beside
  * it, `worker.js` (the min-core-btf batch worker, which the batch loads from `./worker.js`
- * next to its own module). Used by scripts/btfkit.mjs (`pnpm btfkit`, rebuilt when stale)
+ * next to its own module). Used by scripts/btfkit.cjs (`pnpm btfkit`, rebuilt when stale)
  * and by @btfkit/core's build (dist/bundle/, what the installed `btfkit` bin runs).
+ *
+ * main.cjs is CommonJS, not ESM, because packages/core/bin/run-bundle.js runs it as a
+ * vm.Script with a V8 code cache (Node 20 caches no ES module code); import.meta.url, which
+ * CommonJS lacks, becomes the `__bundleUrl` that run-bundle.js passes in. The worker runs
+ * as an ES module in its own thread, as before.
  *
  * `node scripts/cli-bundle.mjs OUT_DIR` builds into OUT_DIR.
  */
@@ -20,20 +25,29 @@ const SRC = join(CORE, 'src');
  */
 export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
   const esbuild = await import('esbuild');
-  const main = join(outDir, 'main.js');
-  const result = await esbuild.build({
-    entryPoints: { main: join(SRC, 'cli/main.ts'), worker: join(SRC, 'minimize/worker.ts') },
+  const main = join(outDir, 'main.cjs');
+  const common = {
     outdir: outDir,
     bundle: true,
     write: false,
     platform: 'node',
-    format: 'esm',
     target: 'node20',
     nodePaths: [join(CORE, 'node_modules')],
     // Native addon: resolved at run time from the bundle's place (core's dependencies).
     external: ['@napi-rs/lzma'],
     logLevel: 'error',
-  });
+  };
+  const [cli, worker] = await Promise.all([
+    esbuild.build({
+      ...common,
+      entryPoints: { main: join(SRC, 'cli/main.ts') },
+      outExtension: { '.js': '.cjs' },
+      format: 'cjs',
+      define: { 'import.meta.url': '__bundleUrl' },
+    }),
+    esbuild.build({ ...common, entryPoints: { worker: join(SRC, 'minimize/worker.ts') }, format: 'esm' }),
+  ]);
+  const result = { outputFiles: [...cli.outputFiles, ...worker.outputFiles] };
   mkdirSync(outDir, { recursive: true });
   const tag = `${process.pid}.tmp`;
   const pkg = join(outDir, 'package.json');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { commands } from '../packages/core/src/cli/commands/index.ts';
 import { bpftool, CORPUS, kernelArchives, releaseOf } from './fixtures/btf/corpus.ts';
 
 /**
- * `pnpm btfkit` runs scripts/btfkit.mjs, which bundles the CLI on first use and whenever a
+ * `pnpm btfkit` runs scripts/btfkit.cjs, which bundles the CLI on first use and whenever a
  * source is newer. Here it builds into a temp dir (BTFKIT_CLI_CACHE) and must behave as the
  * CLI does: outputs equal bpftool's, the batch's worker found beside the bundle.
  */
@@ -16,17 +16,17 @@ const cache = mkdtempSync(join(tmpdir(), 'btfkit-launcher-'));
 afterAll(() => rmSync(cache, { recursive: true, force: true }));
 
 function launch(args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'scripts/btfkit.mjs'), ...args], {
+  return spawnSync(process.execPath, [join(ROOT, 'scripts/btfkit.cjs'), ...args], {
     env: { ...process.env, BTFKIT_CLI_CACHE: cache },
     maxBuffer: 1 << 26,
   });
 }
 
-describe('scripts/btfkit.mjs', () => {
+describe('scripts/btfkit.cjs', () => {
   it('builds the bundle when missing and lists every command with its own summary', async () => {
     const r = launch(['--help']);
     expect(r.status).toBe(0);
-    expect(statSync(join(cache, 'main.js')).size).toBeGreaterThan(0);
+    expect(statSync(join(cache, 'main.cjs')).size).toBeGreaterThan(0);
     expect(statSync(join(cache, 'worker.js')).size).toBeGreaterThan(0);
     const help = r.stdout.toString();
     for (const entry of commands) {
@@ -39,10 +39,10 @@ describe('scripts/btfkit.mjs', () => {
   });
 
   it('rebuilds a bundle older than the sources', () => {
-    utimesSync(join(cache, 'main.js'), 0, 0);
+    utimesSync(join(cache, 'main.cjs'), 0, 0);
     expect(launch(['--version']).stdout.toString()).toBe('btfkit 0.1.0\n');
     const source = statSync(join(ROOT, 'packages/core/src/cli/main.ts')).mtimeMs;
-    expect(statSync(join(cache, 'main.js')).mtimeMs).toBeGreaterThanOrEqual(source);
+    expect(statSync(join(cache, 'main.cjs')).mtimeMs).toBeGreaterThanOrEqual(source);
   });
 
   it('dump of a corpus kernel archive prints what bpftool prints for its raw BTF', () => {
@@ -65,5 +65,26 @@ describe('scripts/btfkit.mjs', () => {
     const expected = readFileSync(join(CORPUS, 'expected/min', releaseOf(archive), 'opensnoop.btf'));
     const written = readFileSync(join(out, 'debian/12/arm64', `${releaseOf(archive)}.btf`));
     expect(written.equals(expected)).toBe(true);
+  });
+
+  it('keeps a V8 code cache per command; a stale or corrupt one is replaced, never trusted', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
+    const cacheFile = join(cache, 'main.dump.v8cache');
+    rmSync(cacheFile, { force: true });
+    const first = launch(['dump', archive]);
+    expect(first.status).toBe(0);
+    const made = readFileSync(cacheFile);
+    expect(made.length).toBeGreaterThan(1000);
+    // The next run uses it as it is: same output, cache file untouched.
+    const second = launch(['dump', archive]);
+    expect(second.stdout.equals(first.stdout)).toBe(true);
+    expect(readFileSync(cacheFile).equals(made)).toBe(true);
+    // Garbage in the cache: V8 refuses it, the command still prints the same, a good cache replaces it.
+    writeFileSync(cacheFile, Buffer.alloc(made.length, 0x5a));
+    const third = launch(['dump', archive]);
+    expect(third.status).toBe(0);
+    expect(third.stdout.equals(first.stdout)).toBe(true);
+    expect(readFileSync(cacheFile).equals(Buffer.alloc(made.length, 0x5a))).toBe(false);
+    expect(readdirSync(cache).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -1,0 +1,61 @@
+// Runs the CLI bundle (main.cjs, built by scripts/cli-bundle.mjs) with a V8 code cache.
+//
+// A btfkit command is a short process: on a 100k-type kernel, parsing and compiling the
+// functions it calls costs about as much as a tenth of the whole run. Node 20 has no
+// compile cache for ES modules, so the bundle is a classic script run through vm.Script,
+// whose `cachedData` is V8's bytecode for every function the previous run of the same
+// command compiled. One cache file per command (dump, min-core-btf, ...), beside the bundle,
+// written after the command finishes when there was none or V8 refused it (another Node,
+// other flags, a rebuilt bundle): atomically (temp file, rename), and never an error when
+// the directory is read-only: without the cache the CLI is only slower.
+const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { Script } = require('node:vm');
+
+// The parameters the bundle's CommonJS code expects, plus __bundleUrl: esbuild replaces
+// import.meta.url with it, so the batch finds worker.js beside the bundle.
+const HEAD = '(function (exports, require, module, __filename, __dirname, __bundleUrl) {';
+const TAIL = '\n})';
+
+/** The cache a run of `argv` uses: its command's name, when it looks like one. */
+function cacheFile(dir, argv) {
+  const command = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : 'default';
+  return join(dir, `main.${command}.v8cache`);
+}
+
+function readCache(file) {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(file, script) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Runs `main(argv)` of `dir`/main.cjs; resolves to the exit code. */
+async function runBundle(dir, argv) {
+  const file = join(dir, 'main.cjs');
+  const cache = cacheFile(dir, argv);
+  const cachedData = readCache(cache);
+  const script = new Script(HEAD + readFileSync(file, 'utf8') + TAIL, { filename: file, cachedData });
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dir, pathToFileURL(file).href);
+  try {
+    return await module.exports.main(argv);
+  } finally {
+    if (cachedData === undefined || script.cachedDataRejected) writeCache(cache, script);
+  }
+}
+
+module.exports = { runBundle };
