@@ -22,8 +22,6 @@ import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mmap.ts';
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
-/** The kernel writes record headers in host byte order. */
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Records per batch unless asked otherwise: bounds the work done between event-loop turns. */
 const BATCH = 4096;
 
@@ -96,6 +94,11 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
   private readonly prod: BigUint64Array;
   private readonly data: Uint8Array;
   private readonly dataView: DataView;
+  /**
+   * The data area as 32-bit words, for reading record headers: the kernel writes them in host
+   * byte order at 8-aligned offsets, and an array load is cheaper than a DataView call.
+   */
+  private readonly words: Uint32Array;
   private readonly mask: number;
   private readonly epoll: Epoll;
   /** Where this consumer has read up to; published to the kernel when a batch is released. */
@@ -128,6 +131,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     this.prod = new BigUint64Array(this.producer.buffer, 0, 1);
     this.data = new Uint8Array(this.producer.buffer, PAGE_SIZE, 2 * size);
     this.dataView = new DataView(this.producer.buffer, PAGE_SIZE, 2 * size);
+    this.words = new Uint32Array(this.producer.buffer, PAGE_SIZE, (2 * size) >> 2);
     this.mask = size - 1;
     this.head = Number(Atomics.load(this.cons, 0));
     const decode = opts.decode;
@@ -162,7 +166,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
       this.offsets = new Int32Array(max);
       this.sizes = new Int32Array(max);
     }
-    const view = this.dataView;
+    const words = this.words;
     const offsets = this.offsets;
     const sizes = this.sizes;
     const mask = this.mask;
@@ -175,7 +179,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
         if (head >= prod) break;
       }
       const off = head & mask;
-      const len = view.getUint32(off, LE);
+      const len = words[off >> 2] as number;
       if (len & BUSY) break; // reserved, not yet committed
       const size = len & ~(BUSY | DISCARD);
       head += (size + HDR + 7) & ~7;
