@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errors } from '../errors/index.ts';
+import { xzByHelper } from './xz-helper.ts';
 
 /**
  * xz decompression with a bound known before anything is inflated. The binding we use
@@ -234,7 +235,9 @@ export async function xzDecompressAsync(
 ): Promise<Uint8Array> {
   const size = checkedSize(bytes, file, max);
   if (useXzTool(bytes)) {
-    const out = await xzToolAsync(bytes, size, file);
+    // The helper shell first (cheap to start, never stalled by this thread); xz(1) directly
+    // when that fails, to word the error or to find that there is no xz(1).
+    const out = (await xzByHelper(bytes, size)) ?? (await xzToolAsync(bytes, size, file));
     if (out) return afterDecompress(out, size, file);
   }
   let out: Uint8Array;

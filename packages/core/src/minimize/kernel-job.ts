@@ -20,7 +20,12 @@ export function readObjectFiles(paths: readonly string[]): { file: string; bytes
 
 export function readInput(file: string, what: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(file));
+    const b = readFileSync(file);
+    // A plain Uint8Array that owns its memory (a batch transfers it to a worker). A file
+    // read into a buffer of its own is used as it is (copying a 5 MB kernel costs more than
+    // reading it); a small one may sit in Node's shared pool, and is copied out of it.
+    if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return new Uint8Array(b.buffer);
+    return new Uint8Array(b);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw errors.notFound(file, `${what} not found`);

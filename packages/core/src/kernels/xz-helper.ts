@@ -1,0 +1,157 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { close, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * xz(1) runs started by one long-lived /bin/sh instead of by this process.
+ *
+ * Why: spawning copies this process's page tables, and with a batch's kernels in memory
+ * (~100 MB) each spawn held the thread 15-25 ms, 7 spawns a tenth of a 7-kernel batch; the
+ * shell is a few hundred KB and forks xz(1) in well under a millisecond. And xz(1) reads its
+ * input from a file, not from a pipe fed by this thread's event loop: a thread busy
+ * minimizing one kernel for 30 ms used to leave the next kernels' xz(1) waiting on a full
+ * 64 KiB pipe.
+ *
+ * Each job is two unlinked temp files (input: the archive bytes already checked by the
+ * caller; output: what xz writes), named to the shell as /proc/<our pid>/fd/<fd>, so nothing
+ * is left on disk whatever happens to either process. `ulimit -f` bounds the output at the
+ * size the chunk headers declared (plus a block): a file swapped for a bomb after the check
+ * fails with SIGXFSZ instead of filling the disk. Any failure resolves to `undefined` and the
+ * caller runs xz(1) directly, which words the error; failures are rare, so they need not be
+ * fast.
+ */
+
+interface Helper {
+  child: ChildProcess;
+  pending: Map<number, (status: number) => void>;
+}
+
+let helper: Helper | undefined;
+let nextJob = 0;
+
+/**
+ * xz(1) runs at once: one per core. More only share the cores with each other and with
+ * this thread, and make every kernel arrive later; callers may queue as many as they like.
+ */
+const MAX_RUNNING = availableParallelism();
+let running = 0;
+const queued: (() => void)[] = [];
+
+async function slot(): Promise<() => void> {
+  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => queued.push(resolve));
+  running++;
+  return () => {
+    running--;
+    queued.shift()?.();
+  };
+}
+
+/** Keeps the event loop alive only while jobs are out, so an idle helper never holds the process. */
+function setRef(h: Helper): void {
+  const on = h.pending.size > 0;
+  for (const handle of [h.child, h.child.stdin, h.child.stdout] as ({
+    ref(): void;
+    unref(): void;
+  } | null)[]) {
+    if (on) handle?.ref();
+    else handle?.unref();
+  }
+}
+
+function endAll(h: Helper): void {
+  if (helper === h) helper = undefined;
+  for (const settle of h.pending.values()) settle(-1);
+  h.pending.clear();
+}
+
+function startHelper(): Helper {
+  const child = spawn('/bin/sh', [], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+    // xz's messages are never parsed here, but its locale must not matter either.
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  const h: Helper = { child, pending: new Map() };
+  let partial = '';
+  child.stdout?.setEncoding('latin1');
+  child.stdout?.on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const [id, status] = line.split(' ').map(Number);
+      const settle = h.pending.get(id as number);
+      if (settle === undefined) continue;
+      h.pending.delete(id as number);
+      settle(Number.isInteger(status) ? (status as number) : -1);
+    }
+    setRef(h);
+  });
+  child.stdin?.on('error', () => endAll(h));
+  child.on('error', () => endAll(h));
+  child.on('exit', () => endAll(h));
+  return h;
+}
+
+/** An unlinked temp file open for reading and writing. */
+function tempFd(): number {
+  const path = join(tmpdir(), `.btfkit-xz.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(path, 'wx+', 0o600);
+  unlinkSync(path);
+  return fd;
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let n = 0; n < bytes.length; ) n += writeSync(fd, bytes, n, bytes.length - n, n);
+}
+
+function readAll(fd: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let n = 0; n < size; ) {
+    const r = readSync(fd, out, n, size - n, n);
+    if (r === 0) return out.subarray(0, n);
+    n += r;
+  }
+  return out;
+}
+
+/**
+ * Inflates `bytes` (an xz stream declaring `size` bytes of output) with xz(1) run by the
+ * helper shell. `undefined` when that did not work (no shell, no xz, bad input, more output
+ * than declared): the caller then tries the direct way, which reports why.
+ */
+export async function xzByHelper(bytes: Uint8Array, size: number): Promise<Uint8Array | undefined> {
+  let input: number | undefined;
+  let output: number | undefined;
+  const release = await slot();
+  try {
+    input = tempFd();
+    output = tempFd();
+    writeAll(input, bytes);
+    helper ??= startHelper();
+    const h = helper;
+    const id = nextJob++;
+    const status = await new Promise<number>((resolve) => {
+      h.pending.set(id, resolve);
+      setRef(h);
+      const fd = `/proc/${process.pid}/fd`;
+      // dash counts ulimit -f in 512-byte blocks (bash in 1 KiB ones: the bound only doubles).
+      const blocks = Math.ceil(size / 512) + 1;
+      h.child.stdin?.write(
+        `{ (ulimit -f ${blocks} && exec xz -dc <${fd}/${input} >${fd}/${output} 2>/dev/null); echo "${id} $?"; } &\n`,
+      );
+    });
+    if (status !== 0) return undefined;
+    const got = fstatSync(output).size;
+    if (got !== size) return undefined;
+    return readAll(output, got);
+  } catch {
+    return undefined;
+  } finally {
+    release();
+    // Closed off this thread: the last close of an unlinked file frees its pages, ~5-10 ms
+    // for a kernel's 5 MB that the batch would otherwise wait for.
+    if (input !== undefined) close(input, () => {});
+    if (output !== undefined) close(output, () => {});
+  }
+}
