@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,5 +73,48 @@ describe('without xz(1) on PATH', () => {
     process.env.PATH = tmp;
     expect(Buffer.from(await xzDecompressAsync(bytes, ARCHIVE)).equals(expected)).toBe(true);
     expect(Buffer.from(xzDecompress(bytes, ARCHIVE)).equals(expected)).toBe(true);
+  });
+});
+
+describe('xz(1) through the helper shell (xz-helper.ts)', () => {
+  it('inflates every corpus archive at once, each to what xz -dc writes, leaving no temp file', async () => {
+    process.env.BTFKIT_XZ = 'tool';
+    const archives = execFileSync('find', [join(ROOT, 'test/corpus/kernels'), '-name', '*.btf.tar.xz'], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .sort();
+    expect(archives.length).toBe(7);
+    const outs = await Promise.all(
+      archives.map((a) => xzDecompressAsync(new Uint8Array(readFileSync(a)), a)),
+    );
+    outs.forEach((out, i) => {
+      const want = execFileSync('xz', ['-dc', archives[i] as string], { maxBuffer: 1 << 28 });
+      expect(Buffer.from(out).equals(want)).toBe(true);
+    });
+    const ours = execFileSync('ls', ['-a', tmpdir()], { encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.startsWith(`.btfkit-xz.${process.pid}.`));
+    expect(ours).toEqual([]);
+  });
+
+  it('an idle helper does not keep a process alive', () => {
+    // A process that inflates once and returns must exit by itself (a helper holding the
+    // event loop would hang it until the timeout).
+    const script = `import { readFileSync } from 'node:fs';
+import { xzDecompressAsync } from ${JSON.stringify(join(import.meta.dirname, 'xz.ts'))};
+const a = ${JSON.stringify(ARCHIVE)};
+const out = await xzDecompressAsync(new Uint8Array(readFileSync(a)), a);
+process.stdout.write(String(out.length));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, BTFKIT_XZ: 'tool' },
+      timeout: 60_000,
+      encoding: 'utf8',
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(Number(r.stdout)).toBe(expected.length);
   });
 });
