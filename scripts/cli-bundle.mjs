@@ -48,6 +48,10 @@ export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
     esbuild.build({ ...common, entryPoints: { worker: join(SRC, 'minimize/worker.ts') }, format: 'esm' }),
   ]);
   const result = { outputFiles: [...cli.outputFiles, ...worker.outputFiles] };
+  // run-bundle.cjs reads main.cjs as latin1, V8's cheapest source string: it must be ASCII
+  // (esbuild escapes strings; only comments it keeps could carry other bytes).
+  const nonAscii = cli.outputFiles[0]?.contents.findIndex((b) => b > 0x7f) ?? -1;
+  if (nonAscii >= 0) throw new Error(`${main}: byte ${nonAscii} is not ASCII (see the source it came from)`);
   mkdirSync(outDir, { recursive: true });
   const tag = `${process.pid}.tmp`;
   const pkg = join(outDir, 'package.json');

@@ -67,6 +67,38 @@ describe('scripts/btfkit.cjs', () => {
     expect(written.equals(expected)).toBe(true);
   });
 
+  it('dump into a pipe whose reader stops early (| head -1) exits 0 quietly, and a full pipe is waited for', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
+    const env = { ...process.env, BTFKIT_CLI_CACHE: cache };
+    const launcher = join(ROOT, 'scripts/btfkit.cjs');
+    const head = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"$0" "$1" dump "$2" | head -1; echo "status \${PIPESTATUS[0]}"`,
+        process.execPath,
+        launcher,
+        archive,
+      ],
+      { env, encoding: 'utf8' },
+    );
+    expect(head.stdout).toBe(
+      "[1] INT 'long unsigned int' size=8 bits_offset=0 nr_bits=64 encoding=(none)\nstatus 0\n",
+    );
+    expect(head.stderr).toBe('');
+    // A slow reader: the writer blocks on the full pipe and every byte still arrives.
+    const slow = spawnSync(
+      'sh',
+      ['-c', `"$0" "$1" dump "$2" | (sleep 1; wc -c)`, process.execPath, launcher, archive],
+      {
+        env,
+        encoding: 'utf8',
+      },
+    );
+    const raw = launch(['dump', archive]).stdout.length;
+    expect(Number(slow.stdout.trim())).toBe(raw);
+  });
+
   it('keeps a V8 code cache per command; a stale or corrupt one is replaced, never trusted', () => {
     const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
     const cacheFile = join(cache, 'main.dump.v8cache');

@@ -48,7 +48,9 @@ async function runBundle(dir, argv) {
   const file = join(dir, 'main.cjs');
   const cache = cacheFile(dir, argv);
   const cachedData = readCache(cache);
-  const script = new Script(HEAD + readFileSync(file, 'utf8') + TAIL, { filename: file, cachedData });
+  // ASCII by construction (cli-bundle.mjs checks): latin1 makes a one-byte string without
+  // UTF-8 decoding, ~2 ms less for the 400 KB bundle.
+  const script = new Script(HEAD + readFileSync(file, 'latin1') + TAIL, { filename: file, cachedData });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dir, pathToFileURL(file).href);
   try {

@@ -117,7 +117,7 @@ class CDumper {
   private readonly referenced: Uint8Array;
   /** One cache for both namespaces, keyed by id, as in libbpf. */
   private readonly cachedNames: (string | undefined)[];
-  /** struct/union/enum/fwd tags, and typedef/enumerator identifiers: name → times seen. */
+  /** struct/union/enum/fwd tags, and typedef/enumerator identifiers: name -> times seen. */
   private readonly typeNames = new Map<string, number>();
   private readonly identNames = new Map<string, number>();
   private readonly strtabs: { start: number; text: string }[];

@@ -16,12 +16,14 @@ export function dumpRaw(btf: Btf): Buffer {
 }
 
 /**
- * Streaming form of `dumpRaw`: the sink gets chunks of about 1 MiB, in order. A decoded BTF
+ * Streaming form of `dumpRaw`: the sink gets chunks of about 1 MiB, in order; with
+ * `reuseChunks` each chunk's memory is overwritten after the sink returns (a sink that
+ * writes synchronously). A decoded BTF
  * is printed straight from its record words (no type objects: a kernel has ~100k); a BTF
  * built from objects has each type packed into the same words first.
  */
-export function dumpRawTo(btf: Btf, sink: ByteSink): void {
-  const out = new TextOut(sink);
+export function dumpRawTo(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): void {
+  const out = new TextOut(sink, undefined, opts.reuseChunks === true);
   const p = new RawPrinter(btf, out);
   const { startId } = btf;
   const records = btf.rawRecords;
@@ -101,34 +103,25 @@ class RawPrinter {
     else this.names.write(this.out, off);
   }
 
-  /** Prints the record at word `p` of `w` (type section words, host order). */
+  /**
+   * Prints the record at word `p` of `w` (type section words, host order). One small method
+   * per record shape, not one big switch: a CLI run is over before V8 would optimize a
+   * function that large, while small hot ones (members, enumerators) are optimized within
+   * the first thousand types.
+   */
   record(id: number, w: Uint32Array, p: number): void {
     const o = this.out;
     const info = w[p + 1] as number;
-    const sizeOrType = w[p + 2] as number;
-    const vlen = info & 0xffffff;
     const rawKind = (info >>> 24) & 0x7f;
-    const kflag = info >>> 31 === 1;
     o.byte(91 /* [ */);
     o.uint(id);
     o.byte(93 /* ] */);
     o.lit(KIND_LIT[rawKind] ?? UNKNOWN_LIT);
     this.name(w[p] as number);
     o.lit(L.quoteEnd);
-    p += 3;
     switch (rawKind) {
       case 1 /* INT */:
-        {
-          const enc = w[p] as number;
-          o.lit(L.size);
-          o.uint(sizeOrType);
-          o.lit(L.bitsOffset);
-          o.uint((enc >>> 16) & 0xff);
-          o.lit(L.nrBits);
-          o.uint(enc & 0xff);
-          o.lit(L.encoding);
-          o.lit(INT_ENCODINGS[(enc >>> 24) & 0x0f] ?? INT_UNKN);
-        }
+        this.int(w, p);
         break;
       case 2 /* PTR */:
       case 8 /* TYPEDEF */:
@@ -137,134 +130,206 @@ class RawPrinter {
       case 11 /* RESTRICT */:
       case 18 /* TYPE_TAG */:
         o.lit(L.typeId);
-        o.uint(sizeOrType);
+        o.uint(w[p + 2] as number);
         break;
       case 3 /* ARRAY */:
-        o.lit(L.typeId);
-        o.uint(w[p] as number);
-        o.lit(L.indexTypeId);
-        o.uint(w[p + 1] as number);
-        o.lit(L.nrElems);
-        o.uint(w[p + 2] as number);
+        this.array(w, p + 3);
         break;
       case 4 /* STRUCT */:
       case 5 /* UNION */:
-        o.lit(L.size);
-        o.uint(sizeOrType);
-        o.lit(L.vlen);
-        o.uint(vlen);
-        for (let i = 0; i < vlen; i++, p += 3) {
-          const off = w[p + 2] as number;
-          o.lit(L.memberStart);
-          this.name(w[p] as number);
-          o.lit(L.memberTypeId);
-          o.uint(w[p + 1] as number);
-          o.lit(L.bitsOffset);
-          // kflag: the offset word holds bitfield size (top 8 bits) and bit offset (low 24).
-          o.uint(kflag ? off & 0xffffff : off);
-          if (kflag && off >>> 24 !== 0) {
-            o.lit(L.bitfieldSize);
-            o.uint(off >>> 24);
-          }
-        }
+        this.composite(w, p);
         break;
       case 6 /* ENUM */:
-        o.lit(kflag ? L.signedEnc : L.unsignedEnc);
-        o.uint(sizeOrType);
-        o.lit(L.vlen);
-        o.uint(vlen);
-        for (let i = 0; i < vlen; i++, p += 2) {
-          o.lit(L.memberStart);
-          this.name(w[p] as number);
-          o.lit(L.val);
-          // %d for signed enums, %u otherwise.
-          if (kflag) o.int((w[p + 1] as number) | 0);
-          else o.uint(w[p + 1] as number);
-        }
+        this.enum32(w, p);
         break;
       case 19 /* ENUM64 */:
-        o.lit(kflag ? L.signedEnc : L.unsignedEnc);
-        o.uint(sizeOrType);
-        o.lit(L.vlen);
-        o.uint(vlen);
-        for (let i = 0; i < vlen; i++, p += 3) {
-          o.lit(L.memberStart);
-          this.name(w[p] as number);
-          o.lit(L.val);
-          enum64(o, w[p + 1] as number, w[p + 2] as number, kflag);
-        }
+        this.enum64(w, p);
         break;
       case 7 /* FWD */:
-        o.lit(kflag ? L.fwdUnion : L.fwdStruct);
+        o.lit(info >>> 31 === 1 ? L.fwdUnion : L.fwdStruct);
         break;
       case 12 /* FUNC */:
         o.lit(L.typeId);
-        o.uint(sizeOrType);
+        o.uint(w[p + 2] as number);
         o.lit(L.linkage);
-        o.lit(LINKAGE[vlen] ?? LINKAGE_UNKNOWN);
+        o.lit(LINKAGE[info & 0xffffff] ?? LINKAGE_UNKNOWN);
         break;
       case 13 /* FUNC_PROTO */:
-        o.lit(L.retTypeId);
-        o.uint(sizeOrType);
-        o.lit(L.vlen);
-        o.uint(vlen);
-        for (let i = 0; i < vlen; i++, p += 2) {
-          o.lit(L.memberStart);
-          this.name(w[p] as number);
-          o.lit(L.memberTypeId);
-          o.uint(w[p + 1] as number);
-        }
+        this.funcProto(w, p);
         break;
       case 14 /* VAR */:
         o.lit(L.typeId);
-        o.uint(sizeOrType);
+        o.uint(w[p + 2] as number);
         o.lit(L.varLinkage);
-        o.lit(LINKAGE[w[p] as number] ?? LINKAGE_UNKNOWN);
+        o.lit(LINKAGE[w[p + 3] as number] ?? LINKAGE_UNKNOWN);
         break;
       case 15 /* DATASEC */:
-        o.lit(L.size);
-        o.uint(sizeOrType);
-        o.lit(L.vlen);
-        o.uint(vlen);
-        for (let i = 0; i < vlen; i++, p += 3) {
-          const type = w[p] as number;
-          o.lit(L.secVar);
-          o.uint(type);
-          o.lit(L.offset);
-          o.uint(w[p + 1] as number);
-          o.lit(L.size);
-          o.uint(w[p + 2] as number);
-          // bpftool names the variable (its kind and name) when the id resolves.
-          if (type < this.btf.typeCount) {
-            const k = this.btf.kindOf(type);
-            o.lit(L.paren);
-            o.lit(k === UNKNOWN_KIND ? UNKNOWN_LIT : (KIND_LIT[k] ?? UNKNOWN_LIT).subarray(1));
-            this.name(this.btf.nameOffOf(type));
-            o.lit(L.parenEnd);
-          }
-        }
+        this.datasec(w, p);
         break;
       case 16 /* FLOAT */:
         o.lit(L.size);
-        o.uint(sizeOrType);
+        o.uint(w[p + 2] as number);
         break;
       case 17 /* DECL_TAG */:
         o.lit(L.typeId);
-        o.uint(sizeOrType);
+        o.uint(w[p + 2] as number);
         o.lit(L.componentIdx);
-        o.int((w[p] as number) | 0);
+        o.int((w[p + 3] as number) | 0);
         break;
       default:
         // bpftool 7.1 cannot read kinds past ENUM64 at all; print what we know of the record.
         o.lit(L.kind);
         o.uint(rawKind);
         o.lit(L.vlen);
-        o.uint(vlen);
+        o.uint(info & 0xffffff);
         o.lit(L.sizeOrType);
-        o.uint(sizeOrType);
+        o.uint(w[p + 2] as number);
         break;
     }
     o.byte(10 /* \n */);
+  }
+
+  private int(w: Uint32Array, p: number): void {
+    const o = this.out;
+    const enc = w[p + 3] as number;
+    o.lit(L.size);
+    o.uint(w[p + 2] as number);
+    o.lit(L.bitsOffset);
+    o.uint((enc >>> 16) & 0xff);
+    o.lit(L.nrBits);
+    o.uint(enc & 0xff);
+    o.lit(L.encoding);
+    o.lit(INT_ENCODINGS[(enc >>> 24) & 0x0f] ?? INT_UNKN);
+  }
+
+  /** `p`: the btf_array words. */
+  private array(w: Uint32Array, p: number): void {
+    const o = this.out;
+    o.lit(L.typeId);
+    o.uint(w[p] as number);
+    o.lit(L.indexTypeId);
+    o.uint(w[p + 1] as number);
+    o.lit(L.nrElems);
+    o.uint(w[p + 2] as number);
+  }
+
+  /** STRUCT and UNION: size, vlen, then one line per member. */
+  private composite(w: Uint32Array, p: number): void {
+    const o = this.out;
+    const info = w[p + 1] as number;
+    const vlen = info & 0xffffff;
+    o.lit(L.size);
+    o.uint(w[p + 2] as number);
+    o.lit(L.vlen);
+    o.uint(vlen);
+    // kflag: the offset word holds bitfield size (top 8 bits) and bit offset (low 24).
+    if (info >>> 31 === 1) for (let i = 0, m = p + 3; i < vlen; i++, m += 3) this.bitfieldMember(w, m);
+    else for (let i = 0, m = p + 3; i < vlen; i++, m += 3) this.member(w, m);
+  }
+
+  private member(w: Uint32Array, m: number): void {
+    const o = this.out;
+    o.lit(L.memberStart);
+    this.name(w[m] as number);
+    o.lit(L.memberTypeId);
+    o.uint(w[m + 1] as number);
+    o.lit(L.bitsOffset);
+    o.uint(w[m + 2] as number);
+  }
+
+  private bitfieldMember(w: Uint32Array, m: number): void {
+    const o = this.out;
+    const off = w[m + 2] as number;
+    o.lit(L.memberStart);
+    this.name(w[m] as number);
+    o.lit(L.memberTypeId);
+    o.uint(w[m + 1] as number);
+    o.lit(L.bitsOffset);
+    o.uint(off & 0xffffff);
+    if (off >>> 24 !== 0) {
+      o.lit(L.bitfieldSize);
+      o.uint(off >>> 24);
+    }
+  }
+
+  private enumHead(w: Uint32Array, p: number): void {
+    const o = this.out;
+    const info = w[p + 1] as number;
+    o.lit(info >>> 31 === 1 ? L.signedEnc : L.unsignedEnc);
+    o.uint(w[p + 2] as number);
+    o.lit(L.vlen);
+    o.uint(info & 0xffffff);
+  }
+
+  private enum32(w: Uint32Array, p: number): void {
+    const o = this.out;
+    this.enumHead(w, p);
+    const info = w[p + 1] as number;
+    const vlen = info & 0xffffff;
+    const signed = info >>> 31 === 1;
+    for (let i = 0, v = p + 3; i < vlen; i++, v += 2) {
+      o.lit(L.memberStart);
+      this.name(w[v] as number);
+      o.lit(L.val);
+      // %d for signed enums, %u otherwise.
+      if (signed) o.int((w[v + 1] as number) | 0);
+      else o.uint(w[v + 1] as number);
+    }
+  }
+
+  private enum64(w: Uint32Array, p: number): void {
+    const o = this.out;
+    this.enumHead(w, p);
+    const info = w[p + 1] as number;
+    const vlen = info & 0xffffff;
+    const signed = info >>> 31 === 1;
+    for (let i = 0, v = p + 3; i < vlen; i++, v += 3) {
+      o.lit(L.memberStart);
+      this.name(w[v] as number);
+      o.lit(L.val);
+      enum64(o, w[v + 1] as number, w[v + 2] as number, signed);
+    }
+  }
+
+  private funcProto(w: Uint32Array, p: number): void {
+    const o = this.out;
+    const vlen = (w[p + 1] as number) & 0xffffff;
+    o.lit(L.retTypeId);
+    o.uint(w[p + 2] as number);
+    o.lit(L.vlen);
+    o.uint(vlen);
+    for (let i = 0, a = p + 3; i < vlen; i++, a += 2) {
+      o.lit(L.memberStart);
+      this.name(w[a] as number);
+      o.lit(L.memberTypeId);
+      o.uint(w[a + 1] as number);
+    }
+  }
+
+  private datasec(w: Uint32Array, p: number): void {
+    const o = this.out;
+    const vlen = (w[p + 1] as number) & 0xffffff;
+    o.lit(L.size);
+    o.uint(w[p + 2] as number);
+    o.lit(L.vlen);
+    o.uint(vlen);
+    for (let i = 0, v = p + 3; i < vlen; i++, v += 3) {
+      const type = w[v] as number;
+      o.lit(L.secVar);
+      o.uint(type);
+      o.lit(L.offset);
+      o.uint(w[v + 1] as number);
+      o.lit(L.size);
+      o.uint(w[v + 2] as number);
+      // bpftool names the variable (its kind and name) when the id resolves.
+      if (type < this.btf.typeCount) {
+        const k = this.btf.kindOf(type);
+        o.lit(L.paren);
+        o.lit(k === UNKNOWN_KIND ? UNKNOWN_LIT : (KIND_LIT[k] ?? UNKNOWN_LIT).subarray(1));
+        this.name(this.btf.nameOffOf(type));
+        o.lit(L.parenEnd);
+      }
+    }
   }
 }
 

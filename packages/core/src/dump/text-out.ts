@@ -7,14 +7,25 @@ export type ByteSink = (chunk: Uint8Array) => void;
 
 const DEFAULT_CHUNK = 1 << 20;
 
+/** "00" to "99" as ASCII byte pairs: uint() writes two digits per division. */
+const PAIRS = Uint8Array.from(
+  { length: 200 },
+  (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)),
+);
+
 export class TextOut {
   private buf: Uint8Array;
   private len = 0;
   private readonly digits = new Uint8Array(24);
 
+  /**
+   * `reuse`: the sink is done with a chunk when it returns (a synchronous write), so one
+   * buffer serves the whole output instead of a fresh megabyte per chunk.
+   */
   constructor(
     private readonly sink: ByteSink,
     private readonly chunkSize = DEFAULT_CHUNK,
+    private readonly reuse = false,
   ) {
     // Room for one chunk plus the longest single write that can follow it.
     this.buf = new Uint8Array(chunkSize + 4096);
@@ -29,7 +40,7 @@ export class TextOut {
   flush(): void {
     if (this.len === 0) return;
     this.sink(this.buf.subarray(0, this.len));
-    this.buf = new Uint8Array(this.buf.length);
+    if (!this.reuse) this.buf = new Uint8Array(this.buf.length);
     this.len = 0;
   }
 
@@ -57,16 +68,13 @@ export class TextOut {
     this.buf[this.len++] = c;
   }
 
-  /** Bytes [start, end) of `src`, verbatim. */
+  /**
+   * Bytes [start, end) of `src`, verbatim. A byte loop even for long runs: `set(subarray())`
+   * allocates a view per call (a Buffer's subarray is a whole FastBuffer), and names are short.
+   */
   bytes(src: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    this.reserve(n);
+    this.reserve(end - start);
     const buf = this.buf;
-    if (n > 32) {
-      buf.set(src.subarray(start, end), this.len);
-      this.len += n;
-      return;
-    }
     let at = this.len;
     for (let i = start; i < end; i++) buf[at++] = src[i] as number;
     this.len = at;
@@ -75,30 +83,38 @@ export class TextOut {
   /** A non-negative integer below 2^53, in decimal (printf %u). */
   uint(v: number): void {
     this.reserve(20);
+    const buf = this.buf;
     if (v < 10) {
-      this.buf[this.len++] = 48 + v;
+      buf[this.len++] = 48 + v;
       return;
     }
     if (v < 100) {
-      const q = (v / 10) | 0;
-      this.buf[this.len++] = 48 + q;
-      this.buf[this.len++] = 48 + (v - q * 10);
+      const pair = v << 1;
+      buf[this.len] = PAIRS[pair] as number;
+      buf[this.len + 1] = PAIRS[pair + 1] as number;
+      this.len += 2;
       return;
     }
     const d = this.digits;
     let n = 0;
-    // Integer division while the value fits in an int32 (ids, offsets, sizes always do).
+    // Beyond int32 (rare: u32 enum values, 64-bit halves) one digit at a time in doubles.
     while (v >= 0x80000000) {
       const q = Math.floor(v / 10);
       d[n++] = 48 + (v - q * 10);
       v = q;
     }
-    while (v > 0) {
-      const q = (v / 10) | 0;
-      d[n++] = 48 + (v - q * 10);
+    // Two digits per division, from the table.
+    while (v >= 100) {
+      const q = (v / 100) | 0;
+      const pair = (v - q * 100) << 1;
+      d[n++] = PAIRS[pair + 1] as number;
+      d[n++] = PAIRS[pair] as number;
       v = q;
     }
-    const buf = this.buf;
+    if (v >= 10) {
+      d[n++] = PAIRS[(v << 1) + 1] as number;
+      d[n++] = PAIRS[v << 1] as number;
+    } else d[n++] = 48 + v;
     let at = this.len;
     while (n > 0) buf[at++] = d[--n] as number;
     this.len = at;

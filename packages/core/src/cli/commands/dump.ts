@@ -3,6 +3,7 @@ import { dumpC } from '../../dump/c.ts';
 import { dumpRawTo } from '../../dump/raw.ts';
 import { errors } from '../../errors/index.ts';
 import { readBtfSource } from '../../kernels/source.ts';
+import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit dump [--base BASE] [--format raw|c [--layout-fixes]] FILE
@@ -42,25 +43,8 @@ export const dump: Command = {
     if (format !== 'raw' && format !== 'c') throw errors.badOption(`unknown --format '${format}' (raw or c)`);
     const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
     const { btf } = await readBtfSource(file, base ? { base } : {});
-    const out = new StdoutChunks();
-    if (format === 'c') out.write(dumpC(btf, { layoutFixes: values['layout-fixes'] === true }));
-    else dumpRawTo(btf, (chunk) => out.write(chunk));
+    if (format === 'c') writeStdoutSync(dumpC(btf, { layoutFixes: values['layout-fixes'] === true }));
+    else dumpRawTo(btf, writeStdoutSync, { reuseChunks: true });
     return 0;
   },
 };
-
-/**
- * Writes byte chunks to stdout. Stdout on Linux is synchronous for files and
- * pipes, so large writes need no backpressure handling; a closed pipe (`| head`) ends quietly.
- */
-class StdoutChunks {
-  constructor() {
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0);
-      throw e;
-    });
-  }
-  write(chunk: Uint8Array): void {
-    process.stdout.write(chunk);
-  }
-}
