@@ -23,12 +23,8 @@ export class NameBytes {
       this.base?.write(out, off);
       return;
     }
-    const s = this.strings;
     const local = off - this.startStrOff;
-    if (local >= s.length) return;
-    let end = s.indexOf(0, local);
-    if (end < 0) end = s.length;
-    out.bytes(s, local, end);
+    if (local < this.strings.length) out.cString(this.strings, local);
   }
 
   /** Whether the string at `off` is empty (bpftool's "(anon)" test is on the offset, not this). */

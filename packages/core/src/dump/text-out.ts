@@ -69,14 +69,24 @@ export class TextOut {
   }
 
   /**
-   * Bytes [start, end) of `src`, verbatim. A byte loop even for long runs: `set(subarray())`
-   * allocates a view per call (a Buffer's subarray is a whole FastBuffer), and names are short.
+   * The NUL-terminated string at `src[start]` (to the end of `src` without a NUL), verbatim:
+   * found and copied in one loop. (Buffer#indexOf, to find the end first, is a JS wrapper
+   * with argument validation around a native call: slower than the copy for short names.)
    */
-  bytes(src: Uint8Array, start: number, end: number): void {
-    this.reserve(end - start);
-    const buf = this.buf;
+  cString(src: Uint8Array, start: number): void {
+    const n = src.length;
     let at = this.len;
-    for (let i = start; i < end; i++) buf[at++] = src[i] as number;
+    let buf = this.buf;
+    for (let i = start; i < n; i++) {
+      const c = src[i] as number;
+      if (c === 0) break;
+      if (at === buf.length) {
+        this.len = at;
+        this.reserve(1);
+        buf = this.buf;
+      }
+      buf[at++] = c;
+    }
     this.len = at;
   }
 
