@@ -40,7 +40,8 @@ export interface CoreRelo {
 export interface ExtSection<R> {
   /** Offset of the ELF section's name in the object's .BTF strings. */
   sectionNameOff: number;
-  records: R[];
+  /** Decoded on first use (the bytes were checked when the .BTF.ext was parsed). */
+  readonly records: R[];
   /** Absolute file offset of this section's sec_name_off field. */
   offset: number;
   /** The sub-section's record size (records start at offset + 8, one every recordSize bytes). */
@@ -228,15 +229,44 @@ function readInfo<R>(
         sub.remaining,
       );
     }
-    const records: R[] = new Array(numInfo);
-    for (let i = 0; i < numInfo; i++) {
-      const at = sub.pos;
-      records[i] = readRecord(sub);
-      sub.pos = at + recordSize;
-    }
-    out.push({ sectionNameOff, records, offset, recordSize });
+    const recordBytes = sub.slice(sub.pos, numInfo * recordSize, `${numInfo} ${what} records`);
+    sub.pos += numInfo * recordSize;
+    out.push(new LazySection(sectionNameOff, offset, recordSize, numInfo, recordBytes, readRecord));
   }
   return out;
+}
+
+/**
+ * A sub-section's section whose records are decoded on first use. Everything a record read
+ * could trip on (counts, sizes, bounds) is checked when the .BTF.ext is parsed, so decoding
+ * later cannot fail; and most users want only some sub-sections: the minimizer reads the
+ * CO-RE records, never the line_info ones, which are most of a .BTF.ext and were, as JS
+ * objects, a tenth of a 41-object min-core-btf run (their decoding and then their garbage).
+ */
+class LazySection<R> implements ExtSection<R> {
+  private decoded: R[] | undefined;
+
+  constructor(
+    readonly sectionNameOff: number,
+    readonly offset: number,
+    readonly recordSize: number,
+    private readonly count: number,
+    private readonly bytes: ByteReader,
+    private readonly readRecord: (r: ByteReader) => R,
+  ) {}
+
+  get records(): R[] {
+    if (this.decoded === undefined) {
+      const r = this.bytes;
+      const records: R[] = new Array(this.count);
+      for (let i = 0; i < this.count; i++) {
+        r.pos = i * this.recordSize;
+        records[i] = this.readRecord(r);
+      }
+      this.decoded = records;
+    }
+    return this.decoded;
+  }
 }
 
 function order(le: boolean): string {

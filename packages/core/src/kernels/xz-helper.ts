@@ -39,13 +39,20 @@ const MAX_RUNNING = availableParallelism();
 let running = 0;
 const queued: (() => void)[] = [];
 
-async function slot(): Promise<() => void> {
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => queued.push(resolve));
-  running++;
-  return () => {
-    running--;
-    queued.shift()?.();
+/**
+ * A running slot: taken at once when one is free (no await, so a caller that goes on with
+ * synchronous work has its xz(1) running meanwhile), else when one frees up.
+ */
+function slot(): (() => void) | Promise<() => void> {
+  const take = () => {
+    running++;
+    return () => {
+      running--;
+      queued.shift()?.();
+    };
   };
+  if (running < MAX_RUNNING) return take();
+  return new Promise((resolve) => queued.push(() => resolve(take())));
 }
 
 /** Keeps the event loop alive only while jobs are out, so an idle helper never holds the process. */
@@ -123,7 +130,8 @@ function readAll(fd: number, size: number): Uint8Array {
 export async function xzByHelper(bytes: Uint8Array, size: number): Promise<Uint8Array | undefined> {
   let input: number | undefined;
   let output: number | undefined;
-  const release = await slot();
+  const free = slot();
+  const release = typeof free === 'function' ? free : await free;
   try {
     input = tempFd();
     output = tempFd();
