@@ -476,18 +476,21 @@ it('on a terminal, a progress bar per kernel, then the summary', () => {
 });
 
 describe('min-core-btf --kernels: an interrupted run', () => {
-  // Three kernels, one worker: long enough to be interrupted after the first, short to redo.
-  const some = kernelArchives().slice(0, 3);
-  const batchArgs = (outDir: string) => [
-    '-q',
-    '--jobs',
-    '1',
-    '--kernels',
-    ...some,
-    '--out-dir',
-    outDir,
-    OBJECT,
-  ];
+  // Twelve kernels (three archives linked under four distro names), one worker: long enough
+  // to be interrupted well before the end once the first is done, short to redo.
+  const TOTAL = 12;
+  const tree = join(tmp, 'interrupt-tree');
+  kernelArchives()
+    .slice(0, 3)
+    .forEach((a) => {
+      for (const copy of ['a', 'b', 'c', 'd']) {
+        const dest = join(tree, `${copy}debian`, '12', 'x86_64', basename(a));
+        mkdirSync(join(dest, '..'), { recursive: true });
+        if (!existsSync(dest)) linkSync(a, dest);
+      }
+    });
+  const isTree = (f: string) => /^[abcd]debian\//.test(f);
+  const batchArgs = (outDir: string) => ['-q', '--jobs', '1', '--kernels', tree, '--out-dir', outDir, OBJECT];
   /** Starts a one-worker batch and sends `sig` once the first kernel is done. */
   async function interrupt(
     outDir: string,
@@ -511,7 +514,7 @@ describe('min-core-btf --kernels: an interrupted run', () => {
   function consistent(outDir: string): number {
     const all = files(outDir);
     expect(all.filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    const trees = all.filter((f) => f.startsWith('debian/'));
+    const trees = all.filter(isTree);
     for (const t of trees) expect(readFileSync(join(outDir, t)), t).toEqual(expectedMin(basename(t, '.btf')));
     return trees.length;
   }
@@ -520,17 +523,19 @@ describe('min-core-btf --kernels: an interrupted run', () => {
     const outDir = join(tmp, 'int');
     const r = await interrupt(outDir, 'SIGINT');
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/interrupted \(SIGINT\): \d of 3 kernels done .*run again to resume/);
+    expect(r.stderr).toMatch(
+      new RegExp(`interrupted \\(SIGINT\\): \\d+ of ${TOTAL} kernels done .*run again to resume`),
+    );
     // An interrupted batch publishes no tree and no manifest; the stamps say what is done.
     expect(consistent(outDir)).toBe(0);
     expect(existsSync(join(outDir, 'manifest.json'))).toBe(false);
     const done = files(join(outDir, '.stamps')).length;
     expect(done).toBeGreaterThanOrEqual(1);
-    expect(done).toBeLessThan(3);
+    expect(done).toBeLessThan(TOTAL);
     const again = cli(batchArgs(outDir));
     expect(again.status).toBe(0);
-    expect(again.stderr).toContain(`(${3 - done} minimized, ${done} already done`);
-    expect(consistent(outDir)).toBe(3);
+    expect(again.stderr).toContain(`(${TOTAL - done} minimized, ${done} already done`);
+    expect(consistent(outDir)).toBe(TOTAL);
   });
 
   it('redoing a kernel whose output is already linked in place leaves no temp name behind', () => {
@@ -551,13 +556,13 @@ describe('min-core-btf --kernels: an interrupted run', () => {
     const r = await interrupt(outDir, 'SIGKILL');
     expect(r.code).toBe(null);
     // What a kill inside a write leaves: a temp file of a dead process (pid 2^22+1 cannot exist).
-    const stale = join(outDir, 'debian/11/x86_64', '.5.10.0-32-amd64.btf.4194305.0badf00d.tmp');
+    const stale = join(outDir, 'adebian/12/x86_64', '.5.10.0-32-amd64.btf.4194305.0badf00d.tmp');
     mkdirSync(join(stale, '..'), { recursive: true });
     writeFileSync(stale, 'half');
-    const trees = files(outDir).filter((f) => f.startsWith('debian/') && !f.endsWith('.tmp'));
+    const trees = files(outDir).filter((f) => isTree(f) && !f.endsWith('.tmp'));
     for (const t of trees) expect(readFileSync(join(outDir, t)), t).toEqual(expectedMin(basename(t, '.btf')));
     const again = cli(batchArgs(outDir));
     expect(again.status).toBe(0);
-    expect(consistent(outDir)).toBe(3);
+    expect(consistent(outDir)).toBe(TOTAL);
   });
 });

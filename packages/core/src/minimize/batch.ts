@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BtfkitError, errors } from '../errors/index.ts';
-import { linkAtomic, writeFileAtomic } from './files.ts';
+import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
 import { minimizeKernelTask, parseObjects } from './kernel-job.ts';
 import { fetchKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
@@ -68,7 +68,8 @@ export interface BatchOptions {
    * Stops the batch (Ctrl-C): no new kernel is started, workers are terminated, and the
    * promise rejects with the signal's reason. Kernels already written stay done (with their
    * stamps), so a re-run resumes; no file is ever left half-written, since every write is a
-   * synchronous temp-file-and-rename on the main thread that an abort cannot interrupt.
+   * temp file renamed into place, and the batch settles every write it started (renamed or
+   * removed) before it rejects.
    */
   signal?: AbortSignal;
   /** Called after each kernel (for a progress bar). */
@@ -227,6 +228,14 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
   });
 
   const totals: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+  /**
+   * Each kernel's store file and then its stamp, flushing in the thread pool while the next
+   * kernels are minimized; all settle before the tree and manifest are published. A stamp
+   * is renamed into place only after its store file is, so a resumed run never trusts a
+   * stamp whose file is missing. Store writes in flight are shared by identical results.
+   */
+  const writes: Promise<void>[] = [];
+  const storing = new Map<string, Promise<void>>();
   const finish = (i: number, res: JobResult) => {
     const k = kernels[i] as BatchKernel;
     let o: KernelOutcome;
@@ -242,7 +251,14 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
     } else if (res.ok) {
       const file = storePath(res.sha256);
       const store = join(outDir, file);
-      if (!existsSync(store) || statSync(store).size !== res.bytes.length) writeFileAtomic(store, res.bytes);
+      let stored = storing.get(store);
+      if (stored === undefined) {
+        stored =
+          existsSync(store) && statSync(store).size === res.bytes.length
+            ? Promise.resolve()
+            : writeFileAtomicAsync(store, res.bytes);
+        storing.set(store, stored);
+      }
       const st = statSync(k.path);
       const stamp: Stamp = {
         kernel: { size: st.size, mtimeMs: st.mtimeMs, sha256: fileHash(k.path) },
@@ -251,7 +267,8 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
         size: res.bytes.length,
         unsatisfied: res.unsatisfied,
       };
-      writeFileAtomic(stampPath(outDir, k), new TextEncoder().encode(`${JSON.stringify(stamp)}\n`));
+      const stampBytes = new TextEncoder().encode(`${JSON.stringify(stamp)}\n`);
+      writes.push(stored.then(() => writeFileAtomicAsync(stampPath(outDir, k), stampBytes)));
       for (const key of Object.keys(totals) as (keyof Timings)[]) totals[key] += res.timings[key];
       o = {
         kernel: k,
@@ -272,7 +289,13 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
     progress(o);
   };
 
-  if (todo.length > 0) await runPool(opts, todo, finish);
+  try {
+    if (todo.length > 0) await runPool(opts, todo, finish);
+  } finally {
+    // Interrupted or not, no write is left half done: each is renamed into place or removed.
+    await Promise.allSettled(writes);
+  }
+  for (const w of await Promise.allSettled(writes)) if (w.status === 'rejected') throw w.reason;
 
   const all = outcomes as KernelOutcome[];
   if (all.every((o) => o.status !== 'failed')) {
@@ -398,13 +421,15 @@ async function runPool(
         worker.on('error', stop);
         worker.on('exit', (code) => stop(new Error(`minimize worker exited early with code ${code}`)));
       }
-      // The first archives start inflating while the workers boot and parse the objects.
+      // The first archives start inflating while the objects are parsed here (and in the
+      // workers as they boot). This parse is also the batch's check of the objects: a bad
+      // one rejects the batch now, before any result can arrive and be written.
       pump();
+      const objects = parseObjects(init.objects);
       if (n === 1) {
         // One runner: this thread minimizes, between its xz(1) children's completions, and
         // skips a worker's start-up and its second parse of the objects (~100-200 ms of
         // CPU on 2 cores). xz(1) writes into files, so it runs on while this thread works.
-        const objects = parseObjects(init.objects);
         const inline: Runner = {
           post: (task) =>
             setImmediate(() => {

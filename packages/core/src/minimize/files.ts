@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  fsync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errors } from '../errors/index.ts';
 
@@ -29,6 +40,48 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     rmSync(tmp, { force: true });
     throw errors.io(path, `cannot write: ${(e as Error).message}`);
   }
+}
+
+/**
+ * `writeFileAtomic` with its flush off this thread: the temp file is written now, then
+ * fsync'ed in the thread pool and only then renamed into place; the promise settles when
+ * `path` holds the new bytes (or, on failure, with an IO error, the temp file removed). A
+ * batch writes two files a kernel, and waiting for each flush held its thread ~3 ms a file.
+ */
+export function writeFileAtomicAsync(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = tempNameFor(path);
+  const fail = (e: unknown) => {
+    rmSync(tmp, { force: true });
+    return errors.io(path, `cannot write: ${(e as Error).message}`);
+  };
+  let fd: number;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    fd = openSync(tmp, 'wx', 0o644);
+  } catch (e) {
+    return Promise.reject(fail(e));
+  }
+  try {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+  } catch (e) {
+    closeSync(fd);
+    return Promise.reject(fail(e));
+  }
+  return new Promise((resolve, reject) => {
+    fsync(fd, (flushError) => {
+      close(fd, (closeError) => {
+        const e = flushError ?? closeError;
+        if (e) return reject(fail(e));
+        try {
+          renameSync(tmp, path);
+          resolve();
+        } catch (renameError) {
+          reject(fail(renameError));
+        }
+      });
+    });
+  });
 }
 
 /**

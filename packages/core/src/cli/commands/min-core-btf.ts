@@ -117,9 +117,9 @@ async function runBatch(
 ): Promise<number> {
   checkOutDir(outDir);
   // Everything is checked before anything is written: a bad object or kernel tree is a clear
-  // error naming the file, with no output left behind.
+  // error naming the file, with no output left behind (the batch parses the objects, so
+  // checks them, before it writes its first kernel).
   const objectFiles = readObjectFiles(objectPaths);
-  parseObjects(objectFiles);
   // manifest.json names each source relative to its --kernels tree (or the cwd), so the same
   // tree minimized from two checkouts gives the same bytes.
   const kernels = listKernels(inputs).map((k) => ({ ...k, source: kernelSourceName(k.path, inputs) }));
