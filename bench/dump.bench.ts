@@ -2,14 +2,25 @@
  * `btfkit dump` against `bpftool btf dump file` (bpftool 7.1.0) on the largest corpus
  * kernel (6.12, raw BTF), in the same run: decode alone, decode+dump in-process, and the
  * CLI as a process: scripts/btfkit.cjs as `pnpm btfkit` runs it (the launcher's freshness
- * check plus its esbuild bundle), the bare bundle, and `pnpm --silent btfkit` itself.
+ * check plus its esbuild bundle and code cache), the bare bundle, and `pnpm --silent btfkit`
+ * itself; and, when the environment sets NODE_EXTRA_CA_CERTS (bench/run.ts unsets it for
+ * every measured process), the launcher with it, to show what it costs Node's start.
  * Goal: the dump ≤ 1.0× bpftool's wall time.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BenchRow, LAUNCHER, launcherBundle, median, ROOT, RUNS, timeProcess } from './lib.ts';
+import {
+  type BenchRow,
+  EXTRA_CA_CERTS,
+  LAUNCHER,
+  launcherBundle,
+  median,
+  ROOT,
+  RUNS,
+  timeProcess,
+} from './lib.ts';
 
 const RELEASE = '6.12.111+deb12-cloud-amd64';
 const ARCHIVE = join(ROOT, 'test/corpus/kernels/debian/12/x86_64', `${RELEASE}.btf.tar.xz`);
@@ -49,8 +60,25 @@ export default async function benchDump(log: (line: string) => void = console.lo
     const out = join(tmp, 'out.txt');
     const bpftoolFile = timeProcess('bpftool', ['btf', 'dump', 'file', raw], RUNS, { stdoutFile: out });
     const launcherFile = timeProcess(process.execPath, [LAUNCHER, 'dump', raw], RUNS, { stdoutFile: out });
+    const withCerts =
+      EXTRA_CA_CERTS === undefined
+        ? undefined
+        : timeProcess(process.execPath, [LAUNCHER, 'dump', raw], RUNS, {
+            env: { ...process.env, NODE_EXTRA_CA_CERTS: EXTRA_CA_CERTS },
+          });
 
     const ref = { ref: 'bpftool btf dump file', refMs: bpftool.medianMs, refRssMiB: bpftool.rssMiB };
+    const certRows: BenchRow[] = withCerts
+      ? [
+          {
+            case: 'btfkit dump CLI (launcher), NODE_EXTRA_CA_CERTS set',
+            ms: withCerts.medianMs,
+            rssMiB: withCerts.rssMiB,
+            ...ref,
+            note: `the environment's own NODE_EXTRA_CA_CERTS: Node loads it at start (${(withCerts.medianMs - viaLauncher.medianMs).toFixed(0)} ms here); not btfkit's doing`,
+          },
+        ]
+      : [];
     return [
       {
         case: 'decode: validating scan (in-process)',
@@ -78,7 +106,7 @@ export default async function benchDump(log: (line: string) => void = console.lo
         ms: viaBundle.medianMs,
         rssMiB: viaBundle.rssMiB,
         ...ref,
-        note: 'without the launcher freshness check',
+        note: 'without the launcher freshness check (bench/bare-bundle.cjs)',
       },
       {
         case: 'pnpm --silent btfkit dump',
@@ -96,6 +124,7 @@ export default async function benchDump(log: (line: string) => void = console.lo
         refRssMiB: bpftoolFile.rssMiB,
         note: 'stdout to a file in the temp dir',
       },
+      ...certRows,
     ];
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -13,17 +13,21 @@ export const ROOT = join(import.meta.dirname, '..');
 export const LAUNCHER = join(ROOT, 'scripts/btfkit.cjs');
 
 /**
- * The launcher's bundle (main.js), brought up to date by running the launcher once, so a
- * bench can also time the bundle without the launcher's freshness check.
+ * The launcher's bundle run without the launcher's freshness check (bench/bare-bundle.cjs),
+ * after one launcher run has brought the bundle up to date.
  */
 export function launcherBundle(): string {
   const r = spawnSync(process.execPath, [LAUNCHER, '--version'], { cwd: ROOT });
   if (r.status !== 0) throw new Error(`${LAUNCHER} --version failed: ${r.stderr}`);
-  return join(
-    process.env.BTFKIT_CLI_CACHE || join(ROOT, 'packages/core/node_modules/.cache/btfkit-cli'),
-    'main.js',
-  );
+  return join(ROOT, 'bench/bare-bundle.cjs');
 }
+
+/**
+ * NODE_EXTRA_CA_CERTS as the bench's own environment had it: bench/run.ts removes it from
+ * the environment every measured process inherits (see there) and keeps it here for rows
+ * that show what it costs.
+ */
+export const EXTRA_CA_CERTS = process.env.BENCH_NODE_EXTRA_CA_CERTS || undefined;
 
 /** Runs per measured case: BENCH_RUNS or 10. */
 export const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? '10', 10);
@@ -59,7 +63,7 @@ export function timeProcess(
   cmd: string,
   args: string[],
   runs = RUNS,
-  opts: { cwd?: string; stdoutFile?: string } = {},
+  opts: { cwd?: string; stdoutFile?: string; env?: NodeJS.ProcessEnv } = {},
 ): ProcessTiming {
   const cwd = opts.cwd ?? ROOT;
   const devnull = openSync(opts.stdoutFile ?? '/dev/null', 'w');
@@ -72,6 +76,7 @@ export function timeProcess(
       const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
         cwd,
         stdio: ['ignore', devnull, 'pipe'],
+        ...(opts.env ? { env: opts.env } : {}),
       });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);

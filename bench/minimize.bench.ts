@@ -7,7 +7,7 @@
  *  3. peak RSS of the batch with 1 and with 7 kernels (must not grow with the count);
  *  4. where the time goes (decompress, decode, relocate, emit), in-process medians.
  * btfkit runs as `pnpm btfkit` does (scripts/btfkit.cjs: a freshness check, then its esbuild
- * bundle of main.js + worker.js); the single-kernel case also times the bare bundle.
+ * bundle main.cjs with its code cache); the single-kernel case also times the bare bundle.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -148,7 +148,7 @@ export default async function benchMinimize(log: (line: string) => void = consol
         ms: batchJs.medianMs,
         rssMiB: batchJs.rssMiB,
         ...refCols2,
-        note: `goal ≤ 0.5×; default runners (half the cores; one = the main thread itself), 2 more kernels inflating in xz(1) children; ${cpuNote(batchJs, ref2)}`,
+        note: `goal ≤ 0.5×; default runners (half the cores; one = the main thread itself), archives inflated ahead by xz(1) (one per core, started by one helper shell); ${cpuNote(batchJs, ref2)} (both include xz)`,
       },
       {
         case: `1 .btf.tar.xz × ${objects.length} objects, batch --jobs 1 (launcher)`,
