@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf, type BtfType, decodeBtf, encodeBtf, Kind } from '../packages/core/src/btf/index.ts';
-import { dumpRaw } from '../packages/core/src/dump/raw.ts';
+import { dumpRaw as dumpWith } from '../packages/core/src/dump/raw.ts';
 import { readBtfSourceSync } from '../packages/core/src/kernels/source.ts';
 import {
   bpftool,
@@ -23,7 +23,11 @@ import {
 
 const corpus = useKernelsAndScratch('btfkit-dump-');
 
-describe('dump raw = bpftool btf dump file', () => {
+// Both printers: WebAssembly (dump/raw-wasm.ts, the default for decoded non-split BTF) and
+// JavaScript (dump/raw.ts, the one split BTF and BTFs built from objects get).
+describe.each(['wasm', 'js'] as const)('dump raw = bpftool btf dump file (%s printer)', (printer) => {
+  const dumpRaw = (btf: Btf) => dumpWith(btf, { printer });
+
   it.each(kernelArchives().map(releaseOf))('kernel %s (raw BTF)', (release) => {
     const path = corpus.raw.get(release) as string;
     const btf = decodeBtf(readFileSync(path), { file: path });

@@ -40,6 +40,11 @@ export class TypeRecords {
     this.count = offs.length;
   }
 
+  /** Word index of each record's first word (read-only: for printers that copy them). */
+  get offsets(): Uint32Array {
+    return this.offs;
+  }
+
   /** Word index where record `i` starts (byte offset in the type section / 4). */
   wordAt(i: number): number {
     return this.offs[i] as number;

@@ -2,6 +2,7 @@ import type { Btf } from '../btf/btf.ts';
 import { KIND_NAMES } from '../btf/kinds.ts';
 import { type BtfType, UNKNOWN_KIND } from '../btf/types.ts';
 import { NameBytes } from './names.ts';
+import { dumpRawWasm } from './raw-wasm.ts';
 import { ascii, type ByteSink, TextOut } from './text-out.ts';
 
 /**
@@ -9,9 +10,9 @@ import { ascii, type ByteSink, TextOut } from './text-out.ts';
  * `[id] KIND 'name' ...` line per type of this BTF (for split BTF, from its first own id),
  * members/values/params/vars on tab-indented lines below.
  */
-export function dumpRaw(btf: Btf): Buffer {
+export function dumpRaw(btf: Btf, opts: Pick<RawDumpOptions, 'printer'> = {}): Buffer {
   const parts: Uint8Array[] = [];
-  dumpRawTo(btf, (c) => parts.push(c));
+  dumpRawTo(btf, (c) => parts.push(c), opts);
   return Buffer.concat(parts);
 }
 
@@ -22,7 +23,8 @@ export function dumpRaw(btf: Btf): Buffer {
  * is printed straight from its record words (no type objects: a kernel has ~100k); a BTF
  * built from objects has each type packed into the same words first.
  */
-export function dumpRawTo(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): void {
+export function dumpRawTo(btf: Btf, sink: ByteSink, opts: RawDumpOptions = {}): void {
+  if (opts.printer !== 'js' && dumpRawWasm(btf, sink, opts)) return;
   const out = new TextOut(sink, undefined, opts.reuseChunks === true);
   const p = new RawPrinter(btf, out);
   const { startId } = btf;
@@ -41,6 +43,17 @@ export function dumpRawTo(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolea
     }
   }
   out.flush();
+}
+
+export interface RawDumpOptions {
+  /** The sink writes each chunk before it returns, so its memory may be reused. */
+  reuseChunks?: boolean;
+  /**
+   * 'js' prints with the JavaScript printer below even where the WebAssembly one
+   * (dump/raw-wasm.ts, the default for decoded non-split BTF) could: tests hold both to
+   * bpftool's output.
+   */
+  printer?: 'js' | 'wasm';
 }
 
 const KIND_LIT = KIND_NAMES.map((k) => ascii(` ${k} '`));

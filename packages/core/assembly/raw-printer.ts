@@ -1,0 +1,408 @@
+// AssemblyScript, compiled to WebAssembly by scripts/build-wasm.mjs into
+// packages/core/src/dump/raw-printer-wasm.ts. The raw printer of dump/raw.ts (bpftool
+// 7.1.0's `btf dump file` format), line for line, for a decoded non-split BTF.
+//
+// Why WebAssembly for this one loop: a CLI dump of a kernel is ~10 MB of text made in one
+// short process, and V8 runs JavaScript unoptimized for much of such a run (the printer
+// took ~60 ms cold against ~35 ms warm). WebAssembly is compiled before it runs (Liftoff,
+// in well under a millisecond for this module) and needs no warm-up.
+//
+// Memory, laid out by dump/raw-wasm.ts: the type section as host-order u32 words at `words`,
+// the record start (word index) of each record at `offs`, the string section at `strs`, and
+// the output buffer at `out` (capacity `outCap`). print() fills the buffer with whole records
+// and returns the index of the first record it did not print; the caller flushes and calls
+// again. Every record fits: the caller makes outCap at least maxRecordBytes().
+
+let words: usize = 0;
+let offs: usize = 0;
+let strs: usize = 0;
+let strLen: u32 = 0;
+let count: u32 = 0;
+let startId: u32 = 1;
+let out: usize = 0;
+let outCap: u32 = 0;
+let outLen: u32 = 0;
+
+export function setup(
+  wordsPtr: usize,
+  offsPtr: usize,
+  recordCount: u32,
+  strsPtr: usize,
+  stringsLength: u32,
+  firstId: u32,
+  outPtr: usize,
+  outCapacity: u32,
+): void {
+  words = wordsPtr;
+  offs = offsPtr;
+  count = recordCount;
+  strs = strsPtr;
+  strLen = stringsLength;
+  startId = firstId;
+  out = outPtr;
+  outCap = outCapacity;
+}
+
+/** Bytes written by the last print(). */
+export function written(): u32 {
+  return outLen;
+}
+
+@inline
+function word(i: u32): u32 {
+  return load<u32>(words + (<usize>i << 2));
+}
+
+@inline
+function recordWord(record: u32): u32 {
+  return load<u32>(offs + (<usize>record << 2));
+}
+
+@inline
+function byte(c: u32): void {
+  store<u8>(out + outLen, c);
+  outLen++;
+}
+
+/** A string literal's characters (all ASCII) as bytes: AssemblyScript keeps them as UTF-16. */
+function lit(s: string): void {
+  const p = changetype<usize>(s);
+  const n = <u32>s.length;
+  const dst = out + outLen;
+  for (let i: u32 = 0; i < n; i++) store<u8>(dst + i, load<u16>(p + (<usize>i << 1)));
+  outLen += n;
+}
+
+function uint(v: u32): void {
+  uint64(<u64>v);
+}
+
+function uint64(v: u64): void {
+  // Digits backwards into the output, then reversed in place.
+  const start = outLen;
+  do {
+    const q = v / 10;
+    byte(<u32>(v - q * 10) + 48);
+    v = q;
+  } while (v != 0);
+  let a = out + start;
+  let b = out + outLen - 1;
+  while (a < b) {
+    const t = load<u8>(a);
+    store<u8>(a, load<u8>(b));
+    store<u8>(b, t);
+    a++;
+    b--;
+  }
+}
+
+function int64(v: i64): void {
+  if (v < 0) {
+    byte(45);
+    // Two's complement negation as unsigned: right for i64's minimum too.
+    uint64(<u64>0 - <u64>v);
+  } else uint64(<u64>v);
+}
+
+/** bpftool's btf_str(): offset 0 prints as (anon), any other offset as the string there. */
+function name(off: u32): void {
+  if (off == 0) {
+    lit('(anon)');
+    return;
+  }
+  let p = strs + off;
+  const end = strs + strLen;
+  while (p < end) {
+    const c = load<u8>(p);
+    if (c == 0) break;
+    byte(c);
+    p++;
+  }
+}
+
+function kindName(kind: u32): string {
+  switch (kind) {
+    case 0:
+      return 'UNKNOWN';
+    case 1:
+      return 'INT';
+    case 2:
+      return 'PTR';
+    case 3:
+      return 'ARRAY';
+    case 4:
+      return 'STRUCT';
+    case 5:
+      return 'UNION';
+    case 6:
+      return 'ENUM';
+    case 7:
+      return 'FWD';
+    case 8:
+      return 'TYPEDEF';
+    case 9:
+      return 'VOLATILE';
+    case 10:
+      return 'CONST';
+    case 11:
+      return 'RESTRICT';
+    case 12:
+      return 'FUNC';
+    case 13:
+      return 'FUNC_PROTO';
+    case 14:
+      return 'VAR';
+    case 15:
+      return 'DATASEC';
+    case 16:
+      return 'FLOAT';
+    case 17:
+      return 'DECL_TAG';
+    case 18:
+      return 'TYPE_TAG';
+    case 19:
+      return 'ENUM64';
+    default:
+      return 'UNKNOWN';
+  }
+}
+
+function linkage(l: u32): void {
+  if (l == 0) lit('static');
+  else if (l == 1) lit('global');
+  else if (l == 2) lit('extern');
+  else lit('(unknown)');
+}
+
+function intEncoding(e: u32): void {
+  if (e == 0) lit('(none)');
+  else if (e == 1) lit('SIGNED');
+  else if (e == 2) lit('CHAR');
+  else if (e == 4) lit('BOOL');
+  else lit('UNKN');
+}
+
+/** The longest string in the string section, for output bounds. */
+function longestString(): u32 {
+  let longest: u32 = 0;
+  let run: u32 = 0;
+  for (let i: u32 = 0; i < strLen; i++) {
+    if (load<u8>(strs + i) == 0) {
+      if (run > longest) longest = run;
+      run = 0;
+    } else run++;
+  }
+  return run > longest ? run : longest;
+}
+
+let nameMax: u32 = 0;
+
+/**
+ * An upper bound of the bytes any one record prints: its line and one line per member,
+ * value, parameter or variable, each with a name of at most the longest string.
+ */
+export function maxRecordBytes(): f64 {
+  nameMax = longestString();
+  let most: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const vlen = word(recordWord(i) + 1) & 0xffffff;
+    if (vlen > most) most = vlen;
+  }
+  return <f64>bound(most);
+}
+
+@inline
+function bound(vlen: u32): u64 {
+  // A line: fixed text (< 100 bytes), up to three numbers (< 21 bytes each), names.
+  return (<u64>vlen + 1) * (200 + 2 * <u64>nameMax);
+}
+
+/** Prints records [from, to) while they fit; returns the first one not printed. */
+export function print(from: u32, to: u32): u32 {
+  outLen = 0;
+  for (let i = from; i < to; i++) {
+    const p = recordWord(i);
+    const vlen = word(p + 1) & 0xffffff;
+    if (<u64>(outCap - outLen) < bound(vlen)) return i;
+    record(startId + i, p);
+  }
+  return to;
+}
+
+function record(id: u32, p: u32): void {
+  const nameOff = word(p);
+  const info = word(p + 1);
+  const sizeOrType = word(p + 2);
+  const vlen = info & 0xffffff;
+  const rawKind = (info >>> 24) & 0x7f;
+  const kflag = info >>> 31 == 1;
+  byte(91); // [
+  uint(id);
+  byte(93); // ]
+  byte(32);
+  lit(kindName(rawKind));
+  lit(" '");
+  name(nameOff);
+  byte(39); // '
+  switch (rawKind) {
+    case 1: {
+      const enc = word(p + 3);
+      lit(' size=');
+      uint(sizeOrType);
+      lit(' bits_offset=');
+      uint((enc >>> 16) & 0xff);
+      lit(' nr_bits=');
+      uint(enc & 0xff);
+      lit(' encoding=');
+      intEncoding((enc >>> 24) & 0x0f);
+      break;
+    }
+    case 2:
+    case 8:
+    case 9:
+    case 10:
+    case 11:
+    case 18:
+      lit(' type_id=');
+      uint(sizeOrType);
+      break;
+    case 3:
+      lit(' type_id=');
+      uint(word(p + 3));
+      lit(' index_type_id=');
+      uint(word(p + 4));
+      lit(' nr_elems=');
+      uint(word(p + 5));
+      break;
+    case 4:
+    case 5:
+      lit(' size=');
+      uint(sizeOrType);
+      lit(' vlen=');
+      uint(vlen);
+      for (let i: u32 = 0, m = p + 3; i < vlen; i++, m += 3) {
+        const off = word(m + 2);
+        lit("\n\t'");
+        name(word(m));
+        lit("' type_id=");
+        uint(word(m + 1));
+        lit(' bits_offset=');
+        // kflag: the offset word holds bitfield size (top 8 bits) and bit offset (low 24).
+        uint(kflag ? off & 0xffffff : off);
+        if (kflag && off >>> 24 != 0) {
+          lit(' bitfield_size=');
+          uint(off >>> 24);
+        }
+      }
+      break;
+    case 6:
+      lit(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
+      uint(sizeOrType);
+      lit(' vlen=');
+      uint(vlen);
+      for (let i: u32 = 0, v = p + 3; i < vlen; i++, v += 2) {
+        lit("\n\t'");
+        name(word(v));
+        lit("' val=");
+        // %d for signed enums, %u otherwise.
+        if (kflag) int64(<i64>(<i32>word(v + 1)));
+        else uint(word(v + 1));
+      }
+      break;
+    case 19:
+      lit(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
+      uint(sizeOrType);
+      lit(' vlen=');
+      uint(vlen);
+      for (let i: u32 = 0, v = p + 3; i < vlen; i++, v += 3) {
+        lit("\n\t'");
+        name(word(v));
+        lit("' val=");
+        const value = (<u64>word(v + 2) << 32) | <u64>word(v + 1);
+        if (kflag) int64(<i64>value);
+        else uint64(value);
+        lit(kflag ? 'LL' : 'ULL');
+      }
+      break;
+    case 7:
+      lit(kflag ? ' fwd_kind=union' : ' fwd_kind=struct');
+      break;
+    case 12:
+      lit(' type_id=');
+      uint(sizeOrType);
+      lit(' linkage=');
+      linkage(vlen);
+      break;
+    case 13:
+      lit(' ret_type_id=');
+      uint(sizeOrType);
+      lit(' vlen=');
+      uint(vlen);
+      for (let i: u32 = 0, a = p + 3; i < vlen; i++, a += 2) {
+        lit("\n\t'");
+        name(word(a));
+        lit("' type_id=");
+        uint(word(a + 1));
+      }
+      break;
+    case 14:
+      lit(' type_id=');
+      uint(sizeOrType);
+      lit(', linkage=');
+      linkage(word(p + 3));
+      break;
+    case 15:
+      lit(' size=');
+      uint(sizeOrType);
+      lit(' vlen=');
+      uint(vlen);
+      for (let i: u32 = 0, v = p + 3; i < vlen; i++, v += 3) {
+        const type = word(v);
+        lit('\n\ttype_id=');
+        uint(type);
+        lit(' offset=');
+        uint(word(v + 1));
+        lit(' size=');
+        uint(word(v + 2));
+        // bpftool names the variable (its kind and name) when the id resolves.
+        if (type < startId + count) {
+          lit(' (');
+          if (type == 0) {
+            lit("UNKNOWN '(anon)");
+          } else {
+            const q = recordWord(type - startId);
+            const k = (word(q + 1) >>> 24) & 0x7f;
+            // A kind this codec does not know keeps the leading space dump/raw.ts prints.
+            if (k < 1 || k > 19) lit(" UNKNOWN '");
+            else {
+              lit(kindName(k));
+              lit(" '");
+            }
+            name(word(q));
+          }
+          lit("')");
+        }
+      }
+      break;
+    case 16:
+      lit(' size=');
+      uint(sizeOrType);
+      break;
+    case 17:
+      lit(' type_id=');
+      uint(sizeOrType);
+      lit(' component_idx=');
+      int64(<i64>(<i32>word(p + 3)));
+      break;
+    default:
+      // bpftool 7.1 cannot read kinds past ENUM64 at all; print what we know of the record.
+      lit(' kind=');
+      uint(rawKind);
+      lit(' vlen=');
+      uint(vlen);
+      lit(' size_or_type=');
+      uint(sizeOrType);
+      break;
+  }
+  byte(10);
+}
