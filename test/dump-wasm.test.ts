@@ -14,7 +14,7 @@ import {
   Kind,
   UNKNOWN_KIND,
 } from '../packages/core/src/btf/index.ts';
-import { dumpRaw } from '../packages/core/src/dump/raw.ts';
+import { dumpRaw, dumpRawTo } from '../packages/core/src/dump/raw.ts';
 import { wasmPrints } from '../packages/core/src/dump/raw-wasm.ts';
 // @ts-expect-error: a plain JavaScript build script, without type declarations
 import { compileRawPrinter, moduleSource, TARGET } from '../scripts/build-wasm.mjs';
@@ -49,6 +49,37 @@ describe('WebAssembly raw printer', () => {
     expect(wasmPrints(btf)).toBe(true);
     const out = dumpRaw(btf);
     expect(out.length).toBeGreaterThan(5 << 20);
+    expect(out.equals(bpftool(['btf', 'dump', 'file', path]))).toBe(true);
+  });
+
+  it('a record printing past 64 MiB (members naming one 100 KB string) is finished by the JS printer, as bpftool prints it', () => {
+    const long = 'n'.repeat(100_000);
+    const strings = Buffer.from(`\0int\0${long}\0s\0`, 'latin1');
+    const members = Array.from({ length: 700 }, (_, i) => ({
+      nameOff: 5,
+      type: 1,
+      bitOffset: i * 32,
+      bitfieldSize: 0,
+    }));
+    const types: BtfType[] = [
+      { kind: Kind.Int, nameOff: 1, kflag: false, size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+      { kind: Kind.Struct, nameOff: 5 + long.length + 1, kflag: false, size: 2800, members },
+      { kind: Kind.Ptr, nameOff: 0, kflag: false, type: 2 },
+    ];
+    const bytes = encodeBtf(new Btf({ types, strings, littleEndian: true }));
+    const path = join(corpus.scratch, 'huge-record.btf');
+    writeFileSync(path, bytes);
+    const btf = decodeBtf(bytes, { file: path });
+    const chunks: number[] = [];
+    const parts: Uint8Array[] = [];
+    dumpRawTo(btf, (c) => {
+      chunks.push(c.length);
+      parts.push(c);
+    });
+    const out = Buffer.concat(parts);
+    expect(out.length).toBeGreaterThan(64 << 20);
+    // No chunk holds the whole record: the printer that finished it ended chunks inside it.
+    expect(Math.max(...chunks)).toBeLessThan(4 << 20);
     expect(out.equals(bpftool(['btf', 'dump', 'file', path]))).toBe(true);
   });
 

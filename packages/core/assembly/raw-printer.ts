@@ -9,9 +9,9 @@
 //
 // Memory, laid out by dump/raw-wasm.ts: the type section as host-order u32 words at `words`,
 // the record start (word index) of each record at `offs`, the string section at `strs`, and
-// the output buffer at `out` (capacity `outCap`). print() fills the buffer with whole records
-// and returns the index of the first record it did not print; the caller flushes and calls
-// again. Every record fits: the caller makes outCap at least maxRecordBytes().
+// the output from `out` on, which grows the memory as it needs. print() prints whole records
+// until about a chunk is out and returns the index of the first record it did not print; the
+// caller writes the chunk out and calls again.
 
 let words: usize = 0;
 let offs: usize = 0;
@@ -20,8 +20,29 @@ let strLen: u32 = 0;
 let count: u32 = 0;
 let startId: u32 = 1;
 let out: usize = 0;
-let outCap: u32 = 0;
 let outLen: u32 = 0;
+
+/** print() returns at the first record boundary past this many bytes. */
+const CHUNK: u32 = 1 << 20;
+/**
+ * A record whose own output would pass this stops the printer (a trap): BTF lets one record
+ * print without bound (every member may name one long string), and the JavaScript printer,
+ * which can end its chunks inside a record, takes over from it (pending()/pendingOut()).
+ */
+const MAX_OUT: u32 = 64 << 20;
+/** The record being printed and where its output began, for that hand-over. */
+let current: u32 = 0;
+let currentOut: u32 = 0;
+
+export function pending(): u32 {
+  return current;
+}
+
+export function pendingOut(): u32 {
+  return currentOut;
+}
+/** Enough for any line's fixed text and numbers (names are made room for apart). */
+const LINE_ROOM: u32 = 256;
 
 export function setup(
   wordsPtr: usize,
@@ -31,7 +52,6 @@ export function setup(
   stringsLength: u32,
   firstId: u32,
   outPtr: usize,
-  outCapacity: u32,
 ): void {
   words = wordsPtr;
   offs = offsPtr;
@@ -40,12 +60,21 @@ export function setup(
   strLen = stringsLength;
   startId = firstId;
   out = outPtr;
-  outCap = outCapacity;
 }
 
 /** Bytes written by the last print(). */
 export function written(): u32 {
   return outLen;
+}
+
+/** Grows the memory so that `n` more bytes of output fit. */
+function room(n: u32): void {
+  if (<u64>outLen + <u64>n > <u64>MAX_OUT) unreachable();
+  const end = out + <usize>outLen + <usize>n;
+  const have = <usize>memory.size() << 16;
+  if (end > have) {
+    if (memory.grow(<i32>((end - have + 0xffff) >> 16)) < 0) unreachable();
+  }
 }
 
 @inline
@@ -110,14 +139,15 @@ function name(off: u32): void {
     lit('(anon)');
     return;
   }
-  let p = strs + off;
+  if (off >= strLen) return;
+  const start = strs + off;
   const end = strs + strLen;
-  while (p < end) {
-    const c = load<u8>(p);
-    if (c == 0) break;
-    byte(c);
-    p++;
-  }
+  let p = start;
+  while (p < end && load<u8>(p) != 0) p++;
+  const n = <u32>(p - start);
+  room(n + LINE_ROOM);
+  memory.copy(out + outLen, start, n);
+  outLen += n;
 }
 
 function kindName(kind: u32): string {
@@ -182,49 +212,14 @@ function intEncoding(e: u32): void {
   else lit('UNKN');
 }
 
-/** The longest string in the string section, for output bounds. */
-function longestString(): u32 {
-  let longest: u32 = 0;
-  let run: u32 = 0;
-  for (let i: u32 = 0; i < strLen; i++) {
-    if (load<u8>(strs + i) == 0) {
-      if (run > longest) longest = run;
-      run = 0;
-    } else run++;
-  }
-  return run > longest ? run : longest;
-}
-
-let nameMax: u32 = 0;
-
-/**
- * An upper bound of the bytes any one record prints: its line and one line per member,
- * value, parameter or variable, each with a name of at most the longest string.
- */
-export function maxRecordBytes(): f64 {
-  nameMax = longestString();
-  let most: u32 = 0;
-  for (let i: u32 = 0; i < count; i++) {
-    const vlen = word(recordWord(i) + 1) & 0xffffff;
-    if (vlen > most) most = vlen;
-  }
-  return <f64>bound(most);
-}
-
-@inline
-function bound(vlen: u32): u64 {
-  // A line: fixed text (< 100 bytes), up to three numbers (< 21 bytes each), names.
-  return (<u64>vlen + 1) * (200 + 2 * <u64>nameMax);
-}
-
-/** Prints records [from, to) while they fit; returns the first one not printed. */
+/** Prints records [from, to) until about a chunk is out; returns the first one not printed. */
 export function print(from: u32, to: u32): u32 {
   outLen = 0;
   for (let i = from; i < to; i++) {
-    const p = recordWord(i);
-    const vlen = word(p + 1) & 0xffffff;
-    if (<u64>(outCap - outLen) < bound(vlen)) return i;
-    record(startId + i, p);
+    if (outLen >= CHUNK) return i;
+    current = i;
+    currentOut = outLen;
+    record(startId + i, recordWord(i));
   }
   return to;
 }
@@ -236,6 +231,7 @@ function record(id: u32, p: u32): void {
   const vlen = info & 0xffffff;
   const rawKind = (info >>> 24) & 0x7f;
   const kflag = info >>> 31 == 1;
+  room(LINE_ROOM);
   byte(91); // [
   uint(id);
   byte(93); // ]
@@ -282,6 +278,7 @@ function record(id: u32, p: u32): void {
       uint(vlen);
       for (let i: u32 = 0, m = p + 3; i < vlen; i++, m += 3) {
         const off = word(m + 2);
+        room(LINE_ROOM);
         lit("\n\t'");
         name(word(m));
         lit("' type_id=");
@@ -301,6 +298,7 @@ function record(id: u32, p: u32): void {
       lit(' vlen=');
       uint(vlen);
       for (let i: u32 = 0, v = p + 3; i < vlen; i++, v += 2) {
+        room(LINE_ROOM);
         lit("\n\t'");
         name(word(v));
         lit("' val=");
@@ -315,6 +313,7 @@ function record(id: u32, p: u32): void {
       lit(' vlen=');
       uint(vlen);
       for (let i: u32 = 0, v = p + 3; i < vlen; i++, v += 3) {
+        room(LINE_ROOM);
         lit("\n\t'");
         name(word(v));
         lit("' val=");
@@ -339,6 +338,7 @@ function record(id: u32, p: u32): void {
       lit(' vlen=');
       uint(vlen);
       for (let i: u32 = 0, a = p + 3; i < vlen; i++, a += 2) {
+        room(LINE_ROOM);
         lit("\n\t'");
         name(word(a));
         lit("' type_id=");
@@ -358,6 +358,7 @@ function record(id: u32, p: u32): void {
       uint(vlen);
       for (let i: u32 = 0, v = p + 3; i < vlen; i++, v += 3) {
         const type = word(v);
+        room(LINE_ROOM);
         lit('\n\ttype_id=');
         uint(type);
         lit(' offset=');

@@ -32,15 +32,13 @@ interface PrinterExports {
     strLen: number,
     startId: number,
     out: number,
-    outCap: number,
   ): void;
-  maxRecordBytes(): number;
   print(from: number, to: number): number;
   written(): number;
+  pending(): number;
+  pendingOut(): number;
 }
 
-/** Output chunk: what one print() call fills before the sink gets it. */
-const OUT_CHUNK = 1 << 20;
 const PAGE = 65536;
 
 let compiled: object | undefined;
@@ -51,46 +49,48 @@ export function wasmPrints(btf: Btf): boolean {
 }
 
 /**
- * Prints `btf` (see wasmPrints) to `sink` in chunks of about 1 MiB. With `reuseChunks` the
- * sink is handed views of the printer's memory, overwritten after it returns; otherwise
- * copies. Returns false, having printed nothing, for input it cannot lay out (over 2 GiB).
+ * Prints `btf` (see wasmPrints) to `sink` in chunks of about 1 MiB and returns how many of
+ * its records it printed: all of them, or none for a BTF it does not take, or those before
+ * a record whose own output passes 64 MiB (the JavaScript printer, which can end chunks
+ * inside a record, goes on from there). With `reuseChunks` the sink is handed views of the
+ * printer's memory, overwritten after it returns; otherwise copies.
  */
-export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): boolean {
+export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): number {
   const records = btf.rawRecords;
-  if (records === undefined || btf.base !== undefined) return false;
+  if (records === undefined || btf.base !== undefined) return 0;
   compiled ??= new wasm.Module(Buffer.from(RAW_PRINTER_WASM, 'base64'));
   const printer = new wasm.Instance(compiled, {}).exports as PrinterExports;
   const { memory } = printer;
   const { words } = records;
   const offsets = records.offsets;
   const strings = btf.strings;
-  // Our data goes above the module's own (its static strings), each part 8-aligned.
+  // Our data goes above the module's own (its static strings), each part 8-aligned; the
+  // output follows and the printer grows the memory for it.
   const align = (n: number) => Math.ceil(n / 8) * 8;
   const wordsAt = align(memory.buffer.byteLength);
   const offsAt = wordsAt + align(words.byteLength);
   const strsAt = offsAt + align(offsets.byteLength);
-  const dataEnd = strsAt + align(strings.length);
-  if (!grow(memory, dataEnd)) return false;
+  const outAt = strsAt + align(strings.length);
+  if (outAt + (80 << 20) > 2 ** 32) return 0;
+  memory.grow(Math.ceil((outAt + (2 << 20) - memory.buffer.byteLength) / PAGE));
   new Uint32Array(memory.buffer, wordsAt, words.length).set(words);
   new Uint32Array(memory.buffer, offsAt, offsets.length).set(offsets);
   new Uint8Array(memory.buffer, strsAt, strings.length).set(strings);
-  printer.setup(wordsAt, offsAt, records.count, strsAt, strings.length, btf.startId, 0, 0);
-  const cap = Math.max(OUT_CHUNK, printer.maxRecordBytes());
-  if (!grow(memory, dataEnd + cap)) return false;
-  printer.setup(wordsAt, offsAt, records.count, strsAt, strings.length, btf.startId, dataEnd, cap);
-  const out = new Uint8Array(memory.buffer, dataEnd, cap);
-  for (let next = 0; next < records.count; ) {
-    next = printer.print(next, records.count);
-    const chunk = out.subarray(0, printer.written());
+  printer.setup(wordsAt, offsAt, records.count, strsAt, strings.length, btf.startId, outAt);
+  const emit = (n: number) => {
+    // After print(), whose output may have grown the memory (a new buffer).
+    const chunk = new Uint8Array(memory.buffer, outAt, n);
     sink(opts.reuseChunks === true ? chunk : chunk.slice());
+  };
+  for (let next = 0; next < records.count; ) {
+    try {
+      next = printer.print(next, records.count);
+    } catch {
+      // The trap of a record past the output bound: what came before it is whole.
+      emit(printer.pendingOut());
+      return printer.pending();
+    }
+    emit(printer.written());
   }
-  return true;
-}
-
-/** Grows `memory` to at least `bytes`; false past what a 32-bit memory can hold. */
-function grow(memory: WasmMemory, bytes: number): boolean {
-  if (bytes > 2 ** 31) return false;
-  const have = memory.buffer.byteLength;
-  if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
-  return true;
+  return records.count;
 }

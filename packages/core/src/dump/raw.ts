@@ -24,14 +24,16 @@ export function dumpRaw(btf: Btf, opts: Pick<RawDumpOptions, 'printer'> = {}): B
  * built from objects has each type packed into the same words first.
  */
 export function dumpRawTo(btf: Btf, sink: ByteSink, opts: RawDumpOptions = {}): void {
-  if (opts.printer !== 'js' && dumpRawWasm(btf, sink, opts)) return;
+  // The WebAssembly printer takes what it can (all but pathological records); this one the rest.
+  const from = opts.printer === 'js' ? 0 : dumpRawWasm(btf, sink, opts);
+  const records = btf.rawRecords;
+  if (records && from === records.count) return;
   const out = new TextOut(sink, undefined, opts.reuseChunks === true);
   const p = new RawPrinter(btf, out);
   const { startId } = btf;
-  const records = btf.rawRecords;
   if (records) {
     const w = records.words;
-    for (let i = 0; i < records.count; i++) {
+    for (let i = from; i < records.count; i++) {
       p.record(startId + i, w, records.wordAt(i));
       out.maybeFlush();
     }
@@ -236,8 +238,14 @@ class RawPrinter {
     o.lit(L.vlen);
     o.uint(vlen);
     // kflag: the offset word holds bitfield size (top 8 bits) and bit offset (low 24).
-    if (info >>> 31 === 1) for (let i = 0, m = p + 3; i < vlen; i++, m += 3) this.bitfieldMember(w, m);
-    else for (let i = 0, m = p + 3; i < vlen; i++, m += 3) this.member(w, m);
+    // maybeFlush() per line here and below: a record's own output is unbounded (every
+    // member may name one long string), so chunks end inside records too.
+    const bitfields = info >>> 31 === 1;
+    for (let i = 0, m = p + 3; i < vlen; i++, m += 3) {
+      if (bitfields) this.bitfieldMember(w, m);
+      else this.member(w, m);
+      o.maybeFlush();
+    }
   }
 
   private member(w: Uint32Array, m: number): void {
@@ -281,6 +289,7 @@ class RawPrinter {
     const vlen = info & 0xffffff;
     const signed = info >>> 31 === 1;
     for (let i = 0, v = p + 3; i < vlen; i++, v += 2) {
+      o.maybeFlush();
       o.lit(L.memberStart);
       this.name(w[v] as number);
       o.lit(L.val);
@@ -297,6 +306,7 @@ class RawPrinter {
     const vlen = info & 0xffffff;
     const signed = info >>> 31 === 1;
     for (let i = 0, v = p + 3; i < vlen; i++, v += 3) {
+      o.maybeFlush();
       o.lit(L.memberStart);
       this.name(w[v] as number);
       o.lit(L.val);
@@ -312,6 +322,7 @@ class RawPrinter {
     o.lit(L.vlen);
     o.uint(vlen);
     for (let i = 0, a = p + 3; i < vlen; i++, a += 2) {
+      o.maybeFlush();
       o.lit(L.memberStart);
       this.name(w[a] as number);
       o.lit(L.memberTypeId);
@@ -327,6 +338,7 @@ class RawPrinter {
     o.lit(L.vlen);
     o.uint(vlen);
     for (let i = 0, v = p + 3; i < vlen; i++, v += 3) {
+      o.maybeFlush();
       const type = w[v] as number;
       o.lit(L.secVar);
       o.uint(type);
