@@ -102,8 +102,41 @@ function lit(s: string): void {
   outLen += n;
 }
 
+/**
+ * A u32 in decimal: digits counted first, then written from the last one back, each by a
+ * multiply-shift (exact for every u32) instead of a division, which Liftoff, the compiler
+ * that runs this first, would emit as a real divide.
+ */
 function uint(v: u32): void {
-  uint64(<u64>v);
+  const n: u32 =
+    v < 10
+      ? 1
+      : v < 100
+        ? 2
+        : v < 1000
+          ? 3
+          : v < 10000
+            ? 4
+            : v < 100000
+              ? 5
+              : v < 1000000
+                ? 6
+                : v < 10000000
+                  ? 7
+                  : v < 100000000
+                    ? 8
+                    : v < 1000000000
+                      ? 9
+                      : 10;
+  let p = out + <usize>outLen + <usize>n;
+  outLen += n;
+  while (v >= 10) {
+    const q = <u32>((<u64>v * 0xcccccccd) >> 35);
+    p--;
+    store<u8>(p, v - q * 10 + 48);
+    v = q;
+  }
+  store<u8>(p - 1, v + 48);
 }
 
 function uint64(v: u64): void {
@@ -131,6 +164,13 @@ function int64(v: i64): void {
     // Two's complement negation as unsigned: right for i64's minimum too.
     uint64(<u64>0 - <u64>v);
   } else uint64(<u64>v);
+}
+
+function int32(v: i32): void {
+  if (v < 0) {
+    byte(45);
+    uint(<u32>0 - <u32>v);
+  } else uint(<u32>v);
 }
 
 /** bpftool's btf_str(): offset 0 prints as (anon), any other offset as the string there. */
@@ -303,7 +343,7 @@ function record(id: u32, p: u32): void {
         name(word(v));
         lit("' val=");
         // %d for signed enums, %u otherwise.
-        if (kflag) int64(<i64>(<i32>word(v + 1)));
+        if (kflag) int32(<i32>word(v + 1));
         else uint(word(v + 1));
       }
       break;
@@ -318,7 +358,8 @@ function record(id: u32, p: u32): void {
         name(word(v));
         lit("' val=");
         const value = (<u64>word(v + 2) << 32) | <u64>word(v + 1);
-        if (kflag) int64(<i64>value);
+        if (value >> 32 == 0) uint(<u32>value);
+        else if (kflag) int64(<i64>value);
         else uint64(value);
         lit(kflag ? 'LL' : 'ULL');
       }
@@ -393,7 +434,7 @@ function record(id: u32, p: u32): void {
       lit(' type_id=');
       uint(sizeOrType);
       lit(' component_idx=');
-      int64(<i64>(<i32>word(p + 3)));
+      int32(<i32>word(p + 3));
       break;
     default:
       // bpftool 7.1 cannot read kinds past ENUM64 at all; print what we know of the record.
