@@ -1,7 +1,8 @@
 /**
  * The WebAssembly raw printer beyond what test/dump-raw.test.ts holds both printers to: the
- * committed binary is what its AssemblyScript source compiles to, a record larger than the
- * printer's output chunk, and a kind only a layout section describes.
+ * committed binaries (this printer's and btf/type-scan's) are what their AssemblyScript
+ * sources compile to, a record larger than the printer's output chunk and one past its
+ * output bound, and a kind only a layout section describes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,15 +18,19 @@ import {
 import { dumpRaw, dumpRawTo } from '../packages/core/src/dump/raw.ts';
 import { wasmPrints } from '../packages/core/src/dump/raw-wasm.ts';
 // @ts-expect-error: a plain JavaScript build script, without type declarations
-import { compileRawPrinter, moduleSource, TARGET } from '../scripts/build-wasm.mjs';
+import { compile, MODULES, moduleSource } from '../scripts/build-wasm.mjs';
 import { bpftool, useKernelsAndScratch } from './fixtures/btf/corpus.ts';
 
 const corpus = useKernelsAndScratch('btfkit-dump-wasm-');
 
 describe('WebAssembly raw printer', () => {
-  it('the committed module is what packages/core/assembly/raw-printer.ts compiles to', async () => {
-    const fresh = moduleSource(await compileRawPrinter()) as string;
-    expect(readFileSync(TARGET as string, 'utf8')).toBe(fresh);
+  it('every committed WebAssembly module is what its AssemblyScript source compiles to', async () => {
+    const modules = MODULES as { source: string; target: string }[];
+    expect(modules.map((m) => m.source.split('/').at(-1))).toEqual(['raw-printer.ts', 'type-scan.ts']);
+    for (const m of modules) {
+      const fresh = moduleSource(m, await compile(m.source)) as string;
+      expect(readFileSync(m.target, 'utf8'), m.target).toBe(fresh);
+    }
   });
 
   it('an enum of 60,000 long-named values (one record past the 1 MiB output chunk) prints as bpftool does', () => {

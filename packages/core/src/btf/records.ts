@@ -2,6 +2,7 @@ import type { ByteReader } from '../bytes/reader.ts';
 import { errors } from '../errors/index.ts';
 import type { LayoutEntry } from './btf.ts';
 import { MAX_KNOWN_KIND } from './kinds.ts';
+import { scanTypesFast } from './type-scan.ts';
 import {
   type BtfType,
   type CompositeType,
@@ -238,6 +239,22 @@ export interface ScanResult {
  */
 export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): ScanResult {
   const words = toWords(r);
+  // WebAssembly first (type-scan.ts); what it does not take, the JavaScript scan scans or refuses.
+  const fast = scanTypesFast(words, r.length);
+  if (!fast) return scanTypesJs(r, layout, words);
+  return {
+    records: new TypeRecords(words, r.bytes, fast.offs, layout),
+    maxNameOff: fast.maxNameOff,
+    maxTypeRef: fast.maxTypeRef,
+  };
+}
+
+/** scanTypes in JavaScript alone (exported for the test that holds the fast path to it). */
+export function scanTypesJs(
+  r: ByteReader,
+  layout: LayoutEntry[] | undefined,
+  words = toWords(r),
+): ScanResult {
   const end = r.length;
   // At least 12 bytes a record, so this many offsets suffice.
   const offs = new Uint32Array(Math.floor(end / 12) + 1);

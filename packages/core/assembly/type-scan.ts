@@ -1,0 +1,142 @@
+// AssemblyScript, compiled to WebAssembly by scripts/build-wasm.mjs into
+// packages/core/src/btf/type-scan-wasm.ts. The fast path of btf/records.ts scanTypes: one pass
+// over a type section (host-order u32 words at `words`, `bytes` long) writing each record's
+// first word index to `offs`, and the largest name offset and referenced type id on the way.
+//
+// It only ever accepts what scanTypes accepts. Anything else (a record running past the
+// section, a kind outside 1..19, which only a layout section could describe) makes it answer
+// FAIL, and scanTypes then scans in JavaScript, which accepts the layout-described kinds and
+// words the error for the rest. Why at all: a CLI run decodes one kernel (~130k records) and
+// exits, and V8 ran the JavaScript scan unoptimized for most of it (~15-25 ms cold against
+// ~5 ms warm); WebAssembly is compiled before it runs.
+
+export const FAIL: u32 = 0xffffffff;
+
+let maxName: u32 = 0;
+let maxRef: u32 = 0;
+
+export function maxNameOff(): u32 {
+  return maxName;
+}
+
+export function maxTypeRef(): u32 {
+  return maxRef;
+}
+
+/** Scans; returns the record count, or FAIL. */
+export function scan(words: usize, bytes: u32, offs: usize): u32 {
+  let pos: u32 = 0;
+  let count: u32 = 0;
+  let names: u32 = 0;
+  let refs: u32 = 0;
+  while (pos < bytes) {
+    if (bytes - pos < 12) return FAIL;
+    const w = words + <usize>pos;
+    const nameOff = load<u32>(w);
+    const info = load<u32>(w, 4);
+    const ref = load<u32>(w, 8);
+    if (nameOff > names) names = nameOff;
+    const vlen = info & 0xffffff;
+    const kind = (info >>> 24) & 0x7f;
+    store<u32>(offs + (<usize>count << 2), pos >>> 2);
+    count++;
+    pos += 12;
+    // Bytes after the 12-byte head, and which of its words are names or type ids.
+    let extra: u64 = 0;
+    switch (kind) {
+      case 1: // INT
+        extra = 4;
+        break;
+      case 7: // FWD
+      case 16: // FLOAT
+        break;
+      case 2: // PTR
+      case 8: // TYPEDEF
+      case 9: // VOLATILE
+      case 10: // CONST
+      case 11: // RESTRICT
+      case 12: // FUNC
+      case 18: // TYPE_TAG
+        if (ref > refs) refs = ref;
+        break;
+      case 3: {
+        // ARRAY
+        if (bytes - pos < 12) return FAIL;
+        const elem = load<u32>(w, 12);
+        const index = load<u32>(w, 16);
+        if (elem > refs) refs = elem;
+        if (index > refs) refs = index;
+        extra = 12;
+        break;
+      }
+      case 4: // STRUCT
+      case 5: {
+        // UNION
+        extra = <u64>vlen * 12;
+        if (<u64>(bytes - pos) < extra) return FAIL;
+        for (let p = w + 12, e = p + <usize>extra; p < e; p += 12) {
+          const n = load<u32>(p);
+          const t = load<u32>(p, 4);
+          if (n > names) names = n;
+          if (t > refs) refs = t;
+        }
+        break;
+      }
+      case 6: {
+        // ENUM
+        extra = <u64>vlen * 8;
+        if (<u64>(bytes - pos) < extra) return FAIL;
+        for (let p = w + 12, e = p + <usize>extra; p < e; p += 8) {
+          const n = load<u32>(p);
+          if (n > names) names = n;
+        }
+        break;
+      }
+      case 19: {
+        // ENUM64
+        extra = <u64>vlen * 12;
+        if (<u64>(bytes - pos) < extra) return FAIL;
+        for (let p = w + 12, e = p + <usize>extra; p < e; p += 12) {
+          const n = load<u32>(p);
+          if (n > names) names = n;
+        }
+        break;
+      }
+      case 13: {
+        // FUNC_PROTO
+        extra = <u64>vlen * 8;
+        if (<u64>(bytes - pos) < extra) return FAIL;
+        if (ref > refs) refs = ref;
+        for (let p = w + 12, e = p + <usize>extra; p < e; p += 8) {
+          const n = load<u32>(p);
+          const t = load<u32>(p, 4);
+          if (n > names) names = n;
+          if (t > refs) refs = t;
+        }
+        break;
+      }
+      case 14: // VAR
+      case 17: // DECL_TAG
+        extra = 4;
+        if (ref > refs) refs = ref;
+        break;
+      case 15: {
+        // DATASEC
+        extra = <u64>vlen * 12;
+        if (<u64>(bytes - pos) < extra) return FAIL;
+        for (let p = w + 12, e = p + <usize>extra; p < e; p += 12) {
+          const t = load<u32>(p);
+          if (t > refs) refs = t;
+        }
+        break;
+      }
+      default:
+        return FAIL;
+    }
+    if (<u64>(bytes - pos) < extra) return FAIL;
+    pos += <u32>extra;
+  }
+  maxName = names;
+  maxRef = refs;
+  return count;
+}
