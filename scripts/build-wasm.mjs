@@ -21,6 +21,12 @@ export const MODULES = [
     what: 'The raw printer (dump/raw-wasm.ts)',
   },
   {
+    source: join(CORE, 'assembly/name-index.ts'),
+    target: join(CORE, 'src/core/name-index-wasm.ts'),
+    name: 'NAME_INDEX_WASM',
+    what: "The essential-name index's builder (core/name-index.ts)",
+  },
+  {
     source: join(CORE, 'assembly/type-scan.ts'),
     target: join(CORE, 'src/btf/type-scan-wasm.ts'),
     name: 'TYPE_SCAN_WASM',

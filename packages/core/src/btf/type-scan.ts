@@ -1,3 +1,4 @@
+import { growTo, instantiate, type WasmMemory } from '../wasm/instance.ts';
 import { TYPE_SCAN_WASM } from './type-scan-wasm.ts';
 
 /**
@@ -12,17 +13,6 @@ export interface FastScan {
   maxTypeRef: number;
 }
 
-/** The parts of the WebAssembly API used here (this project's TS libs do not declare them). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
 interface ScanExports {
   memory: WasmMemory;
   scan(words: number, bytes: number, offs: number): number;
@@ -31,20 +21,18 @@ interface ScanExports {
   FAIL: { value: number };
 }
 
-const PAGE = 65536;
 /** One instance for the process: its memory grows to the largest section scanned, no more. */
 let scanner: ScanExports | undefined;
 
 /** `words`: the section in host order; `byteLength`: its length in bytes. */
 export function scanTypesFast(words: Uint32Array, byteLength: number): FastScan | undefined {
   if (byteLength > 2 ** 30) return undefined;
-  scanner ??= new wasm.Instance(new wasm.Module(Buffer.from(TYPE_SCAN_WASM, 'base64')), {})
-    .exports as ScanExports;
+  scanner ??= instantiate<ScanExports>(TYPE_SCAN_WASM);
   const { memory } = scanner;
   const base = 4096;
   const offsAt = base + Math.ceil(byteLength / 8) * 8;
   const end = offsAt + (Math.floor(byteLength / 12) + 1) * 4;
-  if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+  growTo(memory, end);
   new Uint32Array(memory.buffer, base, words.length).set(words);
   const count = scanner.scan(base, byteLength, offsAt);
   if (count === scanner.FAIL.value) return undefined;

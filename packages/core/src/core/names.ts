@@ -1,4 +1,5 @@
 import { type Btf, Kind, type TypeId } from '../btf/index.ts';
+import { buildIndexWasm } from './name-index.ts';
 
 const UNDERSCORE = 0x5f;
 
@@ -44,7 +45,7 @@ export function essentialNamesEqual(a: string, b: string): boolean {
  * be) and declarations (FUNC, VAR, DATASEC, DECL_TAG). A kernel holds about four times more
  * FUNCs than named data types, so the declarations are only hashed if someone asks for them.
  */
-interface EssentialIndex {
+export interface EssentialIndex {
   /** Bucket heads (type index + 1, 0 = empty), by hash & mask. */
   head: Int32Array;
   /** Next type index + 1 in the same bucket. */
@@ -146,6 +147,12 @@ function hashEssential(s: Uint8Array, start: number): void {
 }
 
 function buildIndex(btf: Btf, group: NameGroup): EssentialIndex {
+  // WebAssembly for a decoded non-split BTF (core/name-index.ts); JavaScript for the rest.
+  return buildIndexWasm(btf, group === 'declarations') ?? buildIndexJs(btf, group);
+}
+
+/** buildIndex in JavaScript alone (exported for the test that holds the WebAssembly one to it). */
+export function buildIndexJs(btf: Btf, group: NameGroup): EssentialIndex {
   const { startId } = btf;
   const n = btf.typeCount - startId;
   const wantDecl = group === 'declarations';

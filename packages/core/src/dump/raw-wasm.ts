@@ -1,4 +1,5 @@
 import type { Btf } from '../btf/btf.ts';
+import { growTo, instantiate, type WasmMemory } from '../wasm/instance.ts';
 import { RAW_PRINTER_WASM } from './raw-printer-wasm.ts';
 import type { ByteSink } from './text-out.ts';
 
@@ -10,17 +11,6 @@ import type { ByteSink } from './text-out.ts';
  * printer stays for split BTF and BTFs built from type objects, which this one does not
  * take.
  */
-
-/** The parts of the WebAssembly API used here (this project's TS libs do not declare them). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface PrinterExports {
   memory: WasmMemory;
@@ -39,10 +29,6 @@ interface PrinterExports {
   pendingOut(): number;
 }
 
-const PAGE = 65536;
-
-let compiled: object | undefined;
-
 /** Whether `dumpRawWasm` prints this BTF. */
 export function wasmPrints(btf: Btf): boolean {
   return btf.base === undefined && btf.rawRecords !== undefined;
@@ -58,8 +44,7 @@ export function wasmPrints(btf: Btf): boolean {
 export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): number {
   const records = btf.rawRecords;
   if (records === undefined || btf.base !== undefined) return 0;
-  compiled ??= new wasm.Module(Buffer.from(RAW_PRINTER_WASM, 'base64'));
-  const printer = new wasm.Instance(compiled, {}).exports as PrinterExports;
+  const printer = instantiate<PrinterExports>(RAW_PRINTER_WASM);
   const { memory } = printer;
   const { words } = records;
   const offsets = records.offsets;
@@ -71,8 +56,9 @@ export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: bool
   const offsAt = wordsAt + align(words.byteLength);
   const strsAt = offsAt + align(offsets.byteLength);
   const outAt = strsAt + align(strings.length);
+  // Room for the input and the printer's 64 MiB output bound, within a 32-bit memory.
   if (outAt + (80 << 20) > 2 ** 32) return 0;
-  memory.grow(Math.ceil((outAt + (2 << 20) - memory.buffer.byteLength) / PAGE));
+  growTo(memory, outAt + (2 << 20));
   new Uint32Array(memory.buffer, wordsAt, words.length).set(words);
   new Uint32Array(memory.buffer, offsAt, offsets.length).set(offsets);
   new Uint8Array(memory.buffer, strsAt, strings.length).set(strings);

@@ -1,0 +1,41 @@
+/**
+ * What the WebAssembly helpers (dump/raw-wasm.ts, btf/type-scan.ts, core/name-index.ts) share:
+ * compiling an embedded module once per process, and growing a memory. Each helper's module
+ * is AssemblyScript under packages/core/assembly/, embedded as base64 by
+ * scripts/build-wasm.mjs.
+ */
+
+/** The parts of the WebAssembly API used here (this project's TS libs do not declare them). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+const PAGE = 65536;
+const compiled = new Map<string, object>();
+
+/** A new instance of the module in `base64` (compiled on first use), its exports as `T`. */
+export function instantiate<T>(base64: string): T {
+  let module = compiled.get(base64);
+  if (module === undefined) {
+    module = new wasm.Module(Buffer.from(base64, 'base64'));
+    compiled.set(base64, module);
+  }
+  return new wasm.Instance(module, {}).exports as T;
+}
+
+/**
+ * Grows `memory` to at least `bytes` (views of its old buffer are detached then); false past
+ * what a 32-bit memory holds.
+ */
+export function growTo(memory: WasmMemory, bytes: number): boolean {
+  if (bytes > 2 ** 32) return false;
+  const have = memory.buffer.byteLength;
+  if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+  return true;
+}
