@@ -67,13 +67,23 @@ export class ByteReader {
     this.pos += 8;
     return v;
   }
-  /** A u64 that must fit in a JS number (file offsets and sizes). */
+  /**
+   * A u64 that must fit in a JS number (file offsets and sizes). Read as two u32 halves: no
+   * BigInt per field (an object's symbols and sections have thousands of them).
+   */
   u64n(what = 'u64'): number {
     const at = this.pos;
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+    this.need(8, what);
+    const le = this.littleEndian;
+    const lo = this.view.getUint32(le ? at : at + 4, le);
+    const hi = this.view.getUint32(le ? at + 4 : at, le);
+    // Above 2^53 - 1 (hi past 21 bits) a double would round.
+    if (hi > 0x1fffff) {
+      const v = (BigInt(hi) << 32n) | BigInt(lo);
       throw errors.badHeader(this.abs(at), `${what} ${v} is too large`);
-    return Number(v);
+    }
+    this.pos = at + 8;
+    return hi * 0x100000000 + lo;
   }
 
   /** Zero-copy sub-slice [at, at+len), bounds checked; its reader keeps absolute offsets. */
