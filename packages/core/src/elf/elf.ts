@@ -427,8 +427,19 @@ function readCString(strtab: StringTable, off: number, fieldOffset: number, what
       `expected ${what} to be an offset inside ${strtab.name || 'the string table'} (${d.length} bytes), found ${off}`,
     );
   }
-  const end = d.indexOf(0, off);
-  if (end < 0)
+  // One loop finds the NUL and builds an ASCII name (ELF names nearly always are); anything
+  // else goes through the UTF-8 decoder. Cheaper than Buffer#indexOf + subarray + decode
+  // for the few dozen short names of each object a command parses.
+  let ascii = '';
+  let end = off;
+  for (; end < d.length; end++) {
+    const c = d[end] as number;
+    if (c === 0) return ascii;
+    if (c > 0x7f) break;
+    ascii += String.fromCharCode(c);
+  }
+  while (end < d.length && d[end] !== 0) end++;
+  if (end >= d.length)
     throw errors.badElf(strtab.offset + off, `expected ${what} to be NUL-terminated within its string table`);
   return utf8.decode(d.subarray(off, end));
 }
