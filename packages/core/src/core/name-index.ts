@@ -32,6 +32,13 @@ interface IndexExports {
   ): void;
 }
 
+/**
+ * One instance for the process, its memory grown to the largest BTF indexed and reused: a
+ * fresh instance per index paid for ~7 MB of new pages each time (a batch builds one per
+ * kernel).
+ */
+let indexer: IndexExports | undefined;
+
 /** The index of one group, or undefined for a BTF it does not take (split, built from objects). */
 export function buildIndexWasm(btf: Btf, declarations: boolean): IndexArrays | undefined {
   const records = btf.rawRecords;
@@ -42,9 +49,9 @@ export function buildIndexWasm(btf: Btf, declarations: boolean): IndexArrays | u
   const { words, offsets } = records;
   const strings = btf.strings;
   const align = (x: number) => Math.ceil(x / 8) * 8;
-  // A fresh instance: its memory starts zeroed, as the output arrays must.
-  const ix = instantiate<IndexExports>(NAME_INDEX_WASM);
-  const wordsAt = align(ix.memory.buffer.byteLength);
+  indexer ??= instantiate<IndexExports>(NAME_INDEX_WASM);
+  const ix = indexer;
+  const wordsAt = 0;
   const offsAt = wordsAt + align(words.byteLength);
   const strsAt = offsAt + align(offsets.byteLength);
   const headAt = strsAt + align(strings.length);
@@ -53,6 +60,8 @@ export function buildIndexWasm(btf: Btf, declarations: boolean): IndexArrays | u
   const lenAt = hashAt + align(n * 4);
   if (!growTo(ix.memory, lenAt + align(n * 4))) return undefined;
   const mem = ix.memory.buffer;
+  // The output arrays start zeroed (entries not indexed stay 0), as the JavaScript loop's do.
+  new Uint8Array(mem, headAt, lenAt + align(n * 4) - headAt).fill(0);
   new Uint32Array(mem, wordsAt, words.length).set(words);
   new Uint32Array(mem, offsAt, offsets.length).set(offsets);
   new Uint8Array(mem, strsAt, strings.length).set(strings);
