@@ -61,20 +61,6 @@ async function rebuild() {
   await buildCliBundle(OUT, started);
 }
 
-async function launch() {
-  if (bundleTime() < newestInput()) await rebuild();
-  const { runBundle } = require('../packages/core/bin/run-bundle.cjs');
-  return runBundle(OUT, process.argv.slice(2));
-}
+const { runBundleAsMain } = require('../packages/core/bin/run-bundle.cjs');
 
-launch().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(
-      `btfkit: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-    );
-    process.exitCode = 70;
-  },
-);
+runBundleAsMain(OUT, process.argv.slice(2), bundleTime() < newestInput() ? rebuild() : undefined);

@@ -60,4 +60,25 @@ async function runBundle(dir, argv) {
   }
 }
 
-module.exports = { runBundle };
+/**
+ * `runBundle` as a process's whole job, after `before` (a rebuild, say): its result becomes
+ * the exit code; an exception that is not a BtfkitError (those become messages and exit codes
+ * inside main) is a bug, reported as one with exit code 70 (EX_SOFTWARE).
+ */
+function runBundleAsMain(dir, argv, before) {
+  Promise.resolve(before)
+    .then(() => runBundle(dir, argv))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (e) => {
+        process.stderr.write(
+          `btfkit: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+        );
+        process.exitCode = 70;
+      },
+    );
+}
+
+module.exports = { runBundle, runBundleAsMain };

@@ -242,23 +242,12 @@ class RawPrinter {
     // member may name one long string), so chunks end inside records too.
     const bitfields = info >>> 31 === 1;
     for (let i = 0, m = p + 3; i < vlen; i++, m += 3) {
-      if (bitfields) this.bitfieldMember(w, m);
-      else this.member(w, m);
+      this.member(w, m, bitfields);
       o.maybeFlush();
     }
   }
 
-  private member(w: Uint32Array, m: number): void {
-    const o = this.out;
-    o.lit(L.memberStart);
-    this.name(w[m] as number);
-    o.lit(L.memberTypeId);
-    o.uint(w[m + 1] as number);
-    o.lit(L.bitsOffset);
-    o.uint(w[m + 2] as number);
-  }
-
-  private bitfieldMember(w: Uint32Array, m: number): void {
+  private member(w: Uint32Array, m: number, bitfields: boolean): void {
     const o = this.out;
     const off = w[m + 2] as number;
     o.lit(L.memberStart);
@@ -266,8 +255,8 @@ class RawPrinter {
     o.lit(L.memberTypeId);
     o.uint(w[m + 1] as number);
     o.lit(L.bitsOffset);
-    o.uint(off & 0xffffff);
-    if (off >>> 24 !== 0) {
+    o.uint(bitfields ? off & 0xffffff : off);
+    if (bitfields && off >>> 24 !== 0) {
       o.lit(L.bitfieldSize);
       o.uint(off >>> 24);
     }
