@@ -155,10 +155,10 @@ class RawPrinter {
         this.composite(w, p);
         break;
       case 6 /* ENUM */:
-        this.enum32(w, p);
+        this.enumeration(w, p, false);
         break;
       case 19 /* ENUM64 */:
-        this.enum64(w, p);
+        this.enumeration(w, p, true);
         break;
       case 7 /* FWD */:
         o.lit(info >>> 31 === 1 ? L.fwdUnion : L.fwdStruct);
@@ -262,44 +262,25 @@ class RawPrinter {
     }
   }
 
-  private enumHead(w: Uint32Array, p: number): void {
+  /** ENUM (`wide` false: name, value) and ENUM64 (`wide`: name, low, high) records. */
+  private enumeration(w: Uint32Array, p: number, wide: boolean): void {
     const o = this.out;
     const info = w[p + 1] as number;
-    o.lit(info >>> 31 === 1 ? L.signedEnc : L.unsignedEnc);
+    const vlen = info & 0xffffff;
+    const signed = info >>> 31 === 1;
+    o.lit(signed ? L.signedEnc : L.unsignedEnc);
     o.uint(w[p + 2] as number);
     o.lit(L.vlen);
-    o.uint(info & 0xffffff);
-  }
-
-  private enum32(w: Uint32Array, p: number): void {
-    const o = this.out;
-    this.enumHead(w, p);
-    const info = w[p + 1] as number;
-    const vlen = info & 0xffffff;
-    const signed = info >>> 31 === 1;
-    for (let i = 0, v = p + 3; i < vlen; i++, v += 2) {
+    o.uint(vlen);
+    for (let i = 0, v = p + 3; i < vlen; i++, v += wide ? 3 : 2) {
       o.maybeFlush();
       o.lit(L.memberStart);
       this.name(w[v] as number);
       o.lit(L.val);
+      if (wide) enum64(o, w[v + 1] as number, w[v + 2] as number, signed);
       // %d for signed enums, %u otherwise.
-      if (signed) o.int((w[v + 1] as number) | 0);
+      else if (signed) o.int((w[v + 1] as number) | 0);
       else o.uint(w[v + 1] as number);
-    }
-  }
-
-  private enum64(w: Uint32Array, p: number): void {
-    const o = this.out;
-    this.enumHead(w, p);
-    const info = w[p + 1] as number;
-    const vlen = info & 0xffffff;
-    const signed = info >>> 31 === 1;
-    for (let i = 0, v = p + 3; i < vlen; i++, v += 3) {
-      o.maybeFlush();
-      o.lit(L.memberStart);
-      this.name(w[v] as number);
-      o.lit(L.val);
-      enum64(o, w[v + 1] as number, w[v + 2] as number, signed);
     }
   }
 
