@@ -1,11 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errors } from '../errors/index.ts';
-import { xzByHelper } from './xz-helper.ts';
 
 /**
  * xz decompression with a bound known before anything is inflated. The binding we use
@@ -173,6 +170,16 @@ function useXzTool(bytes: Uint8Array): boolean {
   return force === 'tool' || bytes.length >= SPAWN_MIN_INPUT;
 }
 
+/**
+ * node:child_process, loaded on first use: only archives need it, and loading it (with the
+ * net and stream modules it pulls in) cost every other command ~2 ms of start-up.
+ */
+let childProcess: typeof import('node:child_process') | undefined;
+function processes(): typeof import('node:child_process') {
+  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  return childProcess;
+}
+
 type Lzma = {
   xz: { decompressSync(b: Uint8Array): Uint8Array; decompress(b: Uint8Array): Promise<Uint8Array> };
 };
@@ -214,7 +221,7 @@ export function xzDecompress(bytes: Uint8Array, file: string, max = DEFAULT_MAX_
   const size = checkedSize(bytes, file, max);
   if (useXzTool(bytes)) {
     // maxBuffer one past the declared size: a decoder producing more is stopped, not awaited.
-    const r = spawnSync('xz', ['-dc'], { input: bytes, maxBuffer: size + 1, env: xzEnv() });
+    const r = processes().spawnSync('xz', ['-dc'], { input: bytes, maxBuffer: size + 1, env: xzEnv() });
     if (!r.error && r.status === 0) return afterDecompress(r.stdout, size, file);
     const e = toolFailure(file, size, r.error, r.status, r.stderr?.toString() ?? '');
     if (e) throw e;
@@ -237,6 +244,7 @@ export async function xzDecompressAsync(
   if (useXzTool(bytes)) {
     // The helper shell first (cheap to start, never stalled by this thread); xz(1) directly
     // when that fails, to word the error or to find that there is no xz(1).
+    const { xzByHelper } = await import('./xz-helper.ts');
     const out = (await xzByHelper(bytes, size)) ?? (await xzToolAsync(bytes, size, file));
     if (out) return afterDecompress(out, size, file);
   }
@@ -262,12 +270,13 @@ function xzEnv(): NodeJS.ProcessEnv {
  * (from the page cache), and one that is larger than the chunk headers declared is refused.
  */
 function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uint8Array | undefined> {
-  const tmp = join(tmpdir(), `.btfkit-xz.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tag = ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+  const tmp = join(tmpdir(), `.btfkit-xz.${process.pid}.${tag}.tmp`);
   const fd = openSync(tmp, 'wx+', 0o600);
   // Unlinked at once: nothing is left behind whatever happens to this process.
   unlinkSync(tmp);
   return new Promise<Uint8Array | undefined>((resolve, reject) => {
-    const child = spawn('xz', ['-dc'], { env: xzEnv(), stdio: ['pipe', fd, 'pipe'] });
+    const child = processes().spawn('xz', ['-dc'], { env: xzEnv(), stdio: ['pipe', fd, 'pipe'] });
     const err: Buffer[] = [];
     let spawnError: NodeJS.ErrnoException | undefined;
     child.stderr?.on('data', (c: Buffer) => err.push(c));

@@ -15,8 +15,9 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
-import { minimizeKernelTask, parseObjects } from './kernel-job.ts';
+import { parseObjects } from './kernel-job.ts';
 import { fetchKernel } from './kernel-read.ts';
+import { minimizeKernelTask } from './kernel-task.ts';
 import type { Unsatisfied } from './minimize.ts';
 import type { JobResult, KernelTask, Timings, WorkerInit } from './protocol.ts';
 

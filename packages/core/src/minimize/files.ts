@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   close,
   closeSync,
@@ -14,9 +13,15 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { errors } from '../errors/index.ts';
 
-/** A temporary name next to `path` (same directory, so the final rename is atomic). */
+/**
+ * A temporary name next to `path` (same directory, so the final rename is atomic):
+ * `.<name>.<pid>.<8 hex>.tmp`, the form the batch's sweep of dead writers' temp files knows.
+ * Opened with O_EXCL, so the random part need only make collisions rare. (Math.random, not
+ * node:crypto: loading that cost every single-file command ~1 ms.)
+ */
 export function tempNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tag = ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${tag}.tmp`);
 }
 
 /**

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Btf } from '../btf/btf.ts';
 import { type BpfObject, parseBpfObject } from '../elf/object.ts';
-import { BtfkitError, errors } from '../errors/index.ts';
-import { decodeFetched, type FetchedKernel, readKernelTimed } from './kernel-read.ts';
+import { errors } from '../errors/index.ts';
+import { readKernelTimed } from './kernel-read.ts';
 import {
   encodeMinimized,
   encodeMinimizedSplit,
@@ -11,7 +10,7 @@ import {
   markObjects,
   type Unsatisfied,
 } from './minimize.ts';
-import type { JobResult, KernelTask, Timings } from './protocol.ts';
+import type { Timings } from './protocol.ts';
 
 /** Reads object files, turning a missing or unreadable file into an error naming it. */
 export function readObjectFiles(paths: readonly string[]): { file: string; bytes: Uint8Array }[] {
@@ -79,49 +78,7 @@ export function minimizeKernelFile(
   return minimizeDecoded(kernel, base, objects, opts, timings);
 }
 
-/** A batch worker's step: a kernel already read and inflated (kernel-read fetchKernel) → minimized bytes. */
-export function minimizeFetched(
-  fetched: FetchedKernel,
-  objects: readonly BpfObject[],
-  opts: MinimizeOptions,
-  timings: Timings,
-): KernelJobResult {
-  return minimizeDecoded(decodeFetched(fetched, undefined, timings), undefined, objects, opts, timings);
-}
-
-/**
- * One batch kernel, inflated by the batch's main thread, → the result message: minimized
- * bytes and their sha256, or the failure (a BtfkitError is the kernel's; anything else is
- * `internal`, a bug that stops the batch). Runs in a worker or, with one runner, inline.
- */
-export function minimizeKernelTask(
-  task: KernelTask,
-  objects: readonly BpfObject[],
-  bpftoolCompat: boolean,
-): JobResult {
-  try {
-    const out = minimizeFetched(
-      task.fetched,
-      objects,
-      { bpftoolCompat, release: task.release },
-      task.timings,
-    );
-    return {
-      index: task.index,
-      ok: true,
-      bytes: out.bytes,
-      sha256: createHash('sha256').update(out.bytes).digest('hex'),
-      unsatisfied: out.unsatisfied,
-      timings: out.timings,
-    };
-  } catch (e) {
-    const message =
-      e instanceof BtfkitError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
-    return { index: task.index, ok: false, error: message, internal: !(e instanceof BtfkitError) };
-  }
-}
-
-function minimizeDecoded(
+export function minimizeDecoded(
   kernel: { btf: Btf; release: string },
   base: Btf | undefined,
   objects: readonly BpfObject[],

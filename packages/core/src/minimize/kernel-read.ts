@@ -1,13 +1,10 @@
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
-import {
-  btfSourceFromBytes,
-  isXz,
-  readSingleBtfEntry,
-  releaseFromName,
-  xzDecompress,
-  xzDecompressAsync,
-} from '../kernels/index.ts';
+// The kernels/ modules themselves, not its index: that would bring in the tree lister (and
+// its glob library), which single-kernel commands never use.
+import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
+import { readSingleBtfEntry } from '../kernels/tar.ts';
+import { isXz, xzDecompress, xzDecompressAsync } from '../kernels/xz.ts';
 import { readInput } from './kernel-job.ts';
 import type { Timings } from './protocol.ts';
 

@@ -1,7 +1,8 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { minimizeKernelTask, parseObjects } from './kernel-job.ts';
+import { parseObjects } from './kernel-job.ts';
+import { minimizeKernelTask } from './kernel-task.ts';
 import type { KernelTask, WorkerInit } from './protocol.ts';
 
 /**
