@@ -176,7 +176,9 @@ function useXzTool(bytes: Uint8Array): boolean {
  */
 let childProcess: typeof import('node:child_process') | undefined;
 function processes(): typeof import('node:child_process') {
-  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  childProcess ??= createRequire(import.meta.url)(
+    'node:child_process',
+  ) as typeof import('node:child_process');
   return childProcess;
 }
 
