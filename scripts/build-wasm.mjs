@@ -21,16 +21,10 @@ export const MODULES = [
     what: 'The raw printer (dump/raw-wasm.ts)',
   },
   {
-    source: join(CORE, 'assembly/name-index.ts'),
-    target: join(CORE, 'src/core/name-index-wasm.ts'),
-    name: 'NAME_INDEX_WASM',
-    what: "The essential-name index's builder (core/name-index.ts)",
-  },
-  {
-    source: join(CORE, 'assembly/type-scan.ts'),
-    target: join(CORE, 'src/btf/type-scan-wasm.ts'),
-    name: 'TYPE_SCAN_WASM',
-    what: "scanTypes' fast path (btf/type-scan.ts)",
+    source: join(CORE, 'assembly/btf.ts'),
+    target: join(CORE, 'src/btf/btf-wasm.ts'),
+    name: 'BTF_WASM',
+    what: 'The type-section scan and the essential-name index builder (btf/btf-wasm-kit.ts)',
   },
 ];
 

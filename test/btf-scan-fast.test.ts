@@ -1,5 +1,5 @@
 /**
- * scanTypes' WebAssembly fast path (btf/type-scan.ts) against the JavaScript scan it stands in
+ * scanTypes' WebAssembly fast path (btf/btf-wasm-kit.ts) against the JavaScript scan it stands in
  * for: on every corpus kernel, and on seeded mutations and truncations of type sections, it
  * either declines or answers exactly what the JavaScript scan answers (record offsets,
  * largest name offset and type id), and it never accepts a section the JavaScript scan
@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { scanTypesFast } from '../packages/core/src/btf/btf-wasm-kit.ts';
 import { decodeBtf, encodeBtf } from '../packages/core/src/btf/index.ts';
 import { type ScanResult, scanTypesJs } from '../packages/core/src/btf/records.ts';
-import { scanTypesFast } from '../packages/core/src/btf/type-scan.ts';
 import { ByteReader } from '../packages/core/src/bytes/reader.ts';
 import { BtfkitError } from '../packages/core/src/errors/index.ts';
 import { objectFiles, readBtfOfObject, useKernelsAndScratch } from './fixtures/btf/corpus.ts';

@@ -33,6 +33,13 @@ describe('essential-name index: WebAssembly = JavaScript', () => {
       expectSameIndex(decodeBtf(readFileSync(path), { file: path }), release);
   });
 
+  it('a kernel indexed after another BTF was scanned (its words copied in again)', () => {
+    const [first, second] = [...corpus.raw.values()];
+    const a = decodeBtf(readFileSync(first as string), { file: first });
+    decodeBtf(readFileSync(second as string), { file: second });
+    expectSameIndex(a, `${first} after ${second}`);
+  });
+
   it('every corpus object, both groups', () => {
     for (const f of objectFiles()) expectSameIndex(decodeBtf(readBtfOfObject(f), { file: f }), f);
   });

@@ -1,8 +1,8 @@
 import type { ByteReader } from '../bytes/reader.ts';
 import { errors } from '../errors/index.ts';
 import type { LayoutEntry } from './btf.ts';
+import { scanTypesFast } from './btf-wasm-kit.ts';
 import { MAX_KNOWN_KIND } from './kinds.ts';
-import { scanTypesFast } from './type-scan.ts';
 import {
   type BtfType,
   type CompositeType,
@@ -239,7 +239,7 @@ export interface ScanResult {
  */
 export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): ScanResult {
   const words = toWords(r);
-  // WebAssembly first (type-scan.ts); what it does not take, the JavaScript scan scans or refuses.
+  // WebAssembly first (btf-wasm-kit.ts); what it does not take, the JavaScript scan scans or refuses.
   const fast = scanTypesFast(words, r.length);
   if (!fast) return scanTypesJs(r, layout, words);
   return {

@@ -1,5 +1,5 @@
 /**
- * What the WebAssembly helpers (dump/raw-wasm.ts, btf/type-scan.ts, core/name-index.ts) share:
+ * What the WebAssembly helpers (dump/raw-wasm.ts, btf/btf-wasm-kit.ts) share:
  * compiling an embedded module once per process, and growing a memory. Each helper's module
  * is AssemblyScript under packages/core/assembly/, embedded as base64 by
  * scripts/build-wasm.mjs.
