@@ -43,7 +43,7 @@ export function wasmPrints(btf: Btf): boolean {
  */
 export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): number {
   const records = btf.rawRecords;
-  if (records === undefined || btf.base !== undefined) return 0;
+  if (records === undefined || !wasmPrints(btf)) return 0;
   const printer = instantiate<PrinterExports>(RAW_PRINTER_WASM);
   const { memory } = printer;
   const { words } = records;

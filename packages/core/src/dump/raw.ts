@@ -228,15 +228,21 @@ class RawPrinter {
     o.uint(w[p + 2] as number);
   }
 
+  /** ` size=N vlen=M` and its kin: a field, its number, then the record's vlen. */
+  private head(field: Uint8Array, value: number, vlen: number): void {
+    const o = this.out;
+    o.lit(field);
+    o.uint(value);
+    o.lit(L.vlen);
+    o.uint(vlen);
+  }
+
   /** STRUCT and UNION: size, vlen, then one line per member. */
   private composite(w: Uint32Array, p: number): void {
     const o = this.out;
     const info = w[p + 1] as number;
     const vlen = info & 0xffffff;
-    o.lit(L.size);
-    o.uint(w[p + 2] as number);
-    o.lit(L.vlen);
-    o.uint(vlen);
+    this.head(L.size, w[p + 2] as number, vlen);
     // kflag: the offset word holds bitfield size (top 8 bits) and bit offset (low 24).
     // maybeFlush() per line here and below: a record's own output is unbounded (every
     // member may name one long string), so chunks end inside records too.
@@ -268,10 +274,7 @@ class RawPrinter {
     const info = w[p + 1] as number;
     const vlen = info & 0xffffff;
     const signed = info >>> 31 === 1;
-    o.lit(signed ? L.signedEnc : L.unsignedEnc);
-    o.uint(w[p + 2] as number);
-    o.lit(L.vlen);
-    o.uint(vlen);
+    this.head(signed ? L.signedEnc : L.unsignedEnc, w[p + 2] as number, vlen);
     for (let i = 0, v = p + 3; i < vlen; i++, v += wide ? 3 : 2) {
       o.maybeFlush();
       o.lit(L.memberStart);
@@ -287,10 +290,7 @@ class RawPrinter {
   private funcProto(w: Uint32Array, p: number): void {
     const o = this.out;
     const vlen = (w[p + 1] as number) & 0xffffff;
-    o.lit(L.retTypeId);
-    o.uint(w[p + 2] as number);
-    o.lit(L.vlen);
-    o.uint(vlen);
+    this.head(L.retTypeId, w[p + 2] as number, vlen);
     for (let i = 0, a = p + 3; i < vlen; i++, a += 2) {
       o.maybeFlush();
       o.lit(L.memberStart);
@@ -303,10 +303,7 @@ class RawPrinter {
   private datasec(w: Uint32Array, p: number): void {
     const o = this.out;
     const vlen = (w[p + 1] as number) & 0xffffff;
-    o.lit(L.size);
-    o.uint(w[p + 2] as number);
-    o.lit(L.vlen);
-    o.uint(vlen);
+    this.head(L.size, w[p + 2] as number, vlen);
     for (let i = 0, v = p + 3; i < vlen; i++, v += 3) {
       o.maybeFlush();
       const type = w[v] as number;

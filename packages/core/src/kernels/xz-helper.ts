@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { close, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { close, fstatSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { readFromStart, unlinkedTempFile } from './temp-file.ts';
 
 /**
  * xz(1) runs started by one long-lived /bin/sh instead of by this process.
@@ -109,26 +108,8 @@ function startHelper(): Helper {
   return h;
 }
 
-/** An unlinked temp file open for reading and writing. */
-function tempFd(): number {
-  const path = join(tmpdir(), `.btfkit-xz.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(path, 'wx+', 0o600);
-  unlinkSync(path);
-  return fd;
-}
-
 function writeAll(fd: number, bytes: Uint8Array): void {
   for (let n = 0; n < bytes.length; ) n += writeSync(fd, bytes, n, bytes.length - n, n);
-}
-
-function readAll(fd: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let n = 0; n < size; ) {
-    const r = readSync(fd, out, n, size - n, n);
-    if (r === 0) return out.subarray(0, n);
-    n += r;
-  }
-  return out;
 }
 
 /**
@@ -142,8 +123,8 @@ export async function xzByHelper(bytes: Uint8Array, size: number): Promise<Uint8
   const free = slot();
   const release = typeof free === 'function' ? free : await free;
   try {
-    input = tempFd();
-    output = tempFd();
+    input = unlinkedTempFile();
+    output = unlinkedTempFile();
     writeAll(input, bytes);
     helper ??= startHelper();
     const h = helper;
@@ -161,7 +142,7 @@ export async function xzByHelper(bytes: Uint8Array, size: number): Promise<Uint8
     if (status !== 0) return undefined;
     const got = fstatSync(output).size;
     if (got !== size) return undefined;
-    return readAll(output, got);
+    return readFromStart(output, got);
   } catch {
     return undefined;
   } finally {

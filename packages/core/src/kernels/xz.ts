@@ -1,8 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { errors } from '../errors/index.ts';
+import { readFromStart, unlinkedTempFile } from './temp-file.ts';
 
 /**
  * xz decompression with a bound known before anything is inflated. The binding we use
@@ -272,11 +271,7 @@ function xzEnv(): NodeJS.ProcessEnv {
  * (from the page cache), and one that is larger than the chunk headers declared is refused.
  */
 function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uint8Array | undefined> {
-  const tag = ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
-  const tmp = join(tmpdir(), `.btfkit-xz.${process.pid}.${tag}.tmp`);
-  const fd = openSync(tmp, 'wx+', 0o600);
-  // Unlinked at once: nothing is left behind whatever happens to this process.
-  unlinkSync(tmp);
+  const fd = unlinkedTempFile();
   return new Promise<Uint8Array | undefined>((resolve, reject) => {
     const child = processes().spawn('xz', ['-dc'], { env: xzEnv(), stdio: ['pipe', fd, 'pipe'] });
     const err: Buffer[] = [];
@@ -306,13 +301,7 @@ function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uin
         reject(toolFailure(file, size, tooMuch, status, ''));
         return;
       }
-      const out = new Uint8Array(got);
-      for (let n = 0; n < got; ) {
-        const r = readSync(fd, out, n, got - n, n);
-        if (r === 0) break;
-        n += r;
-      }
-      resolve(out);
+      resolve(readFromStart(fd, got));
     });
   }).finally(() => closeSync(fd));
 }
