@@ -25,15 +25,18 @@ export const MODULES = [
     target: join(CORE, 'src/btf/btf-wasm.ts'),
     name: 'BTF_WASM',
     what: 'The type-section scan and the essential-name index builder (btf/btf-wasm-kit.ts)',
+    // Its memory comes from btf-wasm-kit.ts: a kernel's file is read straight into a memory
+    // of its own and scanned and indexed where it lies.
+    flags: ['--importMemory'],
   },
 ];
 
 /** The WebAssembly binary an AssemblyScript source compiles to. */
-export async function compile(source) {
+export async function compile(source, flags = []) {
   const asc = (await import('assemblyscript/asc')).default;
   let binary;
   const { error, stderr } = await asc.main(
-    [source, '-O3', '--runtime', 'stub', '--noAssert', '--outFile', 'out.wasm'],
+    [source, '-O3', '--runtime', 'stub', '--noAssert', ...flags, '--outFile', 'out.wasm'],
     {
       writeFile(name, contents) {
         if (name.endsWith('.wasm')) binary = contents;
@@ -58,5 +61,5 @@ ${lines.map((l) => `  '${l}'`).join(' +\n')};
 }
 
 if (process.argv[1] === import.meta.filename) {
-  for (const m of MODULES) writeFileSync(m.target, moduleSource(m, await compile(m.source)));
+  for (const m of MODULES) writeFileSync(m.target, moduleSource(m, await compile(m.source, m.flags)));
 }

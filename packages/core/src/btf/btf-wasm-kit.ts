@@ -1,12 +1,17 @@
-import { growTo, instantiate, type WasmMemory } from '../wasm/instance.ts';
+import { growTo, instantiate, newMemory, type WasmMemory } from '../wasm/instance.ts';
 import { BTF_WASM } from './btf-wasm.ts';
 
 /**
  * The BTF WebAssembly module (packages/core/assembly/btf.ts): scanTypes' fast path and the
  * essential-name index builder, which a CLI run each executes once over a kernel's ~130k
- * records before V8 would have optimized the JavaScript versions. One instance for the
- * process; its memory grows to the largest BTF seen and is reused. The index of a BTF just
- * scanned is built over the words and offsets the scan left in memory.
+ * records before V8 would have optimized the JavaScript versions.
+ *
+ * Two ways in. A kernel file read with `residentBytes` lies in a memory of its own (an
+ * arena) with room after it for its scan and its indexes: the module works on it where it
+ * lies and hands back views, so nothing of the kernel is copied (on this kind of VM each
+ * 5 MB copy costs a few milliseconds). Anything else goes through one shared instance whose
+ * memory grows to the largest BTF seen: copied in, results copied out; the index of a BTF
+ * just scanned there is built over the words and offsets the scan left in memory.
  */
 
 /** What the scan found: record offsets, largest name offset and referenced type id. */
@@ -26,7 +31,6 @@ export interface IndexArrays {
 }
 
 interface BtfExports {
-  memory: WasmMemory;
   scan(words: number, bytes: number, offs: number): number;
   maxNameOff(): number;
   maxTypeRef(): number;
@@ -46,18 +50,79 @@ interface BtfExports {
   ): void;
 }
 
-let kit: BtfExports | undefined;
-/** Where the last scan left its section: still valid until the next scan. */
+/** An instance and the memory it works in. */
+interface Kit {
+  exports: BtfExports;
+  memory: WasmMemory;
+}
+
+/**
+ * A kernel file's own memory: the file at FILE_AT, then what the module writes (record
+ * offsets, then up to two indexes) bump-allocated from `top`. Sized for the worst case when
+ * made and never grown, so the views handed out (the file's bytes, which the decoded BTF
+ * keeps) stay valid; fresh memory is zeroed, so index arrays need no clearing.
+ */
+interface Arena extends Kit {
+  top: number;
+}
+
+const PAGE = 65536;
+/** Below this the module's own data (it has none today); BTF data starts here. */
+const FILE_AT = 4096;
+const align = (n: number) => Math.ceil(n / 8) * 8;
+/** Records are at least 12 bytes: a bound on the record count of `bytes` of types. */
+const maxRecords = (bytes: number) => Math.floor(bytes / 12) + 1;
+const hashSize = (n: number) => {
+  let size = 16;
+  while (size < n) size *= 2;
+  return size;
+};
+const indexBytes = (n: number) => hashSize(n) * 4 + 3 * align(n * 4);
+
+function newKit(memory: WasmMemory): Kit {
+  return { exports: instantiate<BtfExports>(BTF_WASM, { env: { memory } }), memory };
+}
+
+let shared: Kit | undefined;
+/** Where the last scan in the shared memory left its section: valid until the next one. */
 let lastScan:
   | { words: WeakRef<Uint32Array>; wordsAt: number; offsAt: number; count: number; end: number }
   | undefined;
+/** Arenas by their memory's buffer (which never changes: arenas do not grow). */
+const arenas = new WeakMap<ArrayBuffer, Arena>();
 
-const WORDS_AT = 4096;
-const align = (n: number) => Math.ceil(n / 8) * 8;
+/**
+ * `size` zeroed bytes in an arena of their own, for a kernel file to be read into (then
+ * decoded without copies); undefined when a 32-bit memory could not hold the file with its
+ * scan and indexes (the caller reads into ordinary memory).
+ */
+export function residentBytes(size: number): Uint8Array | undefined {
+  const records = maxRecords(size);
+  const total = FILE_AT + align(size) + align(records * 4) + 2 * indexBytes(records);
+  if (total > 2 ** 32) return undefined;
+  const memory = newMemory(Math.ceil(total / PAGE));
+  const arena: Arena = { ...newKit(memory), top: FILE_AT + align(size) };
+  arenas.set(memory.buffer, arena);
+  return new Uint8Array(memory.buffer, FILE_AT, size);
+}
 
-function instance(): BtfExports {
-  kit ??= instantiate<BtfExports>(BTF_WASM);
-  return kit;
+/** The arena `a` lies in, if every one of them lies in the same arena. */
+function arenaOf(...views: ArrayBufferView[]): Arena | undefined {
+  const arena = arenas.get(views[0]?.buffer as ArrayBuffer);
+  return arena && views.every((v) => v.buffer === arena.memory.buffer) ? arena : undefined;
+}
+
+/** Bump-allocates `bytes` in an arena; undefined if they do not fit (never, by its sizing). */
+function take(arena: Arena, bytes: number): number | undefined {
+  const at = arena.top;
+  if (at + bytes > arena.memory.buffer.byteLength) return undefined;
+  arena.top = at + align(bytes);
+  return at;
+}
+
+function sharedKit(): Kit {
+  shared ??= newKit(newMemory(1));
+  return shared;
 }
 
 /**
@@ -68,17 +133,30 @@ function instance(): BtfExports {
  */
 export function scanTypesFast(words: Uint32Array, byteLength: number): FastScan | undefined {
   if (byteLength > 2 ** 30) return undefined;
-  const k = instance();
+  const arena = arenaOf(words);
+  const offsAt = arena && take(arena, maxRecords(byteLength) * 4);
+  if (arena !== undefined && offsAt !== undefined) {
+    const { exports: k, memory } = arena;
+    const count = k.scan(words.byteOffset, byteLength, offsAt);
+    if (count === k.FAIL.value) return undefined;
+    return {
+      offs: new Uint32Array(memory.buffer, offsAt, count),
+      maxNameOff: k.maxNameOff() >>> 0,
+      maxTypeRef: k.maxTypeRef() >>> 0,
+    };
+  }
+  const { exports: k, memory } = sharedKit();
   lastScan = undefined;
-  const offsAt = WORDS_AT + align(byteLength);
-  const end = offsAt + (Math.floor(byteLength / 12) + 1) * 4;
-  growTo(k.memory, end);
-  new Uint32Array(k.memory.buffer, WORDS_AT, words.length).set(words);
-  const count = k.scan(WORDS_AT, byteLength, offsAt);
+  const wordsAt = FILE_AT;
+  const sharedOffsAt = wordsAt + align(byteLength);
+  const end = sharedOffsAt + maxRecords(byteLength) * 4;
+  growTo(memory, end);
+  new Uint32Array(memory.buffer, wordsAt, words.length).set(words);
+  const count = k.scan(wordsAt, byteLength, sharedOffsAt);
   if (count === k.FAIL.value) return undefined;
-  lastScan = { words: new WeakRef(words), wordsAt: WORDS_AT, offsAt, count, end: align(end) };
+  lastScan = { words: new WeakRef(words), wordsAt, offsAt: sharedOffsAt, count, end: align(end) };
   return {
-    offs: new Uint32Array(k.memory.buffer, offsAt, count).slice(),
+    offs: new Uint32Array(memory.buffer, sharedOffsAt, count).slice(),
     // u32 results arrive as signed i32.
     maxNameOff: k.maxNameOff() >>> 0,
     maxTypeRef: k.maxTypeRef() >>> 0,
@@ -87,8 +165,9 @@ export function scanTypesFast(words: Uint32Array, byteLength: number): FastScan 
 
 /**
  * names.ts buildIndex for a decoded non-split BTF (assembly/name-index.ts): records given by
- * `words` and `offsets`, names in `strings`. Over the last scan's memory when `words` is the
- * section it scanned (the usual case: a kernel is decoded, then indexed), else over a copy.
+ * `words` and `offsets`, names in `strings`. In place when all three lie in one arena; else
+ * over the last scan's memory when `words` is the section it scanned (a BTF decoded, then
+ * indexed), else over a copy.
  */
 export function buildIndexFast(
   words: Uint32Array,
@@ -96,10 +175,25 @@ export function buildIndexFast(
   strings: Uint8Array,
   declarations: boolean,
 ): IndexArrays | undefined {
-  const k = instance();
   const n = offsets.length;
-  let size = 16;
-  while (size < n) size *= 2;
+  const size = hashSize(n);
+  const arena = arenaOf(words, offsets, strings);
+  const headAt = arena && take(arena, indexBytes(n));
+  if (arena !== undefined && headAt !== undefined) {
+    return runBuild(
+      arena,
+      words.byteOffset,
+      offsets.byteOffset,
+      n,
+      strings,
+      strings.byteOffset,
+      declarations,
+      headAt,
+      size,
+    );
+  }
+
+  const kit = sharedKit();
   const scanned = lastScan !== undefined && lastScan.words.deref() === words && lastScan.count === n;
   let wordsAt: number;
   let offsAt: number;
@@ -109,25 +203,48 @@ export function buildIndexFast(
     strsAt = lastScan.end;
   } else {
     lastScan = undefined;
-    wordsAt = WORDS_AT;
+    wordsAt = FILE_AT;
     offsAt = wordsAt + align(words.byteLength);
     strsAt = offsAt + align(offsets.byteLength);
   }
-  const headAt = strsAt + align(strings.length);
-  const nextAt = headAt + size * 4;
-  const hashAt = nextAt + align(n * 4);
-  const lenAt = hashAt + align(n * 4);
-  const end = lenAt + align(n * 4);
-  if (!growTo(k.memory, end)) return undefined;
-  const mem = k.memory.buffer;
+  const sharedHeadAt = strsAt + align(strings.length);
+  const end = sharedHeadAt + indexBytes(n);
+  if (!growTo(kit.memory, end)) return undefined;
+  const mem = kit.memory.buffer;
   if (!scanned) {
     new Uint32Array(mem, wordsAt, words.length).set(words);
     new Uint32Array(mem, offsAt, n).set(offsets);
   }
   new Uint8Array(mem, strsAt, strings.length).set(strings);
   // The output arrays start zeroed (entries not indexed stay 0), as the JavaScript loop's do.
-  new Uint8Array(mem, headAt, end - headAt).fill(0);
-  k.build(
+  new Uint8Array(mem, sharedHeadAt, end - sharedHeadAt).fill(0);
+  const out = runBuild(kit, wordsAt, offsAt, n, strings, strsAt, declarations, sharedHeadAt, size);
+  // The shared memory is reused by the next BTF: the caller gets copies.
+  return {
+    head: out.head.slice(),
+    next: out.next.slice(),
+    hash: out.hash.slice(),
+    len: out.len.slice(),
+    mask: out.mask,
+  };
+}
+
+/** Runs the builder with its four output arrays laid out from `headAt`; views of them. */
+function runBuild(
+  kit: Kit,
+  wordsAt: number,
+  offsAt: number,
+  n: number,
+  strings: Uint8Array,
+  strsAt: number,
+  declarations: boolean,
+  headAt: number,
+  size: number,
+): IndexArrays {
+  const nextAt = headAt + size * 4;
+  const hashAt = nextAt + align(n * 4);
+  const lenAt = hashAt + align(n * 4);
+  kit.exports.build(
     wordsAt,
     offsAt,
     n,
@@ -140,11 +257,12 @@ export function buildIndexFast(
     hashAt,
     lenAt,
   );
+  const mem = kit.memory.buffer;
   return {
-    head: new Int32Array(mem, headAt, size).slice(),
-    next: new Int32Array(mem, nextAt, n).slice(),
-    hash: new Uint32Array(mem, hashAt, n).slice(),
-    len: new Uint32Array(mem, lenAt, n).slice(),
+    head: new Int32Array(mem, headAt, size),
+    next: new Int32Array(mem, nextAt, n),
+    hash: new Uint32Array(mem, hashAt, n),
+    len: new Uint32Array(mem, lenAt, n),
     mask: size - 1,
   };
 }

@@ -1,3 +1,4 @@
+import { decodeName } from '../bytes/text.ts';
 import { errors } from '../errors/index.ts';
 import { Kind } from './kinds.ts';
 import { TypeRecords } from './records.ts';
@@ -37,7 +38,6 @@ export interface BtfInit {
   base?: Btf;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf8Encoder = new TextEncoder();
 
 /**
@@ -168,7 +168,7 @@ export class Btf {
       throw errors.badString(0, `string offset ${off} is past the string section`);
     let end = this.strings.indexOf(0, local);
     if (end < 0) end = this.strings.length;
-    const s = decodeAscii(this.strings, local, end);
+    const s = decodeName(this.strings, local, end);
     this.strCache.set(off, s);
     return s;
   }
@@ -314,16 +314,4 @@ export function isMod(kind: number): boolean {
 
 export function isModOrTypedef(kind: number): boolean {
   return isMod(kind) || kind === Kind.Typedef;
-}
-
-/** Fast path for the (almost always ASCII) identifiers of BTF; falls back to UTF-8. */
-function decodeAscii(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start > 64) return utf8.decode(bytes.subarray(start, end));
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const c = bytes[i] as number;
-    if (c >= 0x80) return utf8.decode(bytes.subarray(start, end));
-    s += String.fromCharCode(c);
-  }
-  return s;
 }

@@ -62,6 +62,12 @@ export interface RelocateOptions {
    */
   allRecords?: boolean;
   /**
+   * With `allRecords`: leave the owning program unnamed ('?', the instruction counted from
+   * the section's start), so the object's programs are never read, as bpftool's btfgen
+   * never reads them. `owningProgram` names the owner of the few a caller reports.
+   */
+  skipPrograms?: boolean;
+  /**
    * Refuse access strings holding a negative index (clang writes `p[-1]` as 4294967295), as
    * bpftool 7.1.0's own libbpf does when recording ("parsing ... failed: -22"). Debian's
    * libbpf 1.1.2, which loads programs, accepts them. Default false.
@@ -195,7 +201,7 @@ export function relocateObject(
   opts: RelocateOptions = {},
 ): RelocateResult | DecideResult {
   const patch = opts.allRecords !== true;
-  const progs = programsOf(obj, patch);
+  const progs = !patch && opts.skipPrograms === true ? [] : programsOf(obj, patch);
   const relocations: Relocation<Outcome | Decision>[] = [];
   const programs = patch
     ? progs.map((p) => ({ name: p.name, section: p.section, insns: (p.insns as Insns).bytes }))
@@ -282,6 +288,24 @@ function walk(
     }
   }
   return false;
+}
+
+/**
+ * The program owning instruction `secInsn` of section `section` and the instruction's index
+ * within it, as the walk names them (for decisions made with `skipPrograms`).
+ */
+export function owningProgram(
+  obj: RelocatableObject,
+  section: string,
+  secInsn: number,
+): { prog: string; insn: number } | undefined {
+  const elfSec = obj.elf.sections.find((s) => s.name === section);
+  if (elfSec === undefined) return undefined;
+  const p = findProgram(
+    programsOf(obj, false).filter((q) => q.sectionIndex === elfSec.index),
+    secInsn,
+  );
+  return p && { prog: p.name, insn: secInsn - p.start };
 }
 
 /** The program with the greatest start at or before the instruction, if it contains it. */

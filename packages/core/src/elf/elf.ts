@@ -1,4 +1,5 @@
 import { ByteReader } from '../bytes/reader.ts';
+import { decodeName } from '../bytes/text.ts';
 import { errors, inFile } from '../errors/index.ts';
 
 /**
@@ -39,6 +40,8 @@ const RELA_SIZE = 24;
 export interface ElfSection {
   index: number;
   name: string;
+  /** sh_name: the name's offset in the section-name table. */
+  nameOff: number;
   type: number;
   flags: number;
   /** File offset of the section's bytes. */
@@ -254,60 +257,20 @@ function parse(bytes: Uint8Array, file: string | undefined): Elf {
     throw errors.badElf(62, `expected e_shstrndx below the section count ${shnum}, found ${shstrndx}`);
   }
 
-  const raw: Omit<ElfSection, 'name'>[] = [];
-  const nameOffs: number[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const at = shoff + i * SHDR_SIZE;
-    r.seek(at);
-    nameOffs.push(r.u32('sh_name'));
-    const stype = r.u32('sh_type');
-    const sflags = r.u64n('sh_flags');
-    r.u64('sh_addr');
-    const offset = r.u64n('sh_offset');
-    const size = r.u64n('sh_size');
-    const link = r.u32('sh_link');
-    const info = r.u32('sh_info');
-    const addralign = r.u64n('sh_addralign');
-    const entsize = r.u64n('sh_entsize');
-    let data: Uint8Array = EMPTY;
-    if (stype !== SHT.NOBITS && stype !== SHT.NULL && size > 0) {
-      if (offset > bytes.length || size > bytes.length - offset) {
-        throw errors.truncated(
-          offset,
-          size,
-          `data of section ${i} (sh_offset/sh_size in its header at ${at})`,
-          bytes.length - offset,
-        );
-      }
-      data = bytes.subarray(offset, offset + size);
-    }
-    raw.push({
-      index: i,
-      type: stype,
-      flags: sflags,
-      offset,
-      size,
-      link,
-      info,
-      entsize,
-      addralign,
-      data,
-      headerOffset: at,
-    });
-  }
-
-  const shstr = raw[shstrndx];
-  if (shstr === undefined) throw errors.badElf(62, `section ${shstrndx} (e_shstrndx) is missing`);
-  if (shstr.type !== SHT.STRTAB && shnum > 0) {
+  // The section-name table first, so each section is built once, with its name.
+  const shstr = readSectionHeader(r, bytes, shoff, shstrndx);
+  if (shstr.type !== SHT.STRTAB) {
     throw errors.badElf(
       shstr.headerOffset + 4,
       `expected SHT_STRTAB (3) for the section-name table, found ${shstr.type}`,
     );
   }
-  const sections: ElfSection[] = raw.map((s, i) => ({
-    ...s,
-    name: readCString(shstr, nameOffs[i] ?? 0, s.headerOffset, `name of section ${i}`),
-  }));
+  const sections: ElfSection[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const s = i === shstrndx ? shstr : readSectionHeader(r, bytes, shoff, i);
+    s.name = readCString(shstr, s.nameOff, s.headerOffset, `name of section ${i}`);
+    sections.push(s);
+  }
   return new Elf(
     bytes,
     littleEndian,
@@ -315,6 +278,49 @@ function parse(bytes: Uint8Array, file: string | undefined): Elf {
     sections,
     file,
   );
+}
+
+/** Section header `i` (its name still unread: `name` is filled in by the caller). */
+function readSectionHeader(r: ByteReader, bytes: Uint8Array, shoff: number, i: number): ElfSection {
+  const at = shoff + i * SHDR_SIZE;
+  r.seek(at);
+  const nameOff = r.u32('sh_name');
+  const type = r.u32('sh_type');
+  const flags = r.u64n('sh_flags');
+  r.pos += 8; // sh_addr: unused (relocatable objects have none)
+  const offset = r.u64n('sh_offset');
+  const size = r.u64n('sh_size');
+  const link = r.u32('sh_link');
+  const info = r.u32('sh_info');
+  const addralign = r.u64n('sh_addralign');
+  const entsize = r.u64n('sh_entsize');
+  let data: Uint8Array = EMPTY;
+  if (type !== SHT.NOBITS && type !== SHT.NULL && size > 0) {
+    if (offset > bytes.length || size > bytes.length - offset) {
+      throw errors.truncated(
+        offset,
+        size,
+        `data of section ${i} (sh_offset/sh_size in its header at ${at})`,
+        bytes.length - offset,
+      );
+    }
+    data = bytes.subarray(offset, offset + size);
+  }
+  return {
+    index: i,
+    name: '',
+    type,
+    flags,
+    offset,
+    size,
+    link,
+    info,
+    entsize,
+    addralign,
+    data,
+    headerOffset: at,
+    nameOff,
+  };
 }
 
 function readSymbols(elf: Elf, sec: ElfSection): ElfSymbol[] {
@@ -410,8 +416,6 @@ function readRelocations(elf: Elf, rel: ElfSection, out: ElfRelocation[]): void 
   }
 }
 
-const utf8 = new TextDecoder('utf-8');
-
 interface StringTable {
   data: Uint8Array;
   offset: number;
@@ -427,21 +431,10 @@ function readCString(strtab: StringTable, off: number, fieldOffset: number, what
       `expected ${what} to be an offset inside ${strtab.name || 'the string table'} (${d.length} bytes), found ${off}`,
     );
   }
-  // One loop finds the NUL and builds an ASCII name (ELF names nearly always are); anything
-  // else goes through the UTF-8 decoder. Cheaper than Buffer#indexOf + subarray + decode
-  // for the few dozen short names of each object a command parses.
-  let ascii = '';
-  let end = off;
-  for (; end < d.length; end++) {
-    const c = d[end] as number;
-    if (c === 0) return ascii;
-    if (c > 0x7f) break;
-    ascii += String.fromCharCode(c);
-  }
-  while (end < d.length && d[end] !== 0) end++;
-  if (end >= d.length)
+  const end = d.indexOf(0, off);
+  if (end < 0)
     throw errors.badElf(strtab.offset + off, `expected ${what} to be NUL-terminated within its string table`);
-  return utf8.decode(d.subarray(off, end));
+  return decodeName(d, off, end);
 }
 
 const EMPTY = new Uint8Array(0);

@@ -31,7 +31,8 @@ export interface BpfObject {
   elf: Elf;
   btf: Btf;
   ext: BtfExt | undefined;
-  programs: BpfProgram[];
+  /** Read on first use (an error in them surfaces then, naming the file). */
+  readonly programs: BpfProgram[];
   littleEndian: boolean;
 }
 
@@ -55,7 +56,20 @@ function parseObject(bytes: Uint8Array, file: string | undefined): BpfObject {
     extSec === undefined || extSec.data.length === 0
       ? undefined
       : parseBtfExt(extSec.data, { file, fileOffset: extSec.offset, littleEndian: elf.littleEndian });
-  return { file, elf, btf, ext, programs: findPrograms(elf), littleEndian: elf.littleEndian };
+  // Programs are read on first use: the minimizer, like bpftool's btfgen, needs only .BTF and
+  // .BTF.ext, and an object's symbols are most of what parsing it would allocate.
+  let programs: BpfProgram[] | undefined;
+  return {
+    file,
+    elf,
+    btf,
+    ext,
+    get programs() {
+      programs ??= file === undefined ? findPrograms(elf) : inFile(file, () => findPrograms(elf));
+      return programs;
+    },
+    littleEndian: elf.littleEndian,
+  };
 }
 
 /**

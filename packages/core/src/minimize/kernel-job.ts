@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Btf } from '../btf/btf.ts';
 import { type BpfObject, parseBpfObject } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
+import { readInput } from '../io/input.ts';
 import { readKernelTimed } from './kernel-read.ts';
 import {
   encodeMinimized,
@@ -15,21 +15,6 @@ import type { Timings } from './protocol.ts';
 /** Reads object files, turning a missing or unreadable file into an error naming it. */
 export function readObjectFiles(paths: readonly string[]): { file: string; bytes: Uint8Array }[] {
   return paths.map((file) => ({ file, bytes: readInput(file, 'BPF object') }));
-}
-
-export function readInput(file: string, what: string): Uint8Array {
-  try {
-    const b = readFileSync(file);
-    // A plain Uint8Array that owns its memory (a batch transfers it to a worker). A file
-    // read into a buffer of its own is used as it is (copying a 5 MB kernel costs more than
-    // reading it); a small one may sit in Node's shared pool, and is copied out of it.
-    if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return new Uint8Array(b.buffer);
-    return new Uint8Array(b);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw errors.notFound(file, `${what} not found`);
-    throw errors.io(file, `cannot read ${what}: ${(e as Error).message}`);
-  }
 }
 
 /**
@@ -54,6 +39,8 @@ export interface KernelJobOptions extends MinimizeOptions {
   base?: string;
   /** With `base`: emit a split BTF over a minimized base instead of one flat BTF. */
   splitOutput?: boolean;
+  /** The kernel file, already read (kernel-read.ts startKernelRead), and how long that took. */
+  kernelRead?: { bytes: Uint8Array; ms: number };
 }
 
 export interface KernelJobResult {
@@ -74,7 +61,7 @@ export function minimizeKernelFile(
   let base: Btf | undefined;
   const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
   if (opts.base !== undefined) base = readKernelTimed(opts.base, undefined, timings).btf;
-  const kernel = readKernelTimed(path, base, timings);
+  const kernel = readKernelTimed(path, base, timings, opts.kernelRead);
   return minimizeDecoded(kernel, base, objects, opts, timings);
 }
 

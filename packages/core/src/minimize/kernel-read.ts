@@ -1,11 +1,11 @@
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
+import { readInput, readResidentInput, readResidentInputAsync } from '../io/input.ts';
 // The kernels/ modules themselves, not its index: that would bring in the tree lister (and
 // its glob library), which single-kernel commands never use.
 import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
 import { readSingleBtfEntry } from '../kernels/tar.ts';
 import { isXz, xzDecompress, xzDecompressAsync } from '../kernels/xz.ts';
-import { readInput } from './kernel-job.ts';
 import type { Timings } from './protocol.ts';
 
 /**
@@ -13,21 +13,39 @@ import type { Timings } from './protocol.ts';
  * /sys/kernel/btf/vmlinux), timing read, decompress and decode apart for the batch report.
  * kernels/readBtfSource does decompress + decode in one call, so an archive is taken apart
  * here with its lower-level pieces: xz → the single `<release>.btf` tar entry → decode.
- * `base` makes it a module's split BTF.
+ * `base` makes it a module's split BTF. `read` is the file's bytes when already read
+ * (startKernelRead) and how long that took.
  */
 export function readKernelTimed(
   path: string,
   base: Btf | undefined,
   timings: Timings,
+  read?: { bytes: Uint8Array; ms: number },
 ): { btf: Btf; release: string } {
   let t = performance.now();
-  const bytes = readInput(path, 'kernel BTF');
-  timings.read += performance.now() - t;
+  const bytes = read?.bytes ?? readResidentInput(path, 'kernel BTF');
+  timings.read += read?.ms ?? performance.now() - t;
   t = performance.now();
   const archive = isXz(bytes);
   const fetched = archive ? unpackArchive(path, xzDecompress(bytes, path)) : { path, bytes };
   if (archive) timings.decompress += performance.now() - t;
   return decodeFetched(fetched, base, timings);
+}
+
+/**
+ * Starts reading a kernel file in the thread pool (io/input.ts readResidentInputAsync), for
+ * readKernelTimed to take over: the caller parses its objects meanwhile. A missing file
+ * throws now; a failed read rejects when awaited.
+ */
+export function startKernelRead(path: string): Promise<{ bytes: Uint8Array; ms: number }> {
+  const t = performance.now();
+  const pending = readResidentInputAsync(path, 'kernel BTF').then((bytes) => ({
+    bytes,
+    ms: performance.now() - t,
+  }));
+  // Awaited only after the objects are parsed, which may fail first: not an unhandled rejection.
+  pending.catch(() => undefined);
+  return pending;
 }
 
 /** A kernel's BTF source bytes, out of its archive if it came in one. */

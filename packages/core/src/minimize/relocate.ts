@@ -1,6 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
-import { isFailed, isPoisoned, relocateObject } from '../core/relocate.ts';
+import { isFailed, isPoisoned, owningProgram, relocateObject } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
+import { BtfkitError } from '../errors/index.ts';
 import type { TargetSpec } from './marks.ts';
 
 /** One relocation record as bpftool's btfgen sees it, and what the kernel made of it. */
@@ -24,16 +25,33 @@ export interface RelocationDecision {
  * bpftool's btfgen_record_obj, which is the CO-RE engine's `allRecords` walk: every record of
  * every section (no program or autoload filtering), candidates from the kernel only, one
  * pruned candidate cache per object, libbpf's calculation and ambiguity checks, stopping at
- * the first error. This only adapts the engine's answer to the minimizer's shape.
+ * the first error. This only adapts the engine's answer to the minimizer's shape. Like btfgen,
+ * it does not read the object's programs: only a decision that gets reported (an error or a
+ * poison) is given its owning program's name.
  */
 export function decideAll(obj: BpfObject, kernel: Btf, release?: string): RelocationDecision[] {
-  const { relocations } = relocateObject(obj, kernel, { allRecords: true, release });
+  const { relocations } = relocateObject(obj, kernel, { allRecords: true, skipPrograms: true, release });
   return relocations.map((r) => {
-    const base = { prog: r.prog, section: r.section, relo: r.relo, kind: r.kindNumber, cPath: r.cPath };
     const o = r.outcome;
+    const reported = isFailed(o) || isPoisoned(o);
+    const prog = reported ? (ownerName(obj, r.section, r.insn) ?? r.prog) : r.prog;
+    const base = { prog, section: r.section, relo: r.relo, kind: r.kindNumber, cPath: r.cPath };
     if (isFailed(o)) return { ...base, outcome: 'error', message: o.error };
     const targetSpec = r.targetSpec ? { rootId: r.targetSpec.rootId, raw: r.targetSpec.raw } : undefined;
     if (isPoisoned(o)) return { ...base, targetSpec, outcome: 'poisoned', message: o.reason };
     return { ...base, targetSpec, outcome: 'patched' };
   });
+}
+
+/**
+ * The owning program's name, or undefined when no program owns the instruction or the
+ * programs cannot be read (the minimizer, like btfgen, needs only .BTF and .BTF.ext).
+ */
+function ownerName(obj: BpfObject, section: string, secInsn: number): string | undefined {
+  try {
+    return owningProgram(obj, section, secInsn)?.prog;
+  } catch (e) {
+    if (e instanceof BtfkitError) return undefined;
+    throw e;
+  }
 }

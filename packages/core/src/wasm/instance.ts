@@ -13,6 +13,7 @@ export interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -20,13 +21,18 @@ const PAGE = 65536;
 const compiled = new Map<string, object>();
 
 /** A new instance of the module in `base64` (compiled on first use), its exports as `T`. */
-export function instantiate<T>(base64: string): T {
+export function instantiate<T>(base64: string, imports: object = {}): T {
   let module = compiled.get(base64);
   if (module === undefined) {
     module = new wasm.Module(Buffer.from(base64, 'base64'));
     compiled.set(base64, module);
   }
-  return new wasm.Instance(module, {}).exports as T;
+  return new wasm.Instance(module, imports).exports as T;
+}
+
+/** A new memory of `pages` 64 KiB pages, for a module that imports its memory. */
+export function newMemory(pages: number): WasmMemory {
+  return new wasm.Memory({ initial: pages });
 }
 
 /**

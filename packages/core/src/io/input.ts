@@ -1,0 +1,108 @@
+import { closeSync, fstatSync, openSync, read, readFileSync, readSync } from 'node:fs';
+import { residentBytes } from '../btf/btf-wasm-kit.ts';
+import { errors } from '../errors/index.ts';
+
+/**
+ * Reading the files a user names (kernels, objects) whole, with a missing or unreadable
+ * file turned into an error that names it ("<what> not found", "cannot read <what>: ...").
+ */
+
+/** The file's bytes in a plain Uint8Array that owns its memory (a batch may transfer it). */
+export function readInput(file: string, what: string): Uint8Array {
+  let b: Buffer;
+  try {
+    b = readFileSync(file);
+  } catch (e) {
+    throw inputError(file, what, e as Error);
+  }
+  // A file read into a buffer of its own is used as it is (copying a 5 MB kernel costs more
+  // than reading it); a small one may sit in Node's shared pool, and is copied out of it.
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return new Uint8Array(b.buffer);
+  return new Uint8Array(b);
+}
+
+/**
+ * readInput for a kernel BTF, read straight into a BTF arena (btf/btf-wasm-kit.ts
+ * `residentBytes`), where the decoder's WebAssembly scans and indexes it without copying
+ * it. The bytes cannot be transferred to another thread. What is not a regular file of
+ * known size, or ends before that size, is read by readInput.
+ */
+export function readResidentInput(file: string, what: string): Uint8Array {
+  const f = openSized(file, what);
+  if (f === undefined) return readInput(file, what);
+  try {
+    const out = allocate(f.size);
+    for (let n = 0; n < f.size; ) {
+      const got = readSync(f.fd, out, n, f.size - n, n);
+      if (got === 0) return readInput(file, what);
+      n += got;
+    }
+    return out;
+  } catch (e) {
+    throw inputError(file, what, e as Error);
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/**
+ * readResidentInput with the reading done in libuv's thread pool, so that this thread can
+ * parse objects meanwhile. The file is opened now: a missing one fails the call, not the
+ * promise, and one that is not a regular file of known size is read now.
+ */
+export function readResidentInputAsync(file: string, what: string): Promise<Uint8Array> {
+  const f = openSized(file, what);
+  if (f === undefined) return Promise.resolve(readInput(file, what));
+  const { fd, size } = f;
+  const out = allocate(size);
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const finish = (err: Error | null, complete: boolean) => {
+      closeSync(fd);
+      if (err) return reject(inputError(file, what, err));
+      try {
+        resolve(complete ? out : readInput(file, what));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const from = (n: number) => {
+      if (n === size) return finish(null, true);
+      read(fd, out, n, size - n, n, (err, got) => {
+        if (err) finish(err, false);
+        else if (got === 0) finish(null, false);
+        else from(n + got);
+      });
+    };
+    from(0);
+  });
+}
+
+/** The open file and its size; undefined (closed again) if it is not a regular file of known size. */
+function openSized(file: string, what: string): { fd: number; size: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw inputError(file, what, e as Error);
+  }
+  let size: number;
+  try {
+    const st = fstatSync(fd);
+    size = st.isFile() ? st.size : 0;
+  } catch (e) {
+    closeSync(fd);
+    throw inputError(file, what, e as Error);
+  }
+  if (size > 0 && size <= 2 ** 31) return { fd, size };
+  closeSync(fd);
+  return undefined;
+}
+
+function allocate(size: number): Uint8Array {
+  return residentBytes(size) ?? new Uint8Array(size);
+}
+
+function inputError(file: string, what: string, e: Error) {
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') return errors.notFound(file, `${what} not found`);
+  return errors.io(file, `cannot read ${what}: ${e.message}`);
+}
