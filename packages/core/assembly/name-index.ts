@@ -16,11 +16,6 @@ const UNDERSCORE: u32 = 0x5f;
 let strs: usize = 0;
 let strLen: u32 = 0;
 
-/** Byte `i` of the string section, or 256 past its end (matches no byte). */
-@inline
-function at(i: u32): u32 {
-  return i < strLen ? <u32>load<u8>(strs + <usize>i) : 256;
-}
 
 /**
  * Indexes records [0, count): those with a name, of the declaration kinds (FUNC, VAR,
@@ -50,9 +45,14 @@ export function build(
     const decl: u32 = kind == 12 || kind == 14 || kind == 15 || kind == 17 ? 1 : 0;
     if (decl != declarations) continue;
     if (nameOff >= strLen) continue;
-    // One pass: FNV-1a of the whole name, remembered after each byte that precedes a
-    // separator (a non-underscore, `___`, then neither an underscore nor the end).
+    // One pass: FNV-1a of the whole name, and of the essential name when a flavor separator
+    // (a non-underscore, exactly `___`, then another non-underscore) has been seen: the hash
+    // after the last non-underscore byte is kept, and a byte that ends a run of exactly three
+    // underscores with one such byte before it makes that hash the essential one so far.
     let h = FNV_OFFSET;
+    let beforeRun = FNV_OFFSET;
+    let run: u32 = 0;
+    let seenPlain = false;
     let essH: u32 = 0;
     let essEnd: i64 = -1;
     let j = nameOff;
@@ -60,18 +60,17 @@ export function build(
       const c = <u32>load<u8>(strs + <usize>j);
       if (c == 0) break;
       h = (h ^ c) * FNV_PRIME;
-      if (
-        c != UNDERSCORE &&
-        at(j + 1) == UNDERSCORE &&
-        at(j + 2) == UNDERSCORE &&
-        at(j + 3) == UNDERSCORE &&
-        j + 4 < strLen &&
-        at(j + 4) != UNDERSCORE &&
-        at(j + 4) != 0
-      ) {
-        essH = h;
-        essEnd = <i64>j + 1;
+      if (c == UNDERSCORE) {
+        run++;
+        continue;
       }
+      if (run == 3 && seenPlain) {
+        essH = beforeRun;
+        essEnd = <i64>j - 3;
+      }
+      run = 0;
+      seenPlain = true;
+      beforeRun = h;
     }
     let hv: u32;
     let lv: u32;
