@@ -2,14 +2,14 @@
  * scanTypes' WebAssembly fast path (btf/btf-wasm-kit.ts) against the JavaScript scan it stands in
  * for: on every corpus kernel, and on seeded mutations and truncations of type sections, it
  * either declines or answers exactly what the JavaScript scan answers (record offsets,
- * largest name offset and type id), and it never accepts a section the JavaScript scan
- * refuses.
+ * largest name offset and type id, whether every FUNC refers to a FUNC_PROTO), and it never
+ * accepts a section the JavaScript scan refuses.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scanTypesFast } from '../packages/core/src/btf/btf-wasm-kit.ts';
-import { decodeBtf, encodeBtf } from '../packages/core/src/btf/index.ts';
+import { decodeBtf, encodeBtf, Kind } from '../packages/core/src/btf/index.ts';
 import { type ScanResult, scanTypesJs } from '../packages/core/src/btf/records.ts';
 import { ByteReader } from '../packages/core/src/bytes/reader.ts';
 import { BtfkitError } from '../packages/core/src/errors/index.ts';
@@ -40,6 +40,17 @@ function offsetsOf(scan: ScanResult): number[] {
   return Array.from({ length: scan.records.count }, (_, i) => scan.records.wordAt(i));
 }
 
+/** libbpf's rule, from the JavaScript scan's records: every FUNC refers to a FUNC_PROTO (ids from 1). */
+function funcProtosOk(scan: ScanResult): boolean {
+  const { records } = scan;
+  for (let i = 0; i < records.count; i++) {
+    if (records.kind(i) !== Kind.Func) continue;
+    const ref = records.words[records.wordAt(i) + 2] as number;
+    if (ref < 1 || ref > records.count || records.kind(ref - 1) !== Kind.FuncProto) return false;
+  }
+  return true;
+}
+
 /** Both scans of one section: the fast one may decline, else both agree; a refusal is both's. */
 function compare(section: Uint8Array, littleEndian: boolean): 'fast' | 'declined' | 'refused' {
   let js: ScanResult | undefined;
@@ -57,6 +68,7 @@ function compare(section: Uint8Array, littleEndian: boolean): 'fast' | 'declined
   expect(Array.from(fast.offs)).toEqual(offsetsOf(js));
   expect(fast.maxNameOff).toBe(js.maxNameOff);
   expect(fast.maxTypeRef).toBe(js.maxTypeRef);
+  expect(fast.funcProtosOk).toBe(funcProtosOk(js));
   return 'fast';
 }
 
@@ -78,6 +90,31 @@ describe('scanTypes fast path = the JavaScript scan', () => {
     const { section, littleEndian } = typeSection(be);
     expect(littleEndian).toBe(false);
     expect(compare(section, littleEndian)).toBe('fast');
+  });
+
+  it('a FUNC pointed at something other than a FUNC_PROTO: taken, not vouched for, and decode refuses it', () => {
+    const bytes = readBtfOfObject(objectFiles()[0] as string).slice();
+    const btf = decodeBtf(bytes);
+    const h = btf.header;
+    if (!h) throw new Error('no header');
+    const start = h.hdrLen + h.typeOff;
+    const js = scanTypesJs(new ByteReader(bytes.subarray(start, start + h.typeLen), true), undefined);
+    const func = Array.from({ length: js.records.count }, (_, i) => i).find(
+      (i) => js.records.kind(i) === Kind.Func,
+    );
+    const notProto = Array.from({ length: js.records.count }, (_, i) => i).find(
+      (i) => js.records.kind(i) !== Kind.FuncProto,
+    );
+    if (func === undefined || notProto === undefined) throw new Error('no FUNC');
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(
+      start + js.records.wordAt(func) * 4 + 8,
+      notProto + 1,
+      true,
+    );
+    const section = bytes.slice(start, start + h.typeLen);
+    expect(compare(section, true)).toBe('fast');
+    expect(scanTypesFast(hostWords(section, true), section.length)?.funcProtosOk).toBe(false);
+    expect(() => decodeBtf(bytes)).toThrow(/FUNC_PROTO|func_proto/i);
   });
 
   it('seeded mutations and truncations of type sections never make it accept what the JS scan refuses', () => {

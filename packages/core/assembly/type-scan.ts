@@ -140,3 +140,21 @@ export function scan(words: usize, bytes: u32, offs: usize): u32 {
   maxRef = refs;
   return count;
 }
+
+/**
+ * libbpf's sanity rule that a FUNC refers to a FUNC_PROTO, over the `count` records a scan
+ * left at `offs` (the first has id `firstId`): 1 when every FUNC's target is one of these
+ * records and a FUNC_PROTO. 0 says only "not shown here" (a target in a base BTF, or a
+ * violation): decode.ts then checks in JavaScript, which finds and words the violation.
+ */
+export function funcProtosOk(words: usize, offs: usize, count: u32, firstId: u32): u32 {
+  for (let i: u32 = 0; i < count; i++) {
+    const w = words + (<usize>load<u32>(offs + (<usize>i << 2)) << 2);
+    if (((load<u32>(w, 4) >>> 24) & 0x7f) != 12) continue;
+    const ref = load<u32>(w, 8);
+    if (ref < firstId || ref - firstId >= count) return 0;
+    const t = words + (<usize>load<u32>(offs + (<usize>(ref - firstId) << 2)) << 2);
+    if (((load<u32>(t, 4) >>> 24) & 0x7f) != 13) return 0;
+  }
+  return 1;
+}

@@ -19,6 +19,8 @@ export interface FastScan {
   offs: Uint32Array;
   maxNameOff: number;
   maxTypeRef: number;
+  /** Every FUNC refers to a FUNC_PROTO among these records (false: not shown, see type-scan.ts). */
+  funcProtosOk: boolean;
 }
 
 /** names.ts's index arrays (see EssentialIndex there). */
@@ -32,6 +34,7 @@ export interface IndexArrays {
 
 interface BtfExports {
   scan(words: number, bytes: number, offs: number): number;
+  funcProtosOk(words: number, offs: number, count: number, firstId: number): number;
   maxNameOff(): number;
   maxTypeRef(): number;
   FAIL: { value: number };
@@ -127,39 +130,49 @@ function sharedKit(): Kit {
 
 /**
  * scanTypes' fast path (assembly/type-scan.ts): the answer for a type section given as
- * host-order `words` (`byteLength` bytes), or undefined when it does not take the section;
- * then scanTypes scans in JavaScript, which words errors and reads layout-described kinds.
- * It accepts only what the JavaScript scan accepts.
+ * host-order `words` (`byteLength` bytes) whose first record has id `firstId`, or undefined
+ * when it does not take the section; then scanTypes scans in JavaScript, which words errors
+ * and reads layout-described kinds. It accepts only what the JavaScript scan accepts.
  */
-export function scanTypesFast(words: Uint32Array, byteLength: number): FastScan | undefined {
+export function scanTypesFast(words: Uint32Array, byteLength: number, firstId = 1): FastScan | undefined {
   if (byteLength > 2 ** 30) return undefined;
   const arena = arenaOf(words);
   const offsAt = arena && take(arena, maxRecords(byteLength) * 4);
   if (arena !== undefined && offsAt !== undefined) {
-    const { exports: k, memory } = arena;
-    const count = k.scan(words.byteOffset, byteLength, offsAt);
-    if (count === k.FAIL.value) return undefined;
-    return {
-      offs: new Uint32Array(memory.buffer, offsAt, count),
-      maxNameOff: k.maxNameOff() >>> 0,
-      maxTypeRef: k.maxTypeRef() >>> 0,
-    };
+    const count = arena.exports.scan(words.byteOffset, byteLength, offsAt);
+    const found = scanned(arena, words.byteOffset, offsAt, count, firstId);
+    return found && { ...found, offs: new Uint32Array(arena.memory.buffer, offsAt, count) };
   }
-  const { exports: k, memory } = sharedKit();
+  const kit = sharedKit();
   lastScan = undefined;
   const wordsAt = FILE_AT;
   const sharedOffsAt = wordsAt + align(byteLength);
   const end = sharedOffsAt + maxRecords(byteLength) * 4;
-  growTo(memory, end);
-  new Uint32Array(memory.buffer, wordsAt, words.length).set(words);
-  const count = k.scan(wordsAt, byteLength, sharedOffsAt);
-  if (count === k.FAIL.value) return undefined;
+  growTo(kit.memory, end);
+  new Uint32Array(kit.memory.buffer, wordsAt, words.length).set(words);
+  const count = kit.exports.scan(wordsAt, byteLength, sharedOffsAt);
+  const found = scanned(kit, wordsAt, sharedOffsAt, count, firstId);
+  if (!found) return undefined;
   lastScan = { words: new WeakRef(words), wordsAt, offsAt: sharedOffsAt, count, end: align(end) };
+  // The shared memory is reused by the next BTF: the caller gets a copy.
+  return { ...found, offs: new Uint32Array(kit.memory.buffer, sharedOffsAt, count).slice() };
+}
+
+/** What a scan that returned `count` found besides its offsets; undefined if it failed. */
+function scanned(
+  kit: Kit,
+  wordsAt: number,
+  offsAt: number,
+  count: number,
+  firstId: number,
+): Omit<FastScan, 'offs'> | undefined {
+  const k = kit.exports;
+  if (count === k.FAIL.value) return undefined;
   return {
-    offs: new Uint32Array(memory.buffer, sharedOffsAt, count).slice(),
     // u32 results arrive as signed i32.
     maxNameOff: k.maxNameOff() >>> 0,
     maxTypeRef: k.maxTypeRef() >>> 0,
+    funcProtosOk: k.funcProtosOk(wordsAt, offsAt, count, firstId) === 1,
   };
 }
 

@@ -78,7 +78,7 @@ function decode(bytes: Uint8Array, opts: DecodeOptions): Btf {
   checkStrings(strings, r.abs(strStart), opts.base !== undefined);
 
   const typeReader = r.slice(typeStart, header.typeLen, 'type section');
-  const scan = scanTypes(typeReader, layout ?? opts.base?.layout);
+  const scan = scanTypes(typeReader, layout ?? opts.base?.layout, opts.base ? opts.base.typeCount : 1);
   const records = scan.records;
 
   const btf = new Btf({ types: records, strings, littleEndian, header, layout, base: opts.base });
@@ -166,6 +166,7 @@ function checkStrings(strings: Uint8Array, at: number, split: boolean): void {
 function passesSanityChecks(btf: Btf, scan: ScanResult): boolean {
   if (scan.maxNameOff >= btf.startStrOff + btf.strings.length) return false;
   if (scan.maxTypeRef >= btf.typeCount) return false;
+  if (scan.funcProtosOk === true) return true;
   const { records } = scan;
   const words = records.words;
   for (let i = 0; i < records.count; i++) {

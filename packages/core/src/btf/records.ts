@@ -228,6 +228,11 @@ export interface ScanResult {
   maxNameOff: number;
   /** Largest type id any record refers to (the references libbpf's sanity pass checks). */
   maxTypeRef: number;
+  /**
+   * True when the scan saw every FUNC refer to a FUNC_PROTO among these records (the fast
+   * scan checks it on the way); otherwise decode.ts checks.
+   */
+  funcProtosOk?: boolean;
 }
 
 /**
@@ -237,15 +242,16 @@ export interface ScanResult {
  * `materialize` reads later is known to be there. On the way it notes the largest name
  * offset and referenced id, so validation needs a second look only at input that fails.
  */
-export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined): ScanResult {
+export function scanTypes(r: ByteReader, layout: LayoutEntry[] | undefined, firstId = 1): ScanResult {
   const words = toWords(r);
   // WebAssembly first (btf-wasm-kit.ts); what it does not take, the JavaScript scan scans or refuses.
-  const fast = scanTypesFast(words, r.length);
+  const fast = scanTypesFast(words, r.length, firstId);
   if (!fast) return scanTypesJs(r, layout, words);
   return {
     records: new TypeRecords(words, r.bytes, fast.offs, layout),
     maxNameOff: fast.maxNameOff,
     maxTypeRef: fast.maxTypeRef,
+    funcProtosOk: fast.funcProtosOk,
   };
 }
 

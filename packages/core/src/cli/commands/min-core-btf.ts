@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errors } from '../../errors/index.ts';
 import { writeFilesAtomic } from '../../minimize/files.ts';
@@ -87,7 +87,7 @@ async function run(argv: string[]): Promise<number> {
   const inputs = [kernel, values.base, ...objectPaths].filter((x) => x !== undefined);
   for (const o of [out, values['base-out']]) {
     if (o === undefined) continue;
-    const clash = inputs.find((i) => sameFile(o, i));
+    const clash = inputNamedBy(o, inputs);
     if (clash !== undefined) throw errors.badOption(`refusing to overwrite input file ${clash} with ${o}`);
   }
 
@@ -113,17 +113,26 @@ async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-function sameFile(out: string, input: string): boolean {
-  let a: ReturnType<typeof statSync>;
-  let b: ReturnType<typeof statSync>;
+/**
+ * The input that `out` also names (the same file by device and inode: through `..`, a
+ * symlink or a hard link), if any. A missing OUT names none, and costs one stat.
+ */
+function inputNamedBy(out: string, inputs: readonly string[]): string | undefined {
+  const o = statOrNothing(out);
+  if (o === undefined) return undefined;
+  return inputs.find((i) => {
+    const s = statOrNothing(i);
+    return s !== undefined && s.dev === o.dev && s.ino === o.ino;
+  });
+}
+
+/** Nothing for a path that cannot be stat'ed: reading or writing it reports why, later. */
+function statOrNothing(path: string): Stats | undefined {
   try {
-    if (realpathSync(out) === realpathSync(input)) return true;
-    a = statSync(out);
-    b = statSync(input);
+    return statSync(path, { throwIfNoEntry: false });
   } catch {
-    return false;
+    return undefined;
   }
-  return a.dev === b.dev && a.ino === b.ino;
 }
 
 export const minCoreBtf: Command = {
