@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { essentialName, parseAccessString, typesByEssentialName } from '../packages/core/src/core/index.ts';
 import { isDeclarationKind } from '../packages/core/src/core/names.ts';
+import { parseAccessStringScanf } from '../packages/core/src/core/spec.ts';
 import { readBtfSourceSync } from '../packages/core/src/kernels/index.ts';
 import { kernelArchives } from './fixtures/btf/corpus.ts';
 
@@ -37,6 +39,22 @@ describe('access strings', () => {
     expect(parseAccessString('0:+3')).toEqual([0, 3]);
     expect(parseAccessString('0 1')).toEqual([0, 1]);
     expect(parseAccessString(Array(64).fill('1').join(':'))).toHaveLength(64);
+  });
+
+  it('the plain-digits reading answers what the scanf reading answers, on any mix of digits, colons, signs and blanks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('0', '1', '7', '9', ':', ':', '-', '+', ' '), { maxLength: 24 }),
+        fc.nat({ max: 12 }),
+        (chars, long) => {
+          // Sometimes one index of 9-11 digits, around where an int overflows.
+          const s = long > 8 ? `${chars.join('')}${'21474836489'.slice(0, long - 1)}` : chars.join('');
+          expect(parseAccessString(s)).toEqual(parseAccessStringScanf(s));
+        },
+      ),
+      { seed: 20261125, numRuns: 3000 },
+    );
+    expect(parseAccessString('2147483648')).toEqual([-2147483648]);
   });
 
   it.each([

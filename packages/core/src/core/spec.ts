@@ -57,6 +57,38 @@ export function accessString(btf: Btf, off: number): string | undefined {
  * and a sign allowed), separated by single colons. Negative numbers are accepted (libbpf 1.1).
  */
 export function parseAccessString(s: string): number[] | SpecFailure {
+  return plainAccessString(s) ?? parseAccessStringScanf(s);
+}
+
+/**
+ * What clang writes, "0:1:12", read without regular expressions or BigInt: indices of at
+ * most 9 digits (they fit an int) joined by single colons. Anything else, undefined, for the
+ * scanf-exact reading (signs, blanks, huge numbers, and every error).
+ */
+function plainAccessString(s: string): number[] | undefined {
+  const raw: number[] = [];
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 9) return undefined;
+      v = v * 10 + (c - 0x30);
+    } else if (c === 0x3a && digits > 0 && i + 1 < s.length) {
+      raw.push(v);
+      v = 0;
+      digits = 0;
+    } else {
+      return undefined;
+    }
+  }
+  if (digits === 0) return undefined;
+  raw.push(v);
+  return raw.length > SPEC_MAX_LEN ? undefined : raw;
+}
+
+/** parseAccessString by C scanf rules alone (exported for the test that holds the plain path to it). */
+export function parseAccessStringScanf(s: string): number[] | SpecFailure {
   if (s === '' || s[0] === ':') return fail(Errno.EINVAL, `access string "${s}" is empty or starts with ':'`);
   const raw: number[] = [];
   let pos = 0;

@@ -2,11 +2,12 @@ import type { Btf } from '../btf/btf.ts';
 import { encodeBtf } from '../btf/encode.ts';
 import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
 import { relocationKindName } from '../core/kinds.ts';
+import { isFailed, isPoisoned } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
 import { MarkSet } from './marks.ts';
-import { decideAll, type RelocationDecision } from './relocate.ts';
+import { type RelocationDecision, toDecision, walkRecords } from './relocate.ts';
 
 export interface MinimizeOptions {
   /** Fail where bpftool 7.1.0 fails (FWD/TYPE_TAG reached by marking). */
@@ -51,19 +52,23 @@ export function markObjects(
     if (obj.ext === undefined) {
       throw errors.notFound(file, 'expected a .BTF.ext section (CO-RE relocations) in the BPF object');
     }
-    for (const d of decideAll(obj, kernel, opts.release)) {
+    // Most records are only marked: a decision object is made for those reported.
+    for (const r of walkRecords(obj, kernel, opts.release)) {
       relocations++;
-      if (d.outcome === 'error') {
+      if (isFailed(r.outcome)) {
+        const d = toDecision(obj, r);
         throw errors.minimize(
           `${describe(d)}: ${d.message ?? 'relocation failed'}${onKernel(opts.release)}`,
           file,
         );
       }
-      if (d.outcome === 'poisoned') unsatisfied.push({ object: file, decision: d });
+      if (isPoisoned(r.outcome)) unsatisfied.push({ object: file, decision: toDecision(obj, r) });
       try {
-        marks.record(d.kind, d.targetSpec);
+        marks.record(r.kindNumber, r.targetSpec);
       } catch (e) {
-        if (e instanceof BtfkitError) throw errors.minimize(`${describe(d)}: ${e.detail}`, file);
+        if (e instanceof BtfkitError) {
+          throw errors.minimize(`${describe(toDecision(obj, r))}: ${e.detail}`, file);
+        }
         throw e;
       }
     }

@@ -1,5 +1,12 @@
 import type { Btf } from '../btf/btf.ts';
-import { isFailed, isPoisoned, owningProgram, relocateObject } from '../core/relocate.ts';
+import {
+  type Decision,
+  isFailed,
+  isPoisoned,
+  owningProgram,
+  type Relocation,
+  relocateObject,
+} from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError } from '../errors/index.ts';
 import type { TargetSpec } from './marks.ts';
@@ -25,22 +32,23 @@ export interface RelocationDecision {
  * bpftool's btfgen_record_obj, which is the CO-RE engine's `allRecords` walk: every record of
  * every section (no program or autoload filtering), candidates from the kernel only, one
  * pruned candidate cache per object, libbpf's calculation and ambiguity checks, stopping at
- * the first error. This only adapts the engine's answer to the minimizer's shape. Like btfgen,
- * it does not read the object's programs: only a decision that gets reported (an error or a
- * poison) is given its owning program's name.
+ * the first error. Like btfgen, it does not read the object's programs: `toDecision` names
+ * the owning program of the few decisions that get reported.
  */
-export function decideAll(obj: BpfObject, kernel: Btf, release?: string): RelocationDecision[] {
-  const { relocations } = relocateObject(obj, kernel, { allRecords: true, skipPrograms: true, release });
-  return relocations.map((r) => {
-    const o = r.outcome;
-    const reported = isFailed(o) || isPoisoned(o);
-    const prog = reported ? (ownerName(obj, r.section, r.insn) ?? r.prog) : r.prog;
-    const base = { prog, section: r.section, relo: r.relo, kind: r.kindNumber, cPath: r.cPath };
-    if (isFailed(o)) return { ...base, outcome: 'error', message: o.error };
-    const targetSpec = r.targetSpec ? { rootId: r.targetSpec.rootId, raw: r.targetSpec.raw } : undefined;
-    if (isPoisoned(o)) return { ...base, targetSpec, outcome: 'poisoned', message: o.reason };
-    return { ...base, targetSpec, outcome: 'patched' };
-  });
+export function walkRecords(obj: BpfObject, kernel: Btf, release?: string): Relocation<Decision>[] {
+  return relocateObject(obj, kernel, { allRecords: true, skipPrograms: true, release }).relocations;
+}
+
+/** One record's outcome in the minimizer's terms, for a report or an error. */
+export function toDecision(obj: BpfObject, r: Relocation<Decision>): RelocationDecision {
+  const o = r.outcome;
+  const reported = isFailed(o) || isPoisoned(o);
+  const prog = reported ? (ownerName(obj, r.section, r.insn) ?? r.prog) : r.prog;
+  const base = { prog, section: r.section, relo: r.relo, kind: r.kindNumber, cPath: r.cPath };
+  if (isFailed(o)) return { ...base, outcome: 'error', message: o.error };
+  const targetSpec = r.targetSpec ? { rootId: r.targetSpec.rootId, raw: r.targetSpec.raw } : undefined;
+  if (isPoisoned(o)) return { ...base, targetSpec, outcome: 'poisoned', message: o.reason };
+  return { ...base, targetSpec, outcome: 'patched' };
 }
 
 /**
