@@ -216,10 +216,14 @@ function readInfo<R>(
   }
   if (sub.remaining === 0) throw errors.badBtfExt(sub.abs(), `expected at least one section in ${what}`);
   const out: ExtSection<R>[] = [];
+  // Field names for errors, made once, not per section.
+  const nameField = `${what} sec_name_off`;
+  const countField = `${what} num_info`;
+  const recordsField = `${what} records`;
   while (sub.remaining > 0) {
     const offset = sub.abs();
-    const sectionNameOff = sub.u32(`${what} sec_name_off`);
-    const numInfo = sub.u32(`${what} num_info`);
+    const sectionNameOff = sub.u32(nameField);
+    const numInfo = sub.u32(countField);
     if (numInfo === 0) throw errors.badBtfExt(offset + 4, `expected num_info > 0 in a ${what} section`);
     if (numInfo > sub.remaining / recordSize) {
       throw errors.truncated(
@@ -229,7 +233,7 @@ function readInfo<R>(
         sub.remaining,
       );
     }
-    const recordBytes = sub.slice(sub.pos, numInfo * recordSize, `${numInfo} ${what} records`);
+    const recordBytes = sub.slice(sub.pos, numInfo * recordSize, recordsField);
     sub.pos += numInfo * recordSize;
     out.push(new LazySection(sectionNameOff, offset, recordSize, numInfo, recordBytes, readRecord));
   }

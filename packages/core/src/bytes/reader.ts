@@ -83,7 +83,8 @@ export class ByteReader {
       throw errors.badHeader(this.abs(at), `${what} ${v} is too large`);
     }
     this.pos = at + 8;
-    return hi * 0x100000000 + lo;
+    // hi is nearly always 0: unoptimized code would box both products of the general form.
+    return hi === 0 ? lo : hi * 0x100000000 + lo;
   }
 
   /** Zero-copy sub-slice [at, at+len), bounds checked; its reader keeps absolute offsets. */
