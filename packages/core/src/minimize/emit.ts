@@ -27,8 +27,7 @@ export function copyMarked(
 ): BtfType[] {
   const src = marks.btf;
   const out: BtfType[] = [];
-  for (let id = from; id < to; id++) {
-    if (marks.types[id] !== 1) continue;
+  for (const id of marks.keptIds(from, to)) {
     const t = src.type(id);
     const copy =
       t.kind === Kind.Struct || t.kind === Kind.Union

@@ -27,10 +27,12 @@ export interface MarkOptions {
  */
 export class MarkSet {
   /** 1 = type id kept. */
-  readonly types: Uint8Array;
+  private readonly types: Uint8Array;
   /** Per kept composite: 1 = member index kept. Created on first member mark. */
   readonly members = new Map<TypeId, Uint8Array>();
   private readonly compat: boolean;
+  /** Kept ids in marking order: a few hundred of a kernel's ~100k, so emit need not scan `types`. */
+  private readonly kept: TypeId[] = [];
 
   constructor(
     readonly btf: Btf,
@@ -42,6 +44,17 @@ export class MarkSet {
 
   isMarked(id: TypeId): boolean {
     return this.types[id] === 1;
+  }
+
+  /** The kept ids in [from, to), ascending. */
+  keptIds(from: TypeId, to: TypeId): Uint32Array {
+    return Uint32Array.from(this.kept.filter((id) => id >= from && id < to)).sort();
+  }
+
+  private keep(id: TypeId): void {
+    if (this.types[id] === 1) return;
+    this.types[id] = 1;
+    this.kept.push(id);
   }
 
   /** Marks what one relocation needs, given the first matching candidate's target spec. */
@@ -114,7 +127,7 @@ export class MarkSet {
     // A loop, not recursion, along single-successor chains (typedef/modifier/pointer).
     for (let depth = 0; id !== 0; depth++) {
       if (depth > MAX_DEPTH) throw errors.minimize(`type chain too deep at [${id}]`);
-      this.types[id] = 1;
+      this.keep(id);
       const t = this.btf.type(id);
       switch (t.kind) {
         case Kind.Int:
@@ -162,7 +175,7 @@ export class MarkSet {
   markMatch(id: TypeId, behindPtr: boolean, depth = 0): void {
     for (; id !== 0; depth++) {
       if (depth > MAX_DEPTH) throw errors.minimize(`type chain too deep at [${id}]`);
-      this.types[id] = 1;
+      this.keep(id);
       const t = this.btf.type(id);
       switch (t.kind) {
         case Kind.Int:
