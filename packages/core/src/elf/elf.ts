@@ -101,29 +101,53 @@ export interface ElfHeader {
 }
 
 export class Elf {
-  readonly sections: readonly ElfSection[];
-  private readonly byName = new Map<string, ElfSection>();
   private readonly symtabCache = new Map<number, ElfSymbol[]>();
   private relocIndex: Map<number, ElfSection[]> | undefined;
+  /** Sections built so far, by index: most commands look up two or three of an object's ~30. */
+  private readonly built: (ElfSection | undefined)[];
+  private all: readonly ElfSection[] | undefined;
+  private readonly byName = new Map<string, ElfSection | undefined>();
 
   constructor(
     readonly bytes: Uint8Array,
     readonly littleEndian: boolean,
     readonly header: ElfHeader,
-    sections: ElfSection[],
+    private readonly table: SectionTable | undefined,
     readonly file: string | undefined,
   ) {
-    this.sections = sections;
-    // First section of a name wins, as libbpf's name lookups do.
-    for (const s of sections) if (!this.byName.has(s.name)) this.byName.set(s.name, s);
+    this.built = new Array(table?.count ?? 0);
   }
 
   get machine(): number {
     return this.header.machine;
   }
 
+  /** Every section, in header order (built on first use; the table was checked when parsed). */
+  get sections(): readonly ElfSection[] {
+    if (this.all === undefined) {
+      const all: ElfSection[] = [];
+      for (let i = 0; i < this.built.length; i++) all.push(this.at(i));
+      this.all = all;
+    }
+    return this.all;
+  }
+
+  /** The first section of this name, as libbpf's name lookups find it. */
   section(name: string): ElfSection | undefined {
-    return this.byName.get(name);
+    if (this.byName.has(name)) return this.byName.get(name);
+    const i = this.table?.find(name) ?? -1;
+    const found = i < 0 ? undefined : this.at(i);
+    this.byName.set(name, found);
+    return found;
+  }
+
+  private at(i: number): ElfSection {
+    let s = this.built[i];
+    if (s === undefined) {
+      s = (this.table as SectionTable).section(i);
+      this.built[i] = s;
+    }
+    return s;
   }
 
   /** The symbols of `.symtab` (or the given symbol-table section), index 0 included. */
@@ -224,7 +248,7 @@ function parse(bytes: Uint8Array, file: string | undefined): Elf {
       bytes,
       littleEndian,
       { type, machine, version, entry, flags, shoff, shnum: 0, shstrndx: 0 },
-      [],
+      undefined,
       file,
     );
   }
@@ -257,45 +281,76 @@ function parse(bytes: Uint8Array, file: string | undefined): Elf {
     throw errors.badElf(62, `expected e_shstrndx below the section count ${shnum}, found ${shstrndx}`);
   }
 
-  // The section-name table first, so each section is built once, with its name.
-  const shstr = readSectionHeader(r, bytes, shoff, shstrndx);
-  if (shstr.type !== SHT.STRTAB) {
-    throw errors.badElf(
-      shstr.headerOffset + 4,
-      `expected SHT_STRTAB (3) for the section-name table, found ${shstr.type}`,
-    );
-  }
-  const sections: ElfSection[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const s = i === shstrndx ? shstr : readSectionHeader(r, bytes, shoff, i);
-    s.name = readCString(shstr, s.nameOff, s.headerOffset, `name of section ${i}`);
-    sections.push(s);
-  }
+  const table = new SectionTable(bytes, littleEndian, shoff, shnum, shstrndx);
   return new Elf(
     bytes,
     littleEndian,
     { type, machine, version, entry, flags, shoff, shnum, shstrndx },
-    sections,
+    table,
     file,
   );
 }
 
-/** Section header `i` (its name still unread: `name` is filled in by the caller). */
-function readSectionHeader(r: ByteReader, bytes: Uint8Array, shoff: number, i: number): ElfSection {
-  const at = shoff + i * SHDR_SIZE;
-  r.seek(at);
-  const nameOff = r.u32('sh_name');
-  const type = r.u32('sh_type');
-  const flags = r.u64n('sh_flags');
-  r.pos += 8; // sh_addr: unused (relocatable objects have none)
-  const offset = r.u64n('sh_offset');
-  const size = r.u64n('sh_size');
-  const link = r.u32('sh_link');
-  const info = r.u32('sh_info');
-  const addralign = r.u64n('sh_addralign');
-  const entsize = r.u64n('sh_entsize');
-  let data: Uint8Array = EMPTY;
-  if (type !== SHT.NOBITS && type !== SHT.NULL && size > 0) {
+/**
+ * The section header table. Every header is checked when it is made (data inside the file,
+ * a string table for names, each name inside it and NUL-terminated), so a damaged file fails
+ * at parse time; the ElfSection objects, names decoded, are made only when asked for.
+ */
+class SectionTable {
+  private readonly view: DataView;
+  private readonly names: Uint8Array;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly le: boolean,
+    private readonly shoff: number,
+    readonly count: number,
+    shstrndx: number,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const shstrAt = this.headerAt(shstrndx);
+    if (this.view.getUint32(shstrAt + 4, le) !== SHT.STRTAB) {
+      throw errors.badElf(
+        shstrAt + 4,
+        `expected SHT_STRTAB (3) for the section-name table, found ${this.view.getUint32(shstrAt + 4, le)}`,
+      );
+    }
+    this.names = this.data(shstrndx);
+    const namesAt = this.u64(shstrAt + 24, 'sh_offset');
+    for (let i = 0; i < count; i++) {
+      // Everything `section(i)` reads is checked here, so building one later cannot fail.
+      const at = this.headerAt(i);
+      this.u64(at + 8, 'sh_flags');
+      this.u64(at + 48, 'sh_addralign');
+      this.u64(at + 56, 'sh_entsize');
+      this.data(i);
+      const nameOff = this.view.getUint32(this.headerAt(i), le);
+      nameEnd(this.names, nameOff, namesAt, this.headerAt(i), `name of section ${i}`);
+    }
+  }
+
+  private headerAt(i: number): number {
+    return this.shoff + i * SHDR_SIZE;
+  }
+
+  /** A u64 field that must fit a JavaScript number (as ByteReader.u64n). */
+  private u64(at: number, what: string): number {
+    const lo = this.view.getUint32(this.le ? at : at + 4, this.le);
+    const hi = this.view.getUint32(this.le ? at + 4 : at, this.le);
+    if (hi > 0x1fffff) {
+      throw errors.badHeader(at, `${what} ${(BigInt(hi) << 32n) | BigInt(lo)} is too large`);
+    }
+    return hi === 0 ? lo : hi * 0x100000000 + lo;
+  }
+
+  /** Section i's bytes (empty for SHT_NOBITS and SHT_NULL), checked to lie in the file. */
+  private data(i: number): Uint8Array {
+    const at = this.headerAt(i);
+    const type = this.view.getUint32(at + 4, this.le);
+    const offset = this.u64(at + 24, 'sh_offset');
+    const size = this.u64(at + 32, 'sh_size');
+    if (type === SHT.NOBITS || type === SHT.NULL || size === 0) return EMPTY;
+    const { bytes } = this;
     if (offset > bytes.length || size > bytes.length - offset) {
       throw errors.truncated(
         offset,
@@ -304,23 +359,43 @@ function readSectionHeader(r: ByteReader, bytes: Uint8Array, shoff: number, i: n
         bytes.length - offset,
       );
     }
-    data = bytes.subarray(offset, offset + size);
+    return bytes.subarray(offset, offset + size);
   }
-  return {
-    index: i,
-    name: '',
-    type,
-    flags,
-    offset,
-    size,
-    link,
-    info,
-    entsize,
-    addralign,
-    data,
-    headerOffset: at,
-    nameOff,
-  };
+
+  section(i: number): ElfSection {
+    const at = this.headerAt(i);
+    const { view, le } = this;
+    const nameOff = view.getUint32(at, le);
+    return {
+      index: i,
+      name: decodeName(this.names, nameOff, nameEnd(this.names, nameOff, 0, at, '')),
+      nameOff,
+      type: view.getUint32(at + 4, le),
+      flags: this.u64(at + 8, 'sh_flags'),
+      offset: this.u64(at + 24, 'sh_offset'),
+      size: this.u64(at + 32, 'sh_size'),
+      link: view.getUint32(at + 40, le),
+      info: view.getUint32(at + 44, le),
+      addralign: this.u64(at + 48, 'sh_addralign'),
+      entsize: this.u64(at + 56, 'sh_entsize'),
+      data: this.data(i),
+      headerOffset: at,
+    };
+  }
+
+  /** The index of the first section named `name`, or -1; compares the bytes, decodes nothing. */
+  find(name: string): number {
+    const want = Buffer.from(name, 'utf8');
+    const { names } = this;
+    for (let i = 0; i < this.count; i++) {
+      const off = this.view.getUint32(this.headerAt(i), this.le);
+      if (off + want.length >= names.length || names[off + want.length] !== 0) continue;
+      let same = true;
+      for (let k = 0; k < want.length && same; k++) same = names[off + k] === want[k];
+      if (same) return i;
+    }
+    return -1;
+  }
 }
 
 function readSymbols(elf: Elf, sec: ElfSection): ElfSymbol[] {
@@ -431,10 +506,25 @@ function readCString(strtab: StringTable, off: number, fieldOffset: number, what
       `expected ${what} to be an offset inside ${strtab.name || 'the string table'} (${d.length} bytes), found ${off}`,
     );
   }
+  return decodeName(d, off, nameEnd(d, off, strtab.offset, fieldOffset, what));
+}
+
+/**
+ * Where the name at `off` of a string table (`d`, at file offset `tableAt`) ends: its NUL.
+ * An offset outside the table, or a name running to its end, is an error naming `what`.
+ */
+function nameEnd(d: Uint8Array, off: number, tableAt: number, fieldOffset: number, what: string): number {
+  if (off >= d.length) {
+    if (off === 0 && d.length === 0) return 0;
+    throw errors.badElf(
+      fieldOffset,
+      `expected ${what} to be an offset inside the string table (${d.length} bytes), found ${off}`,
+    );
+  }
   const end = d.indexOf(0, off);
   if (end < 0)
-    throw errors.badElf(strtab.offset + off, `expected ${what} to be NUL-terminated within its string table`);
-  return decodeName(d, off, end);
+    throw errors.badElf(tableAt + off, `expected ${what} to be NUL-terminated within its string table`);
+  return end;
 }
 
 const EMPTY = new Uint8Array(0);
