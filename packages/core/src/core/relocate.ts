@@ -256,7 +256,7 @@ function walk(
       return true;
     }
     // libbpf maps the name to the first ELF section of that name; unknown names own no program.
-    const elfSec = obj.elf.sections.find((s) => s.name === secName);
+    const elfSec = progs.length === 0 ? undefined : obj.elf.sections.find((s) => s.name === secName);
     const sectionProgs = elfSec ? progs.filter((p) => p.sectionIndex === elfSec.index) : [];
     const records = sec.records;
     for (let i = 0; i < records.length; i++) {
