@@ -42,14 +42,12 @@ describe('btfkit relocate', () => {
     const r = btfkit(['relocate', '--json', '/nonexistent.bpf.o', KERNEL]);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('btfkit relocate: /nonexistent.bpf.o: no such BPF object file\n');
+    expect(r.stderr).toBe('btfkit relocate: /nonexistent.bpf.o: BPF object not found\n');
   });
 
   it('reports an object it cannot read (a directory) as an IO error naming it', () => {
     const r = btfkit(['relocate', '--json', CORPUS, KERNEL]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(
-      new RegExp(`^btfkit relocate: ${CORPUS}: cannot read the BPF object: EISDIR\\b`),
-    );
+    expect(r.stderr).toMatch(new RegExp(`^btfkit relocate: ${CORPUS}: cannot read BPF object: EISDIR\\b`));
   });
 });

@@ -6,11 +6,11 @@ import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
 import { builtWithoutBtf } from '../../compat/without-btf.ts';
 import { type BpfObject, parseBpfObject } from '../../elf/object.ts';
 import { errors } from '../../errors/index.ts';
+import { readInput } from '../../io/input.ts';
 import { listKernels } from '../../kernels/index.ts';
 import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
 import { bpfObjectsAmong, splitKernelArgs } from '../kernel-args.ts';
-import { readObjectFile } from '../read-input.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
@@ -84,7 +84,7 @@ async function run(argv: string[]): Promise<number> {
   const objects: BpfObject[] = [];
   for (const file of positionals) {
     await nextTurn();
-    objects.push(parseBpfObject(readObjectFile(file), file));
+    objects.push(parseBpfObject(readInput(file, 'BPF object'), file));
   }
   const analysis = new CompatAnalysis(objects, {
     rodata: values.rodata === 'unknown' ? 'unknown' : 'initial',

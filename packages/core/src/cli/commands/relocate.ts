@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { isFailed, isPoisoned, oracleLines, type Relocation, relocateObject } from '../../core/index.ts';
 import { parseBpfObject } from '../../elf/index.ts';
 import { errors } from '../../errors/index.ts';
+import { readInput } from '../../io/input.ts';
 import { readBtfSource } from '../../kernels/index.ts';
-import { readObjectFile } from '../read-input.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] OBJECT TARGET
@@ -43,7 +43,7 @@ export const relocate: Command = {
     if (objectPath === undefined || targetPath === undefined || extra.length > 0) {
       throw errors.badOption(`expected OBJECT and TARGET\n${usage}`);
     }
-    const obj = parseBpfObject(readObjectFile(objectPath), objectPath);
+    const obj = parseBpfObject(readInput(objectPath, 'BPF object'), objectPath);
     const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
     const target = await readBtfSource(targetPath, { base });
     const release = values.release ?? target.release;
