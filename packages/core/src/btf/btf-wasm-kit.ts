@@ -97,13 +97,19 @@ const arenas = new WeakMap<ArrayBuffer, Arena>();
 /**
  * `size` zeroed bytes in an arena of their own, for a kernel file to be read into (then
  * decoded without copies); undefined when a 32-bit memory could not hold the file with its
- * scan and indexes (the caller reads into ordinary memory).
+ * scan and indexes, or when no memory can be had (the caller reads into ordinary memory).
  */
 export function residentBytes(size: number): Uint8Array | undefined {
   const records = maxRecords(size);
   const total = FILE_AT + align(size) + align(records * 4) + 2 * indexBytes(records);
   if (total > 2 ** 32) return undefined;
-  const memory = newMemory(Math.ceil(total / PAGE));
+  let memory: WasmMemory;
+  try {
+    memory = newMemory(Math.ceil(total / PAGE));
+  } catch {
+    // Out of address space for one more memory (V8 reserves each one's full 32-bit range).
+    return undefined;
+  }
   const arena: Arena = { ...newKit(memory), top: FILE_AT + align(size) };
   arenas.set(memory.buffer, arena);
   return new Uint8Array(memory.buffer, FILE_AT, size);

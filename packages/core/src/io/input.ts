@@ -54,7 +54,13 @@ export function readResidentInputAsync(file: string, what: string): Promise<Uint
   const f = openSized(file, what);
   if (f === undefined) return Promise.resolve(readInput(file, what));
   const { fd, size } = f;
-  const out = allocate(size);
+  let out: Uint8Array;
+  try {
+    out = allocate(size);
+  } catch (e) {
+    closeSync(fd);
+    throw inputError(file, what, e as Error);
+  }
   return new Promise<Uint8Array>((resolve, reject) => {
     const finish = (err: Error | null, complete: boolean) => {
       closeSync(fd);
