@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
 import { decodeBtf, isBtf } from '../btf/decode.ts';
 import { parseElf } from '../elf/elf.ts';
-import { type BtfkitError, errors } from '../errors/index.ts';
+import { errors } from '../errors/index.ts';
+import { readResidentInput } from '../io/input.ts';
 import { readSingleBtfEntry } from './tar.ts';
 import { DEFAULT_MAX_DECOMPRESSED, isXz, xzDecompress, xzDecompressAsync } from './xz.ts';
 
@@ -36,8 +36,9 @@ const TAR_XZ_SUFFIX = '.btf.tar.xz';
  */
 export async function readBtfSource(path: string, opts: BtfSourceOptions = {}): Promise<KernelBtf> {
   // Read synchronously: a kernel is ~5 MB, a few ms from the page cache, where fs/promises
-  // took several event-loop turns of 512 KiB reads; only xz(1)'s inflating is awaited.
-  const bytes = readInputSync(path);
+  // took several event-loop turns of 512 KiB reads; only xz(1)'s inflating is awaited. Read
+  // into a BTF arena (io/input.ts), where a raw kernel is then scanned and indexed in place.
+  const bytes = readResidentInput(path, 'BTF file');
   if (isXz(bytes)) {
     const tar = await xzDecompressAsync(bytes, path, opts.maxDecompressed ?? DEFAULT_MAX_DECOMPRESSED);
     return fromTar(tar, path, opts);
@@ -46,7 +47,7 @@ export async function readBtfSource(path: string, opts: BtfSourceOptions = {}): 
 }
 
 export function readBtfSourceSync(path: string, opts: BtfSourceOptions = {}): KernelBtf {
-  return btfSourceFromBytes(readInputSync(path), path, opts);
+  return btfSourceFromBytes(readResidentInput(path, 'BTF file'), path, opts);
 }
 
 /** The same, for bytes already in memory; `path` names them (and gives a btfhub release). */
@@ -114,18 +115,4 @@ function fromBytes(bytes: Uint8Array, path: string, opts: BtfSourceOptions): Ker
 function describe(b: Uint8Array): string {
   if (b.length === 0) return 'an empty file';
   return Array.from(b.subarray(0, 4), (x) => x.toString(16).padStart(2, '0')).join(' ');
-}
-
-function readInputSync(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw ioError(path, e);
-  }
-}
-
-function ioError(path: string, e: unknown): BtfkitError {
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOENT') return errors.notFound(path, 'no such file');
-  return errors.io(path, `cannot read: ${err.message}`);
 }
