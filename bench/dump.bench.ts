@@ -19,7 +19,9 @@ import {
   median,
   ROOT,
   RUNS,
+  type SideBySideTiming,
   timeProcess,
+  timeSideBySide,
 } from './lib.ts';
 
 const RELEASE = '6.12.111+deb12-cloud-amd64';
@@ -32,7 +34,6 @@ export default async function benchDump(log: (line: string) => void = console.lo
     const raw = join(tmp, `${RELEASE}.btf`);
     log(`dump: ${RELEASE} (raw), ${RUNS} runs per case, medians; stdout to /dev/null unless noted`);
 
-    const bpftool = timeProcess('bpftool', ['btf', 'dump', 'file', raw]);
     const inproc = JSON.parse(
       execFileSync(
         process.execPath,
@@ -52,8 +53,11 @@ export default async function benchDump(log: (line: string) => void = console.lo
     const inprocRss = inproc.maxRssKiB / 1024;
 
     const bundle = launcherBundle();
-    const viaLauncher = timeProcess(process.execPath, [LAUNCHER, 'dump', raw]);
-    const viaBundle = timeProcess(process.execPath, [bundle, 'dump', raw]);
+    const [bpftool, viaLauncher, viaBundle] = timeSideBySide([
+      { cmd: 'bpftool', args: ['btf', 'dump', 'file', raw] },
+      { cmd: process.execPath, args: [LAUNCHER, 'dump', raw] },
+      { cmd: process.execPath, args: [bundle, 'dump', raw] },
+    ]) as [SideBySideTiming, SideBySideTiming, SideBySideTiming];
     const viaPnpm = timeProcess('pnpm', ['--silent', 'btfkit', 'dump', raw]);
     const nodeAlone = timeProcess(process.execPath, ['-e', '0']);
     // Output to a real file: bpftool's stdio writes 4 KiB blocks, btfkit 1 MiB chunks.

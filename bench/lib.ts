@@ -89,3 +89,58 @@ export function timeProcess(
     closeSync(devnull);
   }
 }
+
+/** One command of a side-by-side measurement (see timeSideBySide). */
+export interface Contender {
+  cmd: string;
+  args: string[];
+  opts?: { cwd?: string; stdoutFile?: string; env?: NodeJS.ProcessEnv };
+}
+
+/**
+ * A contender's medians over its runs: wall and CPU (user+sys, children included, from GNU
+ * time), peak RSS. On a shared machine wall time measures the neighbours too; CPU does not.
+ */
+export interface SideBySideTiming extends ProcessTiming {
+  cpuMs: number;
+}
+
+/**
+ * Times several commands in rounds: each round runs every contender once, the order
+ * rotating by one each round, so that a machine whose speed drifts (a shared VM) slows
+ * them alike instead of whichever block of runs it happened to meet. The ratios of these
+ * medians are what the bench reports against bpftool and libbpf.
+ */
+export function timeSideBySide(contenders: Contender[], runs = RUNS): SideBySideTiming[] {
+  const wall = contenders.map((): number[] => []);
+  const cpu = contenders.map((): number[] => []);
+  const rss = contenders.map(() => 0);
+  for (let round = 0; round < runs; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (round + k) % contenders.length;
+      const { cmd, args, opts = {} } = contenders[i] as Contender;
+      const out = openSync(opts.stdoutFile ?? '/dev/null', 'w');
+      try {
+        const t0 = process.hrtime.bigint();
+        const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', cmd, ...args], {
+          cwd: opts.cwd ?? ROOT,
+          stdio: ['ignore', out, 'pipe'],
+          ...(opts.env ? { env: opts.env } : {}),
+        });
+        (wall[i] as number[]).push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+        const [u, sy, m] = (r.stderr.toString().trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+        (cpu[i] as number[]).push(((u ?? 0) + (sy ?? 0)) * 1000);
+        rss[i] = Math.max(rss[i] as number, m ?? 0);
+      } finally {
+        closeSync(out);
+      }
+    }
+  }
+  return contenders.map((_, i) => ({
+    medianMs: median(wall[i] as number[]),
+    runsMs: wall[i] as number[],
+    rssMiB: (rss[i] as number) / 1024,
+    cpuMs: median(cpu[i] as number[]),
+  }));
+}

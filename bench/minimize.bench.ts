@@ -14,37 +14,23 @@ import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { Timings } from '../packages/core/src/minimize/protocol.ts';
-import { type BenchRow, LAUNCHER, launcherBundle, median, ROOT, RUNS } from './lib.ts';
+import {
+  type BenchRow,
+  LAUNCHER,
+  launcherBundle,
+  median,
+  ROOT,
+  RUNS,
+  type SideBySideTiming,
+  timeSideBySide,
+} from './lib.ts';
 
 const CORPUS = join(ROOT, 'test/corpus');
 const LARGEST = '6.12.111+deb12-cloud-amd64';
 
-/**
- * lib.ts's timeProcess plus CPU time: the machine this runs on is often shared, and wall time
- * then measures the neighbours as much as the program; user+sys CPU (the child and all it
- * waited for, from GNU time) does not. Medians of `runs`.
- */
-function measure(
-  cmd: string,
-  args: string[],
-  runs = RUNS,
-): { medianMs: number; cpuMs: number; rssMiB: number } {
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  let rssKiB = 0;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', cmd, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-    const [u, sy, m] = (r.stderr.toString().trim().split('\n').at(-1) ?? '').split(' ').map(Number);
-    cpu.push(((u ?? 0) + (sy ?? 0)) * 1000);
-    rssKiB = Math.max(rssKiB, m ?? 0);
-  }
-  return { medianMs: median(wall), cpuMs: median(cpu), rssMiB: rssKiB / 1024 };
+/** One command alone, with its CPU time (lib.ts timeSideBySide of one contender). */
+function measure(cmd: string, args: string[], runs = RUNS): SideBySideTiming {
+  return timeSideBySide([{ cmd, args }], runs)[0] as SideBySideTiming;
 }
 
 const cpuNote = (ours: { cpuMs: number }, ref: { cpuMs: number }) =>
@@ -78,10 +64,12 @@ export default async function benchMinimize(log: (line: string) => void = consol
 
     // 1. One raw kernel, all objects.
     const out = join(tmp, 'out.btf');
-    const ref1 = measure('bpftool', ['gen', 'min_core_btf', raw, join(tmp, 'ref.btf'), ...objects]);
+    const [ref1, bundled, bare] = timeSideBySide([
+      { cmd: 'bpftool', args: ['gen', 'min_core_btf', raw, join(tmp, 'ref.btf'), ...objects] },
+      { cmd: process.execPath, args: [main, 'min-core-btf', '-q', raw, out, ...objects] },
+      { cmd: process.execPath, args: [bundle, 'min-core-btf', '-q', raw, out, ...objects] },
+    ]) as [SideBySideTiming, SideBySideTiming, SideBySideTiming];
     const refCols = { ref: 'bpftool gen min_core_btf', refMs: ref1.medianMs, refRssMiB: ref1.rssMiB };
-    const bundled = measure(process.execPath, [main, 'min-core-btf', '-q', raw, out, ...objects]);
-    const bare = measure(process.execPath, [bundle, 'min-core-btf', '-q', raw, out, ...objects]);
     const startup = measure(process.execPath, [main, '--version']);
     rows.push(
       {
@@ -111,9 +99,7 @@ export default async function benchMinimize(log: (line: string) => void = consol
       })
       .join(' && ');
     mkdirSync(join(tmp, 'x'));
-    const ref2 = measure('sh', ['-c', refScript], heavy);
-    const refCols2 = { ref: 'tar -xJf + bpftool, each kernel', refMs: ref2.medianMs, refRssMiB: ref2.rssMiB };
-    const batch = (cli: string[], kernels: string[], runs: number, jobs?: number) => {
+    const batchArgs = (cli: string[], kernels: string[], jobs?: number): string[] => {
       const dir = join(tmp, 'batch');
       const j = jobs === undefined ? [] : ['--jobs', String(jobs)];
       const args = [
@@ -127,9 +113,18 @@ export default async function benchMinimize(log: (line: string) => void = consol
         dir,
         ...objects,
       ];
-      return measure('sh', ['-c', `rm -rf '${dir}' && exec "$@"`, 'sh', process.execPath, ...args], runs);
+      return ['-c', `rm -rf '${dir}' && exec "$@"`, 'sh', process.execPath, ...args];
     };
-    const batchJs = batch([main], archives, heavy);
+    const batch = (cli: string[], kernels: string[], runs: number, jobs?: number) =>
+      measure('sh', batchArgs(cli, kernels, jobs), runs);
+    const [ref2, batchJs] = timeSideBySide(
+      [
+        { cmd: 'sh', args: ['-c', refScript] },
+        { cmd: 'sh', args: batchArgs([main], archives) },
+      ],
+      heavy,
+    ) as [SideBySideTiming, SideBySideTiming];
+    const refCols2 = { ref: 'tar -xJf + bpftool, each kernel', refMs: ref2.medianMs, refRssMiB: ref2.rssMiB };
     // Peak RSS against the kernel count at a fixed runner count (one), largest kernel first.
     const batchOne = batch([main], [largest], heavy, 1);
     const batchAllOneWorker = batch([main], [largest, ...archives.filter((a) => a !== largest)], heavy, 1);

@@ -1,13 +1,14 @@
-// AssemblyScript, compiled to WebAssembly by scripts/build-wasm.mjs into
-// packages/core/src/core/name-index-wasm.ts. core/names.ts buildIndex for a non-split BTF:
+// AssemblyScript, part of the BTF module (assembly/btf.ts, compiled by scripts/build-wasm.mjs
+// into packages/core/src/btf/btf-wasm.ts). core/names.ts buildIndex for a non-split BTF:
 // the essential-name index (FNV-1a of each name up to its last `___` flavor separator) of one
 // group of types, as the four arrays names.ts looks up in. Why: a CLI run builds it once over
 // a kernel's ~130k records and exits, and V8 ran the JavaScript loop unoptimized for most of
 // it (~15 ms cold against ~3 ms warm); WebAssembly is compiled before it runs.
 //
-// Memory, laid out by core/name-index.ts: type section words (host order) at `words`, record
+// Memory, laid out by btf/btf-wasm-kit.ts: type section words (host order) at `words`, record
 // starts (word index) at `offs`, strings at `strs`; the four output arrays at `head` (size
-// entries, a power of two), `next`, `hash`, `len` (count entries each), all zeroed.
+// entries, a power of two), `next`, `hash`, `len` (count entries each), all zeroed. The
+// flavor separator is found by counting underscore runs in the same pass as the hash.
 
 const FNV_OFFSET: u32 = 0x811c9dc5;
 const FNV_PRIME: u32 = 0x01000193;

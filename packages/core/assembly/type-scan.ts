@@ -1,5 +1,5 @@
-// AssemblyScript, compiled to WebAssembly by scripts/build-wasm.mjs into
-// packages/core/src/btf/type-scan-wasm.ts. The fast path of btf/records.ts scanTypes: one pass
+// AssemblyScript, part of the BTF module (assembly/btf.ts, compiled by scripts/build-wasm.mjs
+// into packages/core/src/btf/btf-wasm.ts). The fast path of btf/records.ts scanTypes: one pass
 // over a type section (host-order u32 words at `words`, `bytes` long) writing each record's
 // first word index to `offs`, and the largest name offset and referenced type id on the way.
 //
