@@ -115,13 +115,16 @@ export function residentBytes(size: number): Uint8Array | undefined {
   return new Uint8Array(memory.buffer, FILE_AT, size);
 }
 
-/** The arena `a` lies in, if every one of them lies in the same arena. */
+/** The arena all of `views` lie in, if they share one. */
 function arenaOf(...views: ArrayBufferView[]): Arena | undefined {
   const arena = arenas.get(views[0]?.buffer as ArrayBuffer);
   return arena && views.every((v) => v.buffer === arena.memory.buffer) ? arena : undefined;
 }
 
-/** Bump-allocates `bytes` in an arena; undefined if they do not fit (never, by its sizing). */
+/**
+ * Bump-allocates `bytes` in an arena; undefined once its room is used (one scan and two
+ * indexes are planned for: a second decode of the same bytes goes the shared way).
+ */
 function take(arena: Arena, bytes: number): number | undefined {
   const at = arena.top;
   if (at + bytes > arena.memory.buffer.byteLength) return undefined;

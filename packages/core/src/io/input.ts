@@ -30,19 +30,20 @@ export function readInput(file: string, what: string): Uint8Array {
 export function readResidentInput(file: string, what: string): Uint8Array {
   const f = openSized(file, what);
   if (f === undefined) return readInput(file, what);
+  let out: Uint8Array | undefined;
   try {
-    const out = allocate(f.size);
-    for (let n = 0; n < f.size; ) {
+    out = allocate(f.size);
+    for (let n = 0; n < f.size && out !== undefined; ) {
       const got = readSync(f.fd, out, n, f.size - n, n);
-      if (got === 0) return readInput(file, what);
+      if (got === 0) out = undefined; // shorter than fstat said: read it as it is now
       n += got;
     }
-    return out;
   } catch (e) {
     throw inputError(file, what, e as Error);
   } finally {
     closeSync(f.fd);
   }
+  return out ?? readInput(file, what);
 }
 
 /**
