@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BTF_WASM } from '../packages/core/src/btf/btf-wasm.ts';
 import { decodeBtf } from '../packages/core/src/btf/index.ts';
 import { scanTypesJs } from '../packages/core/src/btf/records.ts';
 import { ByteReader } from '../packages/core/src/bytes/reader.ts';
@@ -16,7 +17,14 @@ import { buildIndexWasm } from '../packages/core/src/core/name-index.ts';
 import { buildIndexJs, type NameGroup } from '../packages/core/src/core/names.ts';
 import { BtfkitError } from '../packages/core/src/errors/index.ts';
 import { readInput, readResidentInput, readResidentInputAsync } from '../packages/core/src/io/input.ts';
-import { objectFiles, readBtfOfObject, useKernelsAndScratch } from './fixtures/btf/corpus.ts';
+import { fetchKernel } from '../packages/core/src/minimize/kernel-read.ts';
+import {
+  kernelArchives,
+  objectFiles,
+  readBtfOfObject,
+  releaseOf,
+  useKernelsAndScratch,
+} from './fixtures/btf/corpus.ts';
 
 const corpus = useKernelsAndScratch('btfkit-resident-');
 const scratch = mkdtempSync(join(tmpdir(), 'btfkit-resident-files-'));
@@ -93,6 +101,35 @@ describe('resident kernel files', () => {
     const empty = join(scratch, 'empty.btf');
     writeFileSync(empty, '');
     expect(readResidentInput(empty, 'kernel BTF').length).toBe(0);
+  });
+
+  it('every corpus archive, inflated into an arena: the entry is the BTF tar extracts, scanned and indexed in place', async () => {
+    const timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+    for (const archive of kernelArchives()) {
+      const fetched = await fetchKernel(archive, timings, true);
+      const extracted = corpus.raw.get(releaseOf(archive)) as string;
+      expect(fetched.bytes.byteOffset % 4, archive).toBe(0);
+      expect(same(fetched.bytes, readFileSync(extracted)), archive).toBe(true);
+      expectInPlace(extracted, fetched.bytes);
+    }
+  });
+
+  it('the module has no data segment (an arena keeps its file at address 0)', () => {
+    const b = Buffer.from(BTF_WASM, 'base64');
+    const ids: number[] = [];
+    for (let p = 8; p < b.length; ) {
+      const id = b[p++] as number;
+      let len = 0;
+      for (let shift = 0; ; shift += 7) {
+        const x = b[p++] as number;
+        len |= (x & 0x7f) << shift;
+        if (x < 0x80) break;
+      }
+      ids.push(id);
+      p += len;
+    }
+    expect(ids).toContain(10); // code
+    expect(ids).not.toContain(11); // data
   });
 
   it('the running kernel, /sys/kernel/btf/vmlinux: the same bytes, scanned in place', () => {

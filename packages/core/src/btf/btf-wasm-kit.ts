@@ -60,7 +60,7 @@ interface Kit {
 }
 
 /**
- * A kernel file's own memory: the file at FILE_AT, then what the module writes (record
+ * A kernel file's own memory: the file at ARENA_FILE_AT, then what the module writes (record
  * offsets, then up to two indexes) bump-allocated from `top`. Sized for the worst case when
  * made and never grown, so the views handed out (the file's bytes, which the decoded BTF
  * keeps) stay valid; fresh memory is zeroed, so index arrays need no clearing.
@@ -70,8 +70,13 @@ interface Arena extends Kit {
 }
 
 const PAGE = 65536;
-/** Below this the module's own data (it has none today); BTF data starts here. */
+/**
+ * Where the shared instance copies BTF data. An arena's file starts at 0 instead (the module
+ * has no data segment: test/btf-resident checks), so that a tar read into one starts at its
+ * buffer's start, where the tar reader (nanotar) reads.
+ */
 const FILE_AT = 4096;
+const ARENA_FILE_AT = 0;
 const align = (n: number) => Math.ceil(n / 8) * 8;
 /** Records are at least 12 bytes: a bound on the record count of `bytes` of types. */
 const maxRecords = (bytes: number) => Math.floor(bytes / 12) + 1;
@@ -101,7 +106,7 @@ const arenas = new WeakMap<ArrayBuffer, Arena>();
  */
 export function residentBytes(size: number): Uint8Array | undefined {
   const records = maxRecords(size);
-  const total = FILE_AT + align(size) + align(records * 4) + 2 * indexBytes(records);
+  const total = ARENA_FILE_AT + align(size) + align(records * 4) + 2 * indexBytes(records);
   if (total > 2 ** 32) return undefined;
   let memory: WasmMemory;
   try {
@@ -110,9 +115,22 @@ export function residentBytes(size: number): Uint8Array | undefined {
     // Out of address space for one more memory (V8 reserves each one's full 32-bit range).
     return undefined;
   }
-  const arena: Arena = { ...newKit(memory), top: FILE_AT + align(size) };
+  const arena: Arena = { ...newKit(memory), top: ARENA_FILE_AT + align(size) };
   arenas.set(memory.buffer, arena);
-  return new Uint8Array(memory.buffer, FILE_AT, size);
+  return new Uint8Array(memory.buffer, ARENA_FILE_AT, size);
+}
+
+/**
+ * Whether `bytes` is a whole file read with residentBytes and nothing has been written after
+ * it yet: its buffer holds only zeros past its end.
+ */
+export function isUntouchedResidentFile(bytes: Uint8Array): boolean {
+  const arena = arenas.get(bytes.buffer as ArrayBuffer);
+  return (
+    arena !== undefined &&
+    bytes.byteOffset === ARENA_FILE_AT &&
+    arena.top === ARENA_FILE_AT + align(bytes.length)
+  );
 }
 
 /** The arena all of `views` lie in, if they share one. */

@@ -19,7 +19,8 @@ export function prefetchKernels(paths: readonly string[]): AsyncGenerator<Btf, v
   const startNext = () => {
     const path = paths[started++] as string;
     const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
-    const p = fetchKernel(path, timings);
+    // Decoded on this thread: read and inflated into BTF arenas, scanned and indexed in place.
+    const p = fetchKernel(path, timings, true);
     // Failures surface in order, when their turn comes; until then they are not "unhandled".
     p.catch(() => {});
     inFlight.push(p);

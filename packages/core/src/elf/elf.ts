@@ -107,6 +107,8 @@ export class Elf {
   private readonly built: (ElfSection | undefined)[];
   private all: readonly ElfSection[] | undefined;
   private readonly byName = new Map<string, ElfSection | undefined>();
+  /** Whether `byName` holds every section's name. */
+  private mapped = false;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -132,9 +134,20 @@ export class Elf {
     return this.all;
   }
 
-  /** The first section of this name, as libbpf's name lookups find it. */
+  /**
+   * The first section of this name, as libbpf's name lookups find it. The first two names
+   * asked for are found by comparing bytes (the minimizer wants .BTF and .BTF.ext, nothing
+   * else); a third builds every section and maps all their names at once.
+   */
   section(name: string): ElfSection | undefined {
     if (this.byName.has(name)) return this.byName.get(name);
+    if (this.all !== undefined || this.byName.size >= 2) {
+      if (!this.mapped) {
+        for (const s of this.sections) if (!this.byName.has(s.name)) this.byName.set(s.name, s);
+        this.mapped = true;
+      }
+      return this.byName.get(name);
+    }
     const i = this.table?.find(name) ?? -1;
     const found = i < 0 ? undefined : this.at(i);
     this.byName.set(name, found);

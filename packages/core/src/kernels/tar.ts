@@ -1,4 +1,5 @@
 import { parseTar } from 'nanotar';
+import { isUntouchedResidentFile } from '../btf/btf-wasm-kit.ts';
 import { errors } from '../errors/index.ts';
 
 /**
@@ -51,8 +52,14 @@ export function readSingleBtfEntry(
     );
   }
 
-  // nanotar reads from the ArrayBuffer start, ignoring a view's byteOffset: give it its own.
-  const own = tar.byteOffset === 0 && tar.byteLength === tar.buffer.byteLength ? tar : tar.slice();
+  // nanotar reads from the ArrayBuffer start, ignoring a view's byteOffset: give it its own,
+  // unless the tar starts its buffer and only zeros follow (an archive inflated into a BTF
+  // arena, whose entry is then decoded where it lies; the zeros end nanotar's walk as the
+  // end-of-archive blocks do).
+  const own =
+    tar.byteOffset === 0 && (tar.byteLength === tar.buffer.byteLength || isUntouchedResidentFile(tar))
+      ? tar
+      : tar.slice();
   let items: { data?: Uint8Array; size: number; type: string | undefined }[];
   try {
     items = parseTar(own);

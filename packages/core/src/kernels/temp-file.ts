@@ -15,9 +15,13 @@ export function unlinkedTempFile(): number {
   return fd;
 }
 
+/** Where an inflated archive is read to: a plain array by default (see xzDecompressAsync). */
+export type Allocate = (size: number) => Uint8Array;
+const plain: Allocate = (size) => new Uint8Array(size);
+
 /** The first `size` bytes of `fd` (fewer if it ends sooner), read from offset 0 on. */
-export function readFromStart(fd: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
+export function readFromStart(fd: number, size: number, allocate: Allocate = plain): Uint8Array {
+  const out = allocate(size);
   for (let n = 0; n < size; ) {
     const r = readSync(fd, out, n, size - n, n);
     if (r === 0) return out.subarray(0, n);

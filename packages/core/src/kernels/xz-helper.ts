@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { close, fstatSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { readFromStart, unlinkedTempFile } from './temp-file.ts';
+import { type Allocate, readFromStart, unlinkedTempFile } from './temp-file.ts';
 
 /**
  * xz(1) runs started by one long-lived /bin/sh instead of by this process.
@@ -117,7 +117,11 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * helper shell. `undefined` when that did not work (no shell, no xz, bad input, more output
  * than declared): the caller then tries the direct way, which reports why.
  */
-export async function xzByHelper(bytes: Uint8Array, size: number): Promise<Uint8Array | undefined> {
+export async function xzByHelper(
+  bytes: Uint8Array,
+  size: number,
+  allocate?: Allocate,
+): Promise<Uint8Array | undefined> {
   let input: number | undefined;
   let output: number | undefined;
   const free = slot();
@@ -142,7 +146,7 @@ export async function xzByHelper(bytes: Uint8Array, size: number): Promise<Uint8
     if (status !== 0) return undefined;
     const got = fstatSync(output).size;
     if (got !== size) return undefined;
-    return readFromStart(output, got);
+    return readFromStart(output, got, allocate);
   } catch {
     return undefined;
   } finally {

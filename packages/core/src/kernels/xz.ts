@@ -1,7 +1,7 @@
 import { closeSync, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { errors } from '../errors/index.ts';
-import { readFromStart, unlinkedTempFile } from './temp-file.ts';
+import { type Allocate, readFromStart, unlinkedTempFile } from './temp-file.ts';
 
 /**
  * xz decompression with a bound known before anything is inflated. The binding we use
@@ -236,17 +236,23 @@ export function xzDecompress(bytes: Uint8Array, file: string, max = DEFAULT_MAX_
   return afterDecompress(out, size, file);
 }
 
+/**
+ * xzDecompress without holding the thread: xz(1) inflates in a child process. `allocate`
+ * says where its output is read to (a BTF arena for a kernel decoded on this thread; the
+ * in-process fallback returns its own buffer whatever it says).
+ */
 export async function xzDecompressAsync(
   bytes: Uint8Array,
   file: string,
   max = DEFAULT_MAX_DECOMPRESSED,
+  allocate?: Allocate,
 ): Promise<Uint8Array> {
   const size = checkedSize(bytes, file, max);
   if (useXzTool(bytes)) {
     // The helper shell first (cheap to start, never stalled by this thread); xz(1) directly
     // when that fails, to word the error or to find that there is no xz(1).
     const { xzByHelper } = await import('./xz-helper.ts');
-    const out = (await xzByHelper(bytes, size)) ?? (await xzToolAsync(bytes, size, file));
+    const out = (await xzByHelper(bytes, size, allocate)) ?? (await xzToolAsync(bytes, size, file, allocate));
     if (out) return afterDecompress(out, size, file);
   }
   let out: Uint8Array;
@@ -270,7 +276,12 @@ function xzEnv(): NodeJS.ProcessEnv {
  * 64 KiB pipe. A file lets them run to the end meanwhile; the output is then read in one go
  * (from the page cache), and one that is larger than the chunk headers declared is refused.
  */
-function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uint8Array | undefined> {
+function xzToolAsync(
+  bytes: Uint8Array,
+  size: number,
+  file: string,
+  allocate?: Allocate,
+): Promise<Uint8Array | undefined> {
   const fd = unlinkedTempFile();
   return new Promise<Uint8Array | undefined>((resolve, reject) => {
     const child = processes().spawn('xz', ['-dc'], { env: xzEnv(), stdio: ['pipe', fd, 'pipe'] });
@@ -301,7 +312,7 @@ function xzToolAsync(bytes: Uint8Array, size: number, file: string): Promise<Uin
         reject(toolFailure(file, size, tooMuch, status, ''));
         return;
       }
-      resolve(readFromStart(fd, got));
+      resolve(readFromStart(fd, got, allocate));
     });
   }).finally(() => closeSync(fd));
 }

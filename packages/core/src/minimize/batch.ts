@@ -378,7 +378,8 @@ async function runPool(
       held++;
       const slot: (typeof taken)[number] = { index };
       taken.push(slot);
-      fetchKernel(k.path, timings).then(
+      // One runner is this thread: its kernels can lie in BTF arenas (a worker's must be transferable).
+      fetchKernel(k.path, timings, n === 1).then(
         (fetched) => {
           slot.task = { index, release: k.release, fetched, timings };
           pump();

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
+import { residentBytes } from '../btf/btf-wasm-kit.ts';
 import { readInput, readResidentInput, readResidentInputAsync } from '../io/input.ts';
 // The kernels/ modules themselves, not its index: that would bring in the tree lister (and
 // its glob library), which single-kernel commands never use.
@@ -62,19 +63,23 @@ export interface FetchedKernel {
  * inflated by xz(1) in a child process (kernels/ xzDecompressAsync), so a batch can have the
  * next kernels inflating while it relocates the current one. The file itself is read
  * synchronously (an archive is ~1 MB, a millisecond from the page cache): that way the
- * batch's first xz(1) starts before it parses the objects, not after.
+ * batch's first xz(1) starts before it parses the objects, not after. `resident`: the file
+ * and the inflated archive go to BTF arenas (io/input.ts), for a kernel decoded on this
+ * thread; such bytes cannot be transferred to a worker.
  */
-export async function fetchKernel(path: string, timings: Timings): Promise<FetchedKernel> {
+export async function fetchKernel(path: string, timings: Timings, resident = false): Promise<FetchedKernel> {
   let t = performance.now();
-  const bytes = readInput(path, 'kernel BTF');
+  const bytes = resident ? readResidentInput(path, 'kernel BTF') : readInput(path, 'kernel BTF');
   timings.read += performance.now() - t;
   if (!isXz(bytes)) return { path, bytes };
   t = performance.now();
-  const tar = await xzDecompressAsync(bytes, path);
+  const tar = await xzDecompressAsync(bytes, path, undefined, resident ? residentOrPlain : undefined);
   const fetched = unpackArchive(path, tar);
   timings.decompress += performance.now() - t;
   return fetched;
 }
+
+const residentOrPlain = (size: number) => residentBytes(size) ?? new Uint8Array(size);
 
 /** A btfhub archive `<release>.btf.tar.xz` must hold exactly `<release>.btf`. */
 function unpackArchive(path: string, tar: Uint8Array): FetchedKernel {
