@@ -32,7 +32,7 @@ export function readResidentInput(file: string, what: string): Uint8Array {
   if (f === undefined) return readInput(file, what);
   let out: Uint8Array | undefined;
   try {
-    out = allocate(f.size);
+    out = residentOrPlain(f.size);
     for (let n = 0; n < f.size && out !== undefined; ) {
       const got = readSync(f.fd, out, n, f.size - n, n);
       if (got === 0) out = undefined; // shorter than fstat said: read it as it is now
@@ -57,7 +57,7 @@ export function readResidentInputAsync(file: string, what: string): Promise<Uint
   const { fd, size } = f;
   let out: Uint8Array;
   try {
-    out = allocate(size);
+    out = residentOrPlain(size);
   } catch (e) {
     closeSync(fd);
     throw inputError(file, what, e as Error);
@@ -105,7 +105,8 @@ function openSized(file: string, what: string): { fd: number; size: number } | u
   return undefined;
 }
 
-function allocate(size: number): Uint8Array {
+/** `size` bytes in a BTF arena, or plain ones when no arena can hold them. */
+export function residentOrPlain(size: number): Uint8Array {
   return residentBytes(size) ?? new Uint8Array(size);
 }
 

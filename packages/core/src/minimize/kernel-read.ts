@@ -1,7 +1,6 @@
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
-import { residentBytes } from '../btf/btf-wasm-kit.ts';
-import { readInput, readResidentInput, readResidentInputAsync } from '../io/input.ts';
+import { readInput, readResidentInput, readResidentInputAsync, residentOrPlain } from '../io/input.ts';
 // The kernels/ modules themselves, not its index: that would bring in the tree lister (and
 // its glob library), which single-kernel commands never use.
 import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
@@ -78,8 +77,6 @@ export async function fetchKernel(path: string, timings: Timings, resident = fal
   timings.decompress += performance.now() - t;
   return fetched;
 }
-
-const residentOrPlain = (size: number) => residentBytes(size) ?? new Uint8Array(size);
 
 /** A btfhub archive `<release>.btf.tar.xz` must hold exactly `<release>.btf`. */
 function unpackArchive(path: string, tar: Uint8Array): FetchedKernel {
