@@ -62,13 +62,14 @@ export interface FetchedKernel {
  * inflated by xz(1) in a child process (kernels/ xzDecompressAsync), so a batch can have the
  * next kernels inflating while it relocates the current one. The file itself is read
  * synchronously (an archive is ~1 MB, a millisecond from the page cache): that way the
- * batch's first xz(1) starts before it parses the objects, not after. `resident`: the file
- * and the inflated archive go to BTF arenas (io/input.ts), for a kernel decoded on this
- * thread; such bytes cannot be transferred to a worker.
+ * batch's first xz(1) starts before it parses the objects, not after. `resident`: an
+ * archive is inflated into a BTF arena (io/input.ts), for a kernel decoded on this thread
+ * (such bytes cannot be transferred to a worker); trees of kernels are archives, so a raw
+ * file here is read plainly rather than first sniffed.
  */
 export async function fetchKernel(path: string, timings: Timings, resident = false): Promise<FetchedKernel> {
   let t = performance.now();
-  const bytes = resident ? readResidentInput(path, 'kernel BTF') : readInput(path, 'kernel BTF');
+  const bytes = readInput(path, 'kernel BTF');
   timings.read += performance.now() - t;
   if (!isXz(bytes)) return { path, bytes };
   t = performance.now();
