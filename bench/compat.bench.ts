@@ -24,7 +24,7 @@ const kernelsDir = join(corpus, 'kernels');
 
 export default async function benchCompat(log: (line: string) => void = console.log): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const runs = Math.max(1, Math.min(RUNS, 3));
+  const runs = Math.max(1, Math.min(RUNS, 5));
   // The CLI as `pnpm btfkit` runs it.
   const cli = [LAUNCHER];
   const out = join(tmpdir(), `btfkit-bench-compat-${process.pid}`);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.ts';
 import { isFailed, isPoisoned, type Relocation, relocateObject } from '../core/relocate.ts';
-import type { BpfObject } from '../elf/object.ts';
+import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { objectCode } from './image.ts';
 import type {
   CompatCell,
@@ -85,7 +85,15 @@ export function objectContext(
   const programs = obj.programs
     .filter((p) => !p.isSubprog)
     .map((prog) => ({ prog, needsKernelBtf: kernelBtfNeed(code, prog.name) }));
-  const callees = new Map(programs.map(({ prog }) => [prog.name, calleesOf(code, prog)]));
+  const calleeLists = new Map<string, BpfProgram[]>();
+  const callees = (prog: BpfProgram) => {
+    let list = calleeLists.get(prog.name);
+    if (list === undefined) {
+      list = calleesOf(code, prog);
+      calleeLists.set(prog.name, list);
+    }
+    return list;
+  };
   return { name, code, lines: new LineTable(obj), records: coreRecords(obj), programs, callees };
 }
 

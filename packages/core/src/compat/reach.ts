@@ -1,3 +1,4 @@
+import TinyQueue from 'tinyqueue';
 import {
   ALU_ADD,
   ALU_AND,
@@ -151,7 +152,9 @@ export function reachProgram(image: CodeImage, entry: Loc): ReachResult {
     const states = new Map<number, State>();
     const pred = new Map<number, { from: number; step?: PathStep }>();
     states.set(fn.idx, entryState);
-    const work: number[] = [fn.idx];
+    // Lowest index first: forward code converges in one pass, loops in a few. A heap, not a
+    // list sorted at every step (that sort was most of what a compat run allocated).
+    const work = new TinyQueue<number>([fn.idx]);
     const queued = new Set<number>([fn.idx]);
     let ret: Val | undefined;
 
@@ -172,8 +175,6 @@ export function reachProgram(image: CodeImage, entry: Loc): ReachResult {
     };
 
     while (work.length > 0) {
-      // Lowest index first: forward code converges in one pass, loops in a few.
-      work.sort((a, b) => b - a);
       const pc = work.pop() as number;
       queued.delete(pc);
       const insn = code[pc];

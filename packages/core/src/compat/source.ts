@@ -11,19 +11,26 @@ import type { SourceLine } from './model.ts';
  * insn_off not past it, as the kernel's verifier log and bpftool's `linum` do.
  */
 export class LineTable {
-  private readonly bySection = new Map<number, LineInfo[]>();
+  /** Built on the first lookup: only findings (poisoned instructions) ask for source lines. */
+  private bySection: Map<number, LineInfo[]> | undefined;
 
-  constructor(private readonly obj: BpfObject) {
-    for (const sec of obj.ext?.lineInfo ?? []) {
-      const elfSec = obj.elf.section(extSectionName(obj.btf, sec));
-      if (!elfSec) continue;
-      const list = [...sec.records].sort((a, b) => a.insnOff - b.insnOff);
-      this.bySection.set(elfSec.index, list);
+  constructor(private readonly obj: BpfObject) {}
+
+  private sections(): Map<number, LineInfo[]> {
+    if (this.bySection === undefined) {
+      this.bySection = new Map();
+      for (const sec of this.obj.ext?.lineInfo ?? []) {
+        const elfSec = this.obj.elf.section(extSectionName(this.obj.btf, sec));
+        if (!elfSec) continue;
+        const list = [...sec.records].sort((a, b) => a.insnOff - b.insnOff);
+        this.bySection.set(elfSec.index, list);
+      }
     }
+    return this.bySection;
   }
 
   at(sec: number, idx: number): SourceLine | undefined {
-    const list = this.bySection.get(sec);
+    const list = this.sections().get(sec);
     if (!list || list.length === 0) return undefined;
     const off = idx * INSN_SIZE;
     let lo = 0;

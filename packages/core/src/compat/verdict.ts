@@ -13,8 +13,11 @@ export interface ObjectContext {
   records: ReturnType<typeof coreRecords>;
   /** Main programs (not .text subprograms) and why each needs kernel BTF, if it does. */
   programs: { prog: BpfProgram; needsKernelBtf?: string }[];
-  /** For every main program: the functions it can call, transitively (itself first). */
-  callees: Map<string, BpfProgram[]>;
+  /**
+   * The functions a main program can call, transitively (itself first): worked out on first
+   * use, which is only for programs with a poisoned instruction somewhere in the object.
+   */
+  callees(prog: BpfProgram): BpfProgram[];
   /**
    * Images and reachability walks already computed for this object, by the decisions that
    * produced them: many kernels relocate an object identically, and the image and the walks
@@ -93,12 +96,11 @@ export function judgeObject(
       });
       continue;
     }
-    const scope = ctx.callees.get(prog.name) ?? [prog];
     const inScope: { loc: Loc; d: RelocDecision; fn: BpfProgram }[] = [];
     // Scope functions in order, then instruction order within each (poisoned is small: walk it
     // rather than every instruction of the scope).
     if (image.poisoned.size > 0) {
-      for (const fn of scope) {
+      for (const fn of ctx.callees(prog)) {
         for (const { idx, d } of poisonedIn(image, fn))
           inScope.push({ loc: { sec: fn.sectionIndex, idx }, d, fn });
       }
