@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { buildSkeletonModel, parseBpfObject } from '@btfkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSkeleton } from '../packages/core/src/codegen/skeleton.js';
+import { compileBpf } from './fixtures/clang.ts';
 
 // Big-endian codecs, checked against bytes others wrote: clang -target bpfeb encodes the C
 // initializer of `sample` into .data (bit-fields from the most significant bit, as big-endian
@@ -54,7 +55,7 @@ beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'btfkit-endian-'));
   for (const target of ['bpfeb', 'bpfel'] as const) {
     const out = join(dir, `sample-${target}.o`);
-    execFileSync('clang-19', ['-g', '-O2', '-target', target, '-c', join(FIX, 'sample.bpf.c'), '-o', out]);
+    compileBpf(join(FIX, 'sample.bpf.c'), out, { target });
     // The sections as llvm-objcopy cuts them out, not as our ELF reader does.
     execFileSync('llvm-objcopy-19', [
       `--dump-section=.data=${out}.data`,

@@ -20,6 +20,7 @@ import {
   releaseOf,
   useKernelsAndScratch,
 } from './fixtures/btf/corpus.ts';
+import { compileBpf } from './fixtures/clang.ts';
 
 const corpus = useKernelsAndScratch('btfkit-dump-');
 
@@ -71,16 +72,7 @@ describe.each(['wasm', 'js'] as const)('dump raw = bpftool btf dump file (%s pri
 
   it('every kind clang emits (decl/type tags, float, signed enum64, bitfields, extern var)', () => {
     const obj = join(corpus.scratch, 'kinds.o');
-    execFileSync('clang-19', [
-      '-target',
-      'bpf',
-      '-g',
-      '-O2',
-      '-c',
-      join(import.meta.dirname, 'fixtures/btf/kinds.c'),
-      '-o',
-      obj,
-    ]);
+    compileBpf(join(import.meta.dirname, 'fixtures/btf/kinds.c'), obj);
     const btf = decodeBtf(readBtfOfObject(obj), { file: obj });
     const kinds = new Set(btf.types.map((t) => t.kind));
     for (const k of [

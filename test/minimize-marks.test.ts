@@ -12,6 +12,7 @@ import { HOST_LITTLE_ENDIAN } from '../packages/core/src/bytes/reader.ts';
 import { RelocationKind } from '../packages/core/src/core/kinds.ts';
 import { emitMinimized } from '../packages/core/src/minimize/emit.ts';
 import { MarkSet } from '../packages/core/src/minimize/marks.ts';
+import { compileBpf } from './fixtures/clang.ts';
 
 /**
  * The marking rules and the emitter, checked against bpftool itself on a small kernel BTF
@@ -122,17 +123,7 @@ const SPECS: [number, number, number[]][] = [
 
 function bpftoolMin(kernel: Uint8Array): Uint8Array {
   const obj = join(tmp, 'marks.bpf.o');
-  execFileSync('clang-19', [
-    '-target',
-    'bpf',
-    '-g',
-    '-O2',
-    '-I/usr/include/x86_64-linux-gnu',
-    '-c',
-    join(__dirname, 'fixtures/minimize/marks.bpf.c'),
-    '-o',
-    obj,
-  ]);
+  compileBpf(join(__dirname, 'fixtures/minimize/marks.bpf.c'), obj);
   const kfile = join(tmp, 'kernel.btf');
   const out = join(tmp, 'min.btf');
   writeFileSync(kfile, kernel);

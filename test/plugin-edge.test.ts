@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from '../packages/unplugin/src/options.ts';
+import { compileBpf } from './fixtures/clang.ts';
 import { BUNDLERS, build } from './plugin-harness.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -169,16 +170,7 @@ describe('typed skeleton', () => {
     try {
       copyFileSync(join(CORPUS, 'objects/execsnoop.bpf.o'), join(dir, 'execsnoop.bpf.o'));
       // A ring buffer with a tagged event type, a struct-keyed hash and a per-CPU array, from clang.
-      execFileSync('clang-19', [
-        '-target',
-        'bpf',
-        '-g',
-        '-O2',
-        '-c',
-        join(fixture, 'events.bpf.c'),
-        '-o',
-        join(dir, 'events.bpf.o'),
-      ]);
+      compileBpf(join(fixture, 'events.bpf.c'), join(dir, 'events.bpf.o'));
       await build('rollup', join(fixture, 'entry.js'), join(dir, 'dist'), {
         kernels: [KERNEL_DIR],
         dts: true,

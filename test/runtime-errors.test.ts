@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelError, loadObject } from '../packages/runtime/src/index.ts';
 import { closeFd, mapCreate, progLoad } from '../packages/runtime/src/sys/bpf.ts';
-
-const machine = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
+import { compileBpf } from './fixtures/clang.ts';
 
 /** The highest-valued enumerator of a kernel enum, from bpftool's dump of the running kernel's BTF. */
 function newest(enumName: string): { name: string; value: number } {
@@ -39,17 +38,7 @@ beforeAll(() => {
   mapTypes = newest('bpf_map_type');
   progTypes = newest('bpf_prog_type');
   const out = join(mkdtempSync(join(tmpdir(), 'btfkit-rt-errors-')), 'future-map.bpf.o');
-  execFileSync('clang-19', [
-    '-g',
-    '-O2',
-    '-target',
-    'bpf',
-    `-I/usr/include/${machine}`,
-    '-c',
-    join(import.meta.dirname, 'fixtures/runtime-errors/future-map.bpf.c'),
-    '-o',
-    out,
-  ]);
+  compileBpf(join(import.meta.dirname, 'fixtures/runtime-errors/future-map.bpf.c'), out);
   futureMapObject = new Uint8Array(readFileSync(out));
 });
 

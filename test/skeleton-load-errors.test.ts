@@ -1,17 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSkeletonModel, parseBpfObject } from '@btfkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSkeleton } from '../packages/core/src/codegen/skeleton.js';
+import { compileBpf } from './fixtures/clang.ts';
 
 // A generated module's load() rejects a caller's mistake before touching the kernel, with an
 // error shaped like core's BtfkitError (name, stable code) that names what was wrong. The
 // skeleton is built from clang's object for the plugin-load fixture (globals target_tgid, mark).
 
 const SRC = join(import.meta.dirname, 'fixtures/plugin/load/counter.bpf.c');
-const machine = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
 
 // biome-ignore lint/suspicious/noExplicitAny: the untyped skeleton (its d.ts types come from codegen)
 let model: any;
@@ -19,17 +18,7 @@ let bytes: Uint8Array;
 
 beforeAll(() => {
   const out = join(mkdtempSync(join(tmpdir(), 'btfkit-skel-err-')), 'counter.bpf.o');
-  execFileSync('clang-19', [
-    '-g',
-    '-O2',
-    '-target',
-    'bpf',
-    `-I/usr/include/${machine}`,
-    '-c',
-    SRC,
-    '-o',
-    out,
-  ]);
+  compileBpf(SRC, out);
   bytes = new Uint8Array(readFileSync(out));
   const parsed = parseBpfObject(bytes, out);
   model = JSON.parse(
