@@ -4,8 +4,8 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { arch } from 'node:os';
 import { errors, parseElf, SHT } from '../deps.ts';
+import { hasSyscallWrapper, syscallPrefix } from '../loader/kernel-features.ts';
 import type { ResolvedSection } from '../loader/sections.ts';
 import { AttachType } from '../loader/sections.ts';
 import { closeFd, linkCreate, rawTracepointOpen } from '../sys/bpf.ts';
@@ -161,17 +161,14 @@ function perfLink(name: string, kind: string, target: string, progFd: number, pf
   }
 }
 
-/** The kernel function behind a syscall: the arch wrapper when the kernel has wrappers. */
+/**
+ * The kernel function behind a syscall, as libbpf names it: the arch wrapper
+ * (`__x64_sys_kill`) when its probe found wrappers (the same answer the object's
+ * LINUX_HAS_SYSCALL_WRAPPER got), else `sys_kill`.
+ */
 function syscallFunction(name: string): string {
-  const prefix = arch() === 'arm64' ? '__arm64_sys_' : arch() === 'x64' ? '__x64_sys_' : '__se_sys_';
-  try {
-    const syms = readFileSync('/proc/kallsyms', 'utf8');
-    if (syms.includes(` ${prefix}${name}\n`)) return `${prefix}${name}`;
-  } catch {
-    // No kallsyms: assume wrappers, as every supported arch has had them since 4.17.
-    return `${prefix}${name}`;
-  }
-  return `sys_${name}`;
+  const pfx = syscallPrefix();
+  return pfx && hasSyscallWrapper() ? `__${pfx}_sys_${name}` : `sys_${name}`;
 }
 
 /** The file offset of function `fn` (or `fn+off`, or a hex address) in ELF file `path`. */

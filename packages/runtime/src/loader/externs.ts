@@ -6,6 +6,7 @@
 import { type BpfObject, type Btf, errors, Kind, SHN, STB, type TypeId } from '../deps.ts';
 import { alignOf, findDatasec, resolveSize } from './btf-util.ts';
 import { kernelConfig, kernelVersionCode } from './kconfig.ts';
+import { hasBpfCookie, hasSyscallWrapper } from './kernel-features.ts';
 
 export interface KconfigExtern {
   name: string;
@@ -69,7 +70,11 @@ export function collectExterns(obj: BpfObject, btf: Btf): Externs {
   return { kconfig, kconfigSize: off };
 }
 
-/** The .kconfig map's initial value: each extern's value from the running kernel. */
+/**
+ * The .kconfig map's initial value: each extern's value from the running kernel. Besides
+ * LINUX_KERNEL_VERSION and CONFIG_*, libbpf defines LINUX_HAS_* from its own feature probes
+ * (loader/kernel-features.ts); no other name has a value.
+ */
 export function kconfigData(obj: BpfObject, btf: Btf, ext: Externs): Uint8Array {
   const out = new Uint8Array(ext.kconfigSize);
   const view = new DataView(out.buffer);
@@ -77,6 +82,8 @@ export function kconfigData(obj: BpfObject, btf: Btf, ext: Externs): Uint8Array 
   for (const e of ext.kconfig) {
     let value: string | undefined;
     if (e.name === 'LINUX_KERNEL_VERSION') value = String(kernelVersionCode());
+    else if (e.name === 'LINUX_HAS_BPF_COOKIE') value = hasBpfCookie() ? 'y' : 'n';
+    else if (e.name === 'LINUX_HAS_SYSCALL_WRAPPER') value = hasSyscallWrapper() ? 'y' : 'n';
     else if (e.name.startsWith('CONFIG_')) value = kernelConfig().get(e.name);
     if (value === undefined) {
       if (e.weak || e.name.startsWith('CONFIG_')) continue; // unset: zero, as libbpf leaves it
