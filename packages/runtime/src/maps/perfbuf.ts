@@ -158,22 +158,36 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
     return out;
   }
 
+  /** Whether some CPU's ring holds records not yet consumed. */
+  private pending(): boolean {
+    return this.rings.some((r) => Atomics.load(r.head, 0) !== r.head[1]);
+  }
+
+  /**
+   * Resolves once a ring has records. The epoll fd stays registered with the event loop for
+   * the buffer's life (a perf event's readiness is an edge: the kernel clears it when polled,
+   * so a watcher dropped and made again between batches can miss the one wakeup there is).
+   * The waiter is set first and the rings checked after: a sample written before that check is
+   * seen by it, one written after wakes the listener.
+   */
   private readable(): Promise<void> {
     return new Promise((resolve) => {
       this.waiter = resolve;
-      this.epoll.watch(() => {
+      this.epoll.listen(() => {
         this.epoll.wait(0);
         this.wake();
       });
-      if (this.rings.some((r) => Atomics.load(r.head, 0) !== r.head[1])) this.wake();
+      this.epoll.waiting(true);
+      if (this.pending()) this.wake();
     });
   }
 
   private wake(): void {
     const w = this.waiter;
+    if (!w) return;
     this.waiter = undefined;
-    this.epoll.unwatch();
-    w?.();
+    if (!this.closed) this.epoll.waiting(false);
+    w();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<PerfEvent<T>> {

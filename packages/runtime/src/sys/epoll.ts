@@ -22,7 +22,9 @@ const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export class Epoll {
   readonly fd: number;
   private readonly events: NativeBuffer;
-  private poller: { close(): void; stop(): void; start(cb: () => void): void } | undefined;
+  private poller:
+    | { close(): void; stop(): void; start(cb: () => void): void; ref(): void; unref(): void }
+    | undefined;
   private closed = false;
 
   constructor(readonly capacity = 64) {
@@ -65,6 +67,24 @@ export class Epoll {
   watch(cb: () => void): void {
     if (this.poller) return;
     this.poller = koffi.node.poll(this.fd, { readable: true }, () => cb()) as unknown as typeof this.poller;
+  }
+
+  /**
+   * One registration for the consumer's whole life: `cb` runs from the event loop whenever a
+   * member is readable. The handle keeps the process alive only while `waiting(true)`: an idle
+   * consumer does not hold the process open, a waiting one does.
+   */
+  listen(cb: () => void): void {
+    if (this.poller) return;
+    const handle = koffi.node.poll(this.fd, { readable: true }, () => cb());
+    handle.unref();
+    this.poller = handle as unknown as typeof this.poller;
+  }
+
+  /** Whether the process should stay alive for the listener (a consumer is waiting). */
+  waiting(on: boolean): void {
+    if (on) this.poller?.ref();
+    else this.poller?.unref();
   }
 
   unwatch(): void {
