@@ -4,6 +4,7 @@
  * from @btfkit/core; these are about the running system.
  */
 
+import { explainEperm } from './capabilities.ts';
 import { type KernelFeature, kernelSupport } from './errors-feature.ts';
 
 /** errno values of Linux (asm-generic/errno-base.h, errno.h) that the bpf paths produce. */
@@ -70,15 +71,8 @@ export class KernelError extends Error {
 function hint(op: string, errno: number): { kind: KernelErrorKind; text: string } {
   switch (errno) {
     case Errno.EPERM:
-      if (op.startsWith('perf_event_open'))
-        return {
-          kind: 'PERMISSION',
-          text: 'needs CAP_PERFMON (or CAP_SYS_ADMIN), or a lower kernel.perf_event_paranoid',
-        };
-      return {
-        kind: 'PERMISSION',
-        text: 'needs CAP_BPF (with CAP_PERFMON for tracing programs) or CAP_SYS_ADMIN; run as root or grant the capabilities',
-      };
+      // Worded from the process's capabilities: a missing one, else what else refuses.
+      return { kind: 'PERMISSION', text: explainEperm(op).text };
     case Errno.EACCES:
       return { kind: 'PERMISSION', text: 'access denied (program rejected, or LSM/lockdown forbids it)' };
     case Errno.ENOSYS:
