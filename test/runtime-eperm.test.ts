@@ -2,7 +2,7 @@
 // CapEff) this kernel still refuses fentry programs — libbpf's load fails the same way — and the
 // error says that the kernel refuses although the capabilities are there, with the errno.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import {
   hasCap,
   lockdownMode,
 } from '../packages/runtime/src/sys/capabilities.ts';
-import { compileBpf, MULTIARCH } from './fixtures/clang.ts';
+import { compileBpf, TARGET_ARCH, writeVmlinuxH } from './fixtures/clang.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/runtime-libbpf');
 const work = mkdtempSync(join(tmpdir(), 'btfkit-eperm-'));
@@ -22,15 +22,9 @@ const object = join(work, 'fentry_nanosleep.bpf.o');
 const libbpfLoader = join(work, 'kconfig-dump');
 
 beforeAll(() => {
-  writeFileSync(
-    join(work, 'vmlinux.h'),
-    execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], {
-      maxBuffer: 1 << 28,
-    }),
-  );
-  const arch = MULTIARCH.startsWith('aarch64') ? 'arm64' : 'x86';
+  writeVmlinuxH(work);
   compileBpf(join(FIXTURES, 'fentry_nanosleep.bpf.c'), object, {
-    flags: [`-D__TARGET_ARCH_${arch}`, `-I${work}`],
+    flags: [TARGET_ARCH, `-I${work}`],
   });
   execFileSync('gcc', [
     '-O1',

@@ -3,29 +3,23 @@
 // with us, and both loaders put the same bytes in its .kconfig map (libbpf's side printed by
 // test/fixtures/runtime-libbpf/kconfig-dump.c, built here against Debian's libbpf).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KernelError, loadObject } from '../packages/runtime/src/index.ts';
 import { MapType } from '../packages/runtime/src/loader/maps.ts';
-import { compileBpf, MULTIARCH } from './fixtures/clang.ts';
+import { compileBpf, TARGET_ARCH, writeVmlinuxH } from './fixtures/clang.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/runtime-libbpf');
 const work = mkdtempSync(join(tmpdir(), 'btfkit-externs-'));
 const object = join(work, 'ksyscall_kill.bpf.o');
 const dumper = join(work, 'kconfig-dump');
-const targetArch = MULTIARCH.startsWith('aarch64') ? 'arm64' : 'x86';
 
 beforeAll(() => {
-  writeFileSync(
-    join(work, 'vmlinux.h'),
-    execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], {
-      maxBuffer: 1 << 28,
-    }),
-  );
+  writeVmlinuxH(work);
   compileBpf(join(FIXTURES, 'ksyscall_kill.bpf.c'), object, {
-    flags: [`-D__TARGET_ARCH_${targetArch}`, `-I${work}`],
+    flags: [TARGET_ARCH, `-I${work}`],
   });
   execFileSync('gcc', ['-O1', '-o', dumper, join(FIXTURES, 'kconfig-dump.c'), '-l:libbpf.a', '-lelf', '-lz']);
 });

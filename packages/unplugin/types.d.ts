@@ -110,6 +110,12 @@ export interface LoadOptions<S extends SkeletonShape> {
   programs?: readonly (keyof S['programs'] & string)[];
   /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
   logLevel?: number;
+  /** Per map, before creation: libbpf's bpf_map__set_max_entries / bpf_map__set_value_size. */
+  maps?: { [K in keyof S['maps'] & string]?: { maxEntries?: number; valueSize?: number } };
+  /** Per program: load it or not (libbpf's bpf_program__set_autoload). */
+  autoload?: { [K in keyof S['programs'] & string]?: boolean };
+  /** Per tp_btf/fentry/fexit/lsm program: the target chosen at run time (bpf_program__set_attach_target). */
+  attachTargets?: { [K in keyof S['programs'] & string]?: string };
 }
 
 /** Map types whose value is one slot per possible CPU. */

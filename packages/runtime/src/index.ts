@@ -1,4 +1,5 @@
 export { type AttachOptions, Link, uprobeOffset } from './attach/attach.ts';
+export type { MapSettings } from './loader/preload.ts';
 export { AttachType, ProgType, resolveSection, type SectionDef } from './loader/sections.ts';
 export { BpfMap, bytesCodec, type Codec, PerCpuMap } from './maps/map.ts';
 export { PerfBuffer, type PerfBufferOptions, type PerfEvent } from './maps/perfbuf.ts';

@@ -31,6 +31,7 @@ import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
 import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
+import { applyMapSettings, type MapSettings, retarget, selectPrograms } from './loader/preload.ts';
 import { type ResolvedSection, resolveSection } from './loader/sections.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
@@ -61,6 +62,15 @@ export interface LoadOptions {
   codecs?: Record<string, { key?: Codec<unknown>; value?: Codec<unknown> }>;
   /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
   logLevel?: number;
+  /** Per map, before it is created: libbpf's bpf_map__set_max_entries / set_value_size. */
+  maps?: Record<string, MapSettings>;
+  /** Per program: load it or not (libbpf's bpf_program__set_autoload); wins over `programs`. */
+  autoload?: Record<string, boolean>;
+  /**
+   * Per program attached by BTF id (tp_btf, fentry, fexit, fmod_ret, lsm): the kernel
+   * function or tracepoint to attach to instead of the section's (bpf_program__set_attach_target).
+   */
+  attachTargets?: Record<string, string>;
 }
 
 export interface LoadedProgram {
@@ -102,10 +112,10 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
   const kcfg = specs.find((m) => m.kind === 'kconfig');
   if (kcfg) kcfg.initial = kconfigData(obj, btf, externs);
   if (opts.globals) applyGlobals(btf, specs, opts.globals, obj.littleEndian);
+  const resized = opts.maps ? applyMapSettings(specs, opts.maps) : new Set<string>();
 
-  const mains = obj.programs.filter(
-    (p) => !p.isSubprog && (!opts.programs || opts.programs.includes(p.name)),
-  );
+  const mains = selectPrograms(obj, opts.programs, opts.autoload);
+  for (const name of Object.keys(opts.attachTargets ?? {})) selectPrograms(obj, [name], undefined);
   const defs = new Map<BpfProgram, ResolvedSection>();
   for (const p of mains) {
     const def = resolveSection(p.section);
@@ -114,7 +124,7 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
         `program '${p.name}': SEC("${p.section}") is not a section name libbpf knows`,
         opts.file,
       );
-    defs.set(p, def);
+    defs.set(p, retarget(def, p.name, opts.attachTargets?.[p.name]));
   }
 
   // The kernel's BTF (the costliest step of a first load) is read only if something needs it:
@@ -139,7 +149,7 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
     return (sec?.data ?? new Uint8Array()).slice(p.insnOffset, p.insnOffset + p.insnCount * INSN_SIZE);
   };
 
-  const handle = new LoadedObject(obj, btf, opts);
+  const handle = new LoadedObject(obj, btf, opts, resized);
   try {
     const features = probeBtfFeatures();
     handle.btfFd = loadBtf(sanitizeBtf(btf, features));
@@ -378,6 +388,8 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     /** The object's BTF as loaded (DATASECs fixed up). */
     readonly btf: Btf,
     private readonly opts: LoadOptions,
+    /** Maps whose value size was set before load: the object's value codec no longer fits them. */
+    private readonly resized: ReadonlySet<string> = new Set(),
   ) {}
 
   /** @internal */
@@ -385,7 +397,9 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     this.mapList.push({ spec, fd });
     const given = this.opts.codecs?.[spec.name];
     const key = given?.key ?? this.codecFor(spec.btfKeyTypeId, spec.keySize);
-    const value = given?.value ?? this.codecFor(spec.btfValueTypeId, spec.valueSize);
+    const value =
+      (this.resized.has(spec.name) ? undefined : given?.value) ??
+      this.codecFor(spec.btfValueTypeId, spec.valueSize);
     if (PERCPU_MAP_TYPES.has(spec.mapType)) {
       this.mapTable[spec.name] = new PerCpuMap(spec.name, fd, spec, key, value) as BpfMap;
       return;

@@ -42,6 +42,15 @@ export interface AttachOptions {
   target?: string;
   /** uprobes: only this process (default: all). */
   pid?: number;
+  /**
+   * A value the program reads with bpf_get_attach_cookie() (tracepoints, k/uprobes: carried by
+   * the perf link; needs BPF_LINK_CREATE for perf events, kernel 5.15+).
+   */
+  cookie?: bigint | number;
+  /** k/uprobes: attach as a return probe whatever the section says (libbpf's `retprobe` option). */
+  retprobe?: boolean;
+  /** k/uprobes: bytes added to the function's address (libbpf's func_offset / offset). */
+  offset?: number;
 }
 
 /** Attaches program `name` (fd `progFd`) per its section definition. */
@@ -67,12 +76,14 @@ export function attachProgram(
         throw errors.badOption(`program '${name}': tracepoint '${target}' must be category/name`);
       const id = tracepointId(target.slice(0, slash), target.slice(slash + 1));
       const pfd = perfEventOpen({ type: PerfType.TRACEPOINT, config: id }, -1, 0, `tracepoint ${target}`);
-      return perfLink(name, 'tracepoint', target, progFd, pfd);
+      return perfLink(name, 'tracepoint', target, progFd, pfd, opts.cookie);
     }
     case 'raw_tracepoint':
       need('raw tracepoint');
+      noCookie(name, sec, opts);
       return new Link(name, 'raw_tracepoint', target, [rawTracepointOpen(target, progFd)]);
     case 'tracing':
+      noCookie(name, sec, opts);
       // The target was fixed at load time through attach_btf_id.
       return new Link(name, 'tracing', target, [rawTracepointOpen(null, progFd)]);
     case 'kprobe':
@@ -80,13 +91,13 @@ export function attachProgram(
     case 'ksyscall':
     case 'kretsyscall': {
       need('kernel function');
-      const ret = sec.attach === 'kretprobe' || sec.attach === 'kretsyscall';
+      const ret = sec.attach === 'kretprobe' || sec.attach === 'kretsyscall' || opts.retprobe === true;
       let func = target;
-      let offset = 0;
+      let offset = opts.offset ?? 0;
       const plus = target.indexOf('+');
       if (plus >= 0) {
         func = target.slice(0, plus);
-        offset = Number(target.slice(plus + 1));
+        offset += Number(target.slice(plus + 1));
       }
       if (sec.attach === 'ksyscall' || sec.attach === 'kretsyscall') func = syscallFunction(func);
       const type = pmuType('kprobe');
@@ -103,7 +114,7 @@ export function attachProgram(
           0,
           `${sec.attach} ${target}`,
         );
-        return perfLink(name, sec.attach, target, progFd, pfd);
+        return perfLink(name, ret ? 'kretprobe' : sec.attach, target, progFd, pfd, opts.cookie);
       } finally {
         nameBuf.free();
       }
@@ -116,7 +127,8 @@ export function attachProgram(
         throw errors.badOption(`program '${name}': uprobe target '${target}' must be path:function[+offset]`);
       const path = target.slice(0, colon);
       const fn = target.slice(colon + 1);
-      const offset = uprobeOffset(path, fn);
+      const offset = uprobeOffset(path, fn) + (opts.offset ?? 0);
+      const ret = sec.attach === 'uretprobe' || opts.retprobe === true;
       const type = pmuType('uprobe');
       const pathBuf = NativeBuffer.cString(path);
       try {
@@ -124,7 +136,7 @@ export function attachProgram(
         const pfd = perfEventOpen(
           {
             type,
-            config: sec.attach === 'uretprobe' ? 1n << BigInt(retprobeBit('uprobe')) : 0n,
+            config: ret ? 1n << BigInt(retprobeBit('uprobe')) : 0n,
             config1: pathBuf.address,
             config2: BigInt(offset),
           },
@@ -132,7 +144,7 @@ export function attachProgram(
           pid < 0 ? 0 : -1,
           `${sec.attach} ${target}`,
         );
-        return perfLink(name, sec.attach, target, progFd, pfd);
+        return perfLink(name, ret ? 'uretprobe' : 'uprobe', target, progFd, pfd, opts.cookie);
       } finally {
         pathBuf.free();
       }
@@ -142,15 +154,41 @@ export function attachProgram(
   }
 }
 
-/** A perf event carrying the program: a BPF link when the kernel has them, else the ioctl. */
-function perfLink(name: string, kind: string, target: string, progFd: number, pfd: number): Link {
+function noCookie(name: string, sec: ResolvedSection, opts: AttachOptions): void {
+  if (opts.cookie !== undefined)
+    throw errors.badOption(
+      `program '${name}' (SEC("${sec.section}")): attach cookies are carried by perf event links (tracepoints, k/uprobes), not by ${sec.attach} links`,
+    );
+}
+
+/**
+ * A perf event carrying the program: a BPF link when the kernel has them, else the ioctl
+ * (which cannot carry a cookie: asking for one there is an error, as in libbpf).
+ */
+function perfLink(
+  name: string,
+  kind: string,
+  target: string,
+  progFd: number,
+  pfd: number,
+  cookie?: bigint | number,
+): Link {
   try {
     let link = -1;
     try {
-      link = linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT }, `${kind} ${target}`);
+      link = linkCreate(
+        {
+          progFd,
+          targetFd: pfd,
+          attachType: AttachType.PERF_EVENT,
+          ...(cookie !== undefined ? { cookie: BigInt(cookie) } : {}),
+        },
+        `${kind} ${target}`,
+      );
     } catch (e) {
       // Kernels before 5.15 have no perf links: fall back to attaching through the event.
       if (!(e instanceof KernelError) || (e.kind !== 'UNSUPPORTED' && e.errno !== 22)) throw e;
+      if (cookie !== undefined) throw e;
       perfIoctl(pfd, PerfIoctl.SET_BPF, progFd, `PERF_EVENT_IOC_SET_BPF ${target}`);
     }
     perfIoctl(pfd, PerfIoctl.ENABLE, 0, `PERF_EVENT_IOC_ENABLE ${target}`);

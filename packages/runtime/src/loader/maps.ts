@@ -294,7 +294,7 @@ function eventTypeTags(btf: Btf): Map<TypeId, TypeId> {
 }
 
 /** libbpf rounds a ring buffer's size up to a power-of-two multiple of the page size. */
-function ringbufSize(n: number): number {
+export function ringbufSize(n: number): number {
   const page = 4096;
   let mul = Math.max(1, Math.ceil(n / page));
   let pow = 1;
