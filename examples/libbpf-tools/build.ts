@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const here = import.meta.dirname;
-export const TOOLS = ['execsnoop'] as const;
+export const TOOLS = ['execsnoop', 'opensnoop', 'exitsnoop', 'syscount'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 export async function buildTools(outDir: string): Promise<Record<Tool, string>> {
@@ -25,6 +25,8 @@ export async function buildTools(outDir: string): Promise<Record<Tool, string>> 
     outdir: outDir,
     assetNames: 'assets/[name]-[hash]',
     logLevel: 'warning',
+    // Resolved at run time, as the skeleton's own runtime import is (the workspace's sources).
+    external: ['@btfkit/runtime'],
     plugins: [btfkit({ kernels: [] })],
   });
   writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');

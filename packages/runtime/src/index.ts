@@ -6,3 +6,4 @@ export { PerfBuffer, type PerfBufferOptions, type PerfEvent } from './maps/perfb
 export { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
 export { LoadedObject, type LoadedProgram, type LoadOptions, loadObject, loadObjectSync } from './object.ts';
 export { KernelError, type KernelErrorKind } from './sys/errors.ts';
+export { tracepointExists } from './sys/tracefs.ts';

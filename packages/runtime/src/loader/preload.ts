@@ -9,6 +9,11 @@ import { type MapSpec, MapType, ringbufSize } from './maps.ts';
 import type { ResolvedSection } from './sections.ts';
 
 export interface MapSettings {
+  /**
+   * bpf_map__set_type, as libbpf-tools' bpf_buffer does to turn its `events` perf array into a
+   * ring buffer where the kernel has them: a map type number, or 'ringbuf'.
+   */
+  type?: number | 'ringbuf';
   /** bpf_map__set_max_entries (ring buffers are rounded to a power-of-two page multiple, as libbpf does). */
   maxEntries?: number;
   /** bpf_map__set_value_size: the map's BTF value type no longer fits, so it is created without one. */
@@ -24,6 +29,24 @@ export function applyMapSettings(specs: MapSpec[], settings: Record<string, MapS
       throw errors.badOption(
         `maps.${name}: the object has no such map (maps: ${specs.map((m) => m.name).join(', ')})`,
       );
+    if (s.type !== undefined) {
+      const type = s.type === 'ringbuf' ? MapType.RINGBUF : s.type;
+      if (!Number.isInteger(type) || type < 1)
+        throw errors.badOption(
+          `maps.${name}.type must be a map type number or 'ringbuf', got ${String(s.type)}`,
+        );
+      if (spec.kind !== 'user') throw errors.badOption(`maps.${name}: a global data map is an array`);
+      spec.mapType = type;
+      if (type === MapType.RINGBUF) {
+        // No key or value: the record type stays for decoding (eventTypeId), as codegen decides.
+        spec.keySize = 0;
+        spec.valueSize = 0;
+        spec.btfKeyTypeId = 0;
+        spec.btfValueTypeId = 0;
+        spec.maxEntries = ringbufSize(spec.maxEntries || 4096);
+        resized.add(name);
+      }
+    }
     if (s.maxEntries !== undefined) {
       if (!Number.isInteger(s.maxEntries) || s.maxEntries < 1 || s.maxEntries > 0xffffffff)
         throw errors.badOption(

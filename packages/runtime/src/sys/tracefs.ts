@@ -79,3 +79,8 @@ export function retprobeBit(pmu: 'kprobe' | 'uprobe'): number {
     return 0;
   }
 }
+
+/** Whether the kernel has tracepoint `category/name` (libbpf-tools' tracepoint_exists). */
+export function tracepointExists(category: string, name: string): boolean {
+  return existsSync(`${tracefsRoot()}/events/${category}/${name}`);
+}
