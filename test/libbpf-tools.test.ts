@@ -191,3 +191,20 @@ it('execsnoop: the same exec (comm, pid, ppid, ret, args) as the C tool', async 
   expect(mine(c.out())[0]).toMatch(new RegExp(`/bin/echo ${marker} two words x $`));
   expect(mine(js.out())).toEqual(mine(c.out()));
 });
+
+it("funclatency -u -p PID :FUNCTION: uprobes chosen at run time give the C tool's histogram", async () => {
+  const { c, js } = await sideBySide(
+    'funclatency',
+    (p) => ['-u', '-p', String(p), ':btfkit_nap'],
+    ['naps', '20'],
+    /Hit Ctrl-C to exit\n/,
+  );
+  // Rows "low -> high : count |stars|": the same calls timed by both, so the same buckets.
+  const hist = (t: string) => rows(t, (cols) => cols[1] === '->').map((r) => r.slice(0, 5).join(' '));
+  const expected = hist(c);
+  const count = (rowsOf: string[]) => rowsOf.reduce((n, r) => n + Number(r.split(' ')[4]), 0);
+  expect(count(expected)).toBe(30); // 20 naps of 1 ms and 10 of 4 ms
+  expect(expected.some((r) => r.startsWith('1024 -> 2047 :'))).toBe(true);
+  expect(hist(js)).toEqual(expected);
+  expect(js).toContain('Exiting trace of :btfkit_nap');
+});

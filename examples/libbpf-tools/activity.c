@@ -3,6 +3,7 @@
 //   activity open DIR N      opens DIR/present N times and DIR/missing-<i> N times (ENOENT)
 //   activity syscalls N      calls getppid() N times and getuid() N/2 times
 //   activity exits           forks children named btfkx-<i> that exit with codes 0, 3 and 7
+//   activity naps N          calls btfkit_nap(1 ms) N times and btfkit_nap(4 ms) N/2 times
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,7 +12,16 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The function funclatency times through a uprobe on this executable. */
+__attribute__((noinline)) void btfkit_nap(long usec)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = usec * 1000 };
+	nanosleep(&ts, NULL);
+	__asm__ volatile("" ::: "memory");
+}
 
 int main(int argc, char **argv)
 {
@@ -44,6 +54,10 @@ int main(int argc, char **argv)
 			}
 			waitpid(pid, NULL, 0);
 		}
+	} else if (!strcmp(argv[1], "naps") && argc == 3) {
+		int n = atoi(argv[2]);
+		for (int i = 0; i < n; i++) btfkit_nap(1000);
+		for (int i = 0; i < n / 2; i++) btfkit_nap(4000);
 	} else {
 		return 2;
 	}

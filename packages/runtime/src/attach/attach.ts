@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { errors, parseElf, SHT } from '../deps.ts';
 import { hasSyscallWrapper, syscallPrefix } from '../loader/kernel-features.ts';
 import type { ResolvedSection } from '../loader/sections.ts';
-import { AttachType } from '../loader/sections.ts';
+import { AttachType, ProgType } from '../loader/sections.ts';
 import { closeFd, linkCreate, rawTracepointOpen } from '../sys/bpf.ts';
 import { KernelError } from '../sys/errors.ts';
 import { NativeBuffer } from '../sys/native.ts';
 import { PerfIoctl, PerfType, perfEventOpen, perfIoctl } from '../sys/perf.ts';
 import { pmuType, retprobeBit, tracepointId } from '../sys/tracefs.ts';
+import { resolveBinaryPath } from './binary-path.ts';
 
 export class Link {
   private fds: number[];
@@ -51,6 +52,13 @@ export interface AttachOptions {
   retprobe?: boolean;
   /** k/uprobes: bytes added to the function's address (libbpf's func_offset / offset). */
   offset?: number;
+  /**
+   * Attach a kprobe-type program (SEC kprobe/kretprobe/uprobe/uretprobe…) as this kind of probe,
+   * whatever its section says — libbpf's bpf_program__attach_uprobe / attach_kprobe, which tools
+   * such as funclatency use on `kprobe/dummy_*` programs. The section's return-ness is then
+   * ignored: `retprobe` says it.
+   */
+  probe?: 'uprobe' | 'kprobe';
 }
 
 /** Attaches program `name` (fd `progFd`) per its section definition. */
@@ -68,7 +76,15 @@ export function attachProgram(
       );
     }
   };
-  switch (sec.attach) {
+  let kind = sec.attach;
+  if (opts.probe) {
+    if (sec.progType !== ProgType.KPROBE)
+      throw errors.badOption(
+        `program '${name}' (SEC("${sec.section}")) is not a kprobe-type program; it cannot be attached as a ${opts.probe}`,
+      );
+    kind = opts.probe;
+  }
+  switch (kind) {
     case 'tracepoint': {
       need('tracepoint');
       const slash = target.indexOf('/');
@@ -91,7 +107,9 @@ export function attachProgram(
     case 'ksyscall':
     case 'kretsyscall': {
       need('kernel function');
-      const ret = sec.attach === 'kretprobe' || sec.attach === 'kretsyscall' || opts.retprobe === true;
+      const ret = opts.probe
+        ? opts.retprobe === true
+        : sec.attach === 'kretprobe' || sec.attach === 'kretsyscall' || opts.retprobe === true;
       let func = target;
       let offset = opts.offset ?? 0;
       const plus = target.indexOf('+');
@@ -112,9 +130,9 @@ export function attachProgram(
           },
           -1,
           0,
-          `${sec.attach} ${target}`,
+          `${kind} ${target}`,
         );
-        return perfLink(name, ret ? 'kretprobe' : sec.attach, target, progFd, pfd, opts.cookie);
+        return perfLink(name, ret ? 'kretprobe' : kind, target, progFd, pfd, opts.cookie);
       } finally {
         nameBuf.free();
       }
@@ -125,10 +143,10 @@ export function attachProgram(
       const colon = target.lastIndexOf(':');
       if (colon < 0)
         throw errors.badOption(`program '${name}': uprobe target '${target}' must be path:function[+offset]`);
-      const path = target.slice(0, colon);
+      const path = resolveBinaryPath(target.slice(0, colon));
       const fn = target.slice(colon + 1);
       const offset = uprobeOffset(path, fn) + (opts.offset ?? 0);
-      const ret = sec.attach === 'uretprobe' || opts.retprobe === true;
+      const ret = opts.probe ? opts.retprobe === true : sec.attach === 'uretprobe' || opts.retprobe === true;
       const type = pmuType('uprobe');
       const pathBuf = NativeBuffer.cString(path);
       try {
@@ -142,7 +160,7 @@ export function attachProgram(
           },
           pid,
           pid < 0 ? 0 : -1,
-          `${sec.attach} ${target}`,
+          `${kind} ${target}`,
         );
         return perfLink(name, ret ? 'uretprobe' : 'uprobe', target, progFd, pfd, opts.cookie);
       } finally {
