@@ -208,3 +208,25 @@ it("funclatency -u -p PID :FUNCTION: uprobes chosen at run time give the C tool'
   expect(hist(js)).toEqual(expected);
   expect(js).toContain('Exiting trace of :btfkit_nap');
 });
+
+it('runqlat -p PID: the same wakeups counted as the C tool, histograms within counting noise', async () => {
+  const { c, js } = await sideBySide(
+    'runqlat',
+    (p) => ['-p', String(p)],
+    ['naps', '20'],
+    /Hit Ctrl-C to end\.\n/,
+  );
+  // Bucket index (log2 of the high end) → count, from "low -> high : count |…|" rows.
+  const hist = (t: string) =>
+    rows(t, (cols) => cols[1] === '->').map((r) => ({ slot: Math.log2(Number(r[2]) + 1), n: Number(r[4]) }));
+  const total = (h: { n: number }[]) => h.reduce((s, b) => s + b.n, 0);
+  const mean = (h: { slot: number; n: number }[]) => h.reduce((s, b) => s + b.slot * b.n, 0) / total(h);
+  const theirs = hist(c);
+  const mine = hist(js);
+  // Each of the 30 naps ends in a wakeup of the activity: both tools see those (and a few more).
+  expect(total(theirs)).toBeGreaterThanOrEqual(30);
+  // The same events timed by two programs on the same tracepoints: equal counts up to a wakeup
+  // or two at the edges of the tracing window; latencies a bucket apart at most on average.
+  expect(Math.abs(total(mine) - total(theirs))).toBeLessThanOrEqual(Math.max(2, total(theirs) * 0.1));
+  expect(Math.abs(mean(mine) - mean(theirs))).toBeLessThanOrEqual(1);
+});
