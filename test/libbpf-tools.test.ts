@@ -3,7 +3,7 @@
 // the same activity: a gcc-built program (examples/libbpf-tools/activity.c) started first and
 // held on its stdin, so both tools can be given its pid, then released. Both outputs are parsed
 // into rows and compared: same events, same fields.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,4 +229,21 @@ it('runqlat -p PID: the same wakeups counted as the C tool, histograms within co
   // or two at the edges of the tracing window; latencies a bucket apart at most on average.
   expect(Math.abs(total(mine) - total(theirs))).toBeLessThanOrEqual(Math.max(2, total(theirs) * 0.1));
   expect(Math.abs(mean(mine) - mean(theirs))).toBeLessThanOrEqual(1);
+});
+
+it('capable: its stack map sized at run time loads; kprobes cannot attach here, for the C tool either', () => {
+  const c = spawnSync('/usr/sbin/capable', [], { encoding: 'utf8', timeout: 60_000 });
+  const js = spawnSync(process.execPath, ['--conditions=@btfkit/source', '--import', 'tsx', ours.capable], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  // Both get past creating the stack map (the C tool sizes it as the port does) and stop at
+  // the kprobe on cap_capable: no kprobe PMU and no kprobe_events on this kernel.
+  expect(c.status).toBe(1);
+  expect(c.stderr).toContain("failed to create kprobe 'cap_capable+0x0' perf event");
+  expect(js.status).toBe(1);
+  expect(js.stderr).toBe(
+    'failed to attach BPF programs: kprobes are not available on this kernel (no /sys/bus/event_source/devices/kprobe/type; built without CONFIG_KPROBES?)\n',
+  );
 });

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const here = import.meta.dirname;
-export const TOOLS = ['execsnoop', 'opensnoop', 'exitsnoop', 'syscount', 'funclatency', 'runqlat'] as const;
+export const TOOLS = [
+  'execsnoop',
+  'opensnoop',
+  'exitsnoop',
+  'syscount',
+  'funclatency',
+  'runqlat',
+  'capable',
+] as const;
 export type Tool = (typeof TOOLS)[number];
 
 export async function buildTools(outDir: string): Promise<Record<Tool, string>> {
