@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { type AttachOptions, attachProgram, type Link } from './attach/attach.ts';
+import { attachUsdt, USDT_SPEC_SIZE, type UsdtSpecTable } from './attach/usdt.ts';
 import {
   type BpfObject,
   type BpfProgram,
@@ -443,6 +444,11 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       for (const p of Object.values(this.programTable)) {
         const o = given[p.name];
         if (o === false) continue;
+        if (p.section === 'usdt' || p.section.startsWith('usdt/')) {
+          const target = o?.target ?? p.def.target;
+          if (target) made.push(...attachUsdt(p.name, p.fd, target, o || {}, this.usdtSpecs()));
+          continue;
+        }
         if (p.def.attach === 'none') continue;
         if (!o?.target && !p.def.target && p.def.attach !== 'tracing') continue;
         made.push(attachProgram(p.name, p.fd, p.def, o || {}));
@@ -453,6 +459,22 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     }
     this.links.push(...made);
     return made;
+  }
+
+  private usdtTable: UsdtSpecTable | undefined;
+
+  /** usdt.bpf.h's spec map, its ids handed out in order (libbpf's spec ids). */
+  private usdtSpecs(): UsdtSpecTable | undefined {
+    if (!this.usdtTable) {
+      const m = this.mapList.find((x) => x.spec.name === '__bpf_usdt_specs');
+      if (!m) return undefined;
+      if (m.spec.valueSize !== USDT_SPEC_SIZE)
+        throw errors.unsupported(
+          `__bpf_usdt_specs holds ${m.spec.valueSize}-byte values; this loader writes usdt.bpf.h's ${USDT_SPEC_SIZE}-byte struct __bpf_usdt_spec`,
+        );
+      this.usdtTable = { fd: m.fd, capacity: m.spec.maxEntries, next: 0 };
+    }
+    return this.usdtTable;
   }
 
   /** Detaches everything attached, keeping programs and maps loaded. */

@@ -147,25 +147,13 @@ export function attachProgram(
       const fn = target.slice(colon + 1);
       const offset = uprobeOffset(path, fn) + (opts.offset ?? 0);
       const ret = opts.probe ? opts.retprobe === true : sec.attach === 'uretprobe' || opts.retprobe === true;
-      const type = pmuType('uprobe');
-      const pathBuf = NativeBuffer.cString(path);
-      try {
-        const pid = opts.pid ?? -1;
-        const pfd = perfEventOpen(
-          {
-            type,
-            config: ret ? 1n << BigInt(retprobeBit('uprobe')) : 0n,
-            config1: pathBuf.address,
-            config2: BigInt(offset),
-          },
-          pid,
-          pid < 0 ? 0 : -1,
-          `${kind} ${target}`,
-        );
-        return perfLink(name, ret ? 'uretprobe' : 'uprobe', target, progFd, pfd, opts.cookie);
-      } finally {
-        pathBuf.free();
-      }
+      return uprobeLink(name, ret ? 'uretprobe' : 'uprobe', target, progFd, {
+        path,
+        offset,
+        retprobe: ret,
+        pid: opts.pid,
+        cookie: opts.cookie,
+      });
     }
     default:
       throw errors.unsupported(`program '${name}' (SEC("${sec.section}")) cannot be attached automatically`);
@@ -214,6 +202,55 @@ function perfLink(
   } catch (e) {
     closeFd(pfd);
     throw e;
+  }
+}
+
+/**
+ * A uprobe (or return uprobe) at file offset `offset` of `path` carrying the program: through
+ * the uprobe PMU, for one process (`pid`) or all; `refCtrOffset` is the file offset of a USDT
+ * semaphore the kernel counts up while the probe is attached.
+ */
+export function uprobeLink(
+  name: string,
+  kind: string,
+  target: string,
+  progFd: number,
+  u: {
+    path: string;
+    offset: number;
+    retprobe?: boolean;
+    refCtrOffset?: number;
+    pid?: number;
+    cookie?: bigint | number;
+  },
+): Link {
+  const type = pmuType('uprobe');
+  const pathBuf = NativeBuffer.cString(u.path);
+  try {
+    const pid = u.pid ?? -1;
+    let config = u.retprobe ? 1n << BigInt(retprobeBit('uprobe')) : 0n;
+    if (u.refCtrOffset) config |= BigInt(u.refCtrOffset) << BigInt(refCtrShift());
+    const pfd = perfEventOpen(
+      { type, config, config1: pathBuf.address, config2: BigInt(u.offset) },
+      pid,
+      pid < 0 ? 0 : -1,
+      `${kind} ${target}`,
+    );
+    return perfLink(name, kind, target, progFd, pfd, u.cookie);
+  } finally {
+    pathBuf.free();
+  }
+}
+
+/** Where the uprobe PMU takes the reference counter's offset (format/ref_ctr_offset `config:32-63`). */
+function refCtrShift(): number {
+  try {
+    const m = /config:(\d+)/.exec(
+      readFileSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset', 'utf8'),
+    );
+    return m ? Number(m[1]) : 32;
+  } catch {
+    return 32;
   }
 }
 

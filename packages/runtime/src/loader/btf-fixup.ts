@@ -1,7 +1,8 @@
 /**
  * The object BTF as the kernel must receive it. clang leaves DATASEC sizes and VAR offsets to
  * the loader; libbpf (btf_fixup_datasec) fills each DATASEC's size from its ELF section and
- * each global VAR's offset from its ELF symbol, marks hidden globals static, and sorts the
+ * each global VAR's offset from its ELF symbol, marks hidden globals (variables and
+ * subprograms) static, and sorts the
  * variables by offset. `.kconfig` gets the extern layout and VARs become "allocated".
  */
 import {
@@ -29,6 +30,22 @@ export function fixupBtf(obj: BpfObject, externs: Externs): Btf {
     if (s.shndx === SHN.UNDEF || s.name === '' || (s.bind !== 1 && s.bind !== 2)) continue;
     if (s.type !== 0 && s.type !== 1) continue;
     if (!symByName.has(s.name)) symByName.set(s.name, { value: s.value, other: s.other });
+  }
+  // Hidden global subprograms (e.g. usdt.bpf.h's __weak __hidden bpf_usdt_arg) become static
+  // FUNCs, as libbpf marks them (mark_btf_static): the verifier then checks them in their
+  // caller's context instead of as global functions with unknown arguments.
+  const hiddenFuncs = new Set<string>();
+  for (const s of obj.elf.symbols()) {
+    const vis = s.other & 0x3;
+    if (s.type === 2 && (s.bind === 1 || s.bind === 2) && (vis === STV_HIDDEN || vis === STV_INTERNAL))
+      hiddenFuncs.add(s.name);
+  }
+  const subprogs = new Set(obj.programs.filter((p) => p.isSubprog).map((p) => p.name));
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i] as BtfType;
+    if (t.kind !== Kind.Func || t.linkage !== 1) continue;
+    const name = btf.str(t.nameOff);
+    if (hiddenFuncs.has(name) && subprogs.has(name)) types[i] = { ...t, linkage: 0 };
   }
   const kcfgOff = new Map(externs.kconfig.map((e) => [e.varId, e]));
   for (let i = 0; i < types.length; i++) {
