@@ -109,3 +109,41 @@ export const PROG_TYPE_NAMES: readonly string[] = (() => {
   for (const [name, n] of Object.entries(ProgType)) names[n] = name.toLowerCase();
   return names;
 })();
+
+/** BPF_MAP_TYPE_* names by number (uapi bpf.h order), lower-cased without the prefix. */
+export const MAP_TYPE_NAMES: readonly string[] = [
+  'unspec',
+  'hash',
+  'array',
+  'prog_array',
+  'perf_event_array',
+  'percpu_hash',
+  'percpu_array',
+  'stack_trace',
+  'cgroup_array',
+  'lru_hash',
+  'lru_percpu_hash',
+  'lpm_trie',
+  'array_of_maps',
+  'hash_of_maps',
+  'devmap',
+  'sockmap',
+  'cpumap',
+  'xskmap',
+  'sockhash',
+  'cgroup_storage',
+  'reuseport_sockarray',
+  'percpu_cgroup_storage',
+  'queue',
+  'stack',
+  'sk_storage',
+  'devmap_hash',
+  'struct_ops',
+  'ringbuf',
+  'inode_storage',
+  'task_storage',
+  'bloom_filter',
+  'user_ringbuf',
+  'cgrp_storage',
+  'arena',
+];
