@@ -44,7 +44,11 @@ export interface SectionDef {
   readonly expectedAttachType: number;
   readonly progFlags: number;
   readonly attach: AttachKind;
-  /** libbpf's SEC_ATTACH_BTF: the target is found in the kernel's BTF at load. */
+  /**
+   * The kernel must have its own BTF (/sys/kernel/btf/vmlinux): libbpf finds the attach target
+   * there at load (SEC_ATTACH_BTF), or the kernel checks the program against it (struct_ops,
+   * LSM). freplace is BTF-attached too, but to another program's BTF.
+   */
   readonly needsKernelBtf: boolean;
   /** For BTF-attached programs: how the kernel BTF names the target (prefix + kind). */
   readonly btfTarget?: { readonly prefix: string; readonly kind: 'func' | 'typedef' };
@@ -67,7 +71,7 @@ function def(sec: string, progType: number, expected: number, attach: AttachKind
     expectedAttachType: expected,
     progFlags: x.flags ?? 0,
     attach,
-    needsKernelBtf: x.btf !== undefined,
+    needsKernelBtf: x.btf !== undefined && x.btf !== PROGRAM,
     ...(x.btf ? { btfTarget: x.btf } : {}),
     since: x.since ?? '1.1',
   };
@@ -79,8 +83,9 @@ const FN = { prefix: '', kind: 'func' } as const;
 const TP_BTF = { prefix: 'btf_trace_', kind: 'typedef' } as const;
 const LSM = { prefix: 'bpf_lsm_', kind: 'func' } as const;
 const ITER = { prefix: 'bpf_iter_', kind: 'func' } as const;
-/** struct_ops and freplace name their target in other BTF (a struct type, a program's). */
+/** struct_ops names a struct type of the kernel's BTF; freplace a function of a program's BTF. */
 const OTHER = { prefix: '', kind: 'func' } as const;
+const PROGRAM = { prefix: '', kind: 'func' } as const;
 
 /** libbpf's section_defs (1.1), then the names later releases added, in libbpf's order. */
 export const SECTION_DEFS: readonly SectionDef[] = [
@@ -123,7 +128,7 @@ export const SECTION_DEFS: readonly SectionDef[] = [
   def('fentry.s+', P.TRACING, A.TRACE_FENTRY, 'tracing', { btf: FN, flags: S }),
   def('fmod_ret.s+', P.TRACING, A.MODIFY_RETURN, 'tracing', { btf: FN, flags: S }),
   def('fexit.s+', P.TRACING, A.TRACE_FEXIT, 'tracing', { btf: FN, flags: S }),
-  def('freplace+', P.EXT, 0, 'tracing', { btf: OTHER }),
+  def('freplace+', P.EXT, 0, 'tracing', { btf: PROGRAM }),
   def('lsm+', P.LSM, A.LSM_MAC, 'lsm', { btf: LSM }),
   def('lsm.s+', P.LSM, A.LSM_MAC, 'lsm', { btf: LSM, flags: S }),
   def('lsm_cgroup+', P.LSM, A.LSM_CGROUP, 'cgroup', { btf: LSM }),
