@@ -3,13 +3,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'btfkit-rt-proc-'));
-// The unprivileged child must be able to read its script.
+// The unprivileged child must be able to read its script: its folder readable, and the run's
+// private temp root (test/setup/temp-root.ts, mode 0700) passable without being listable.
 chmodSync(work, 0o755);
+chmodSync(dirname(work), 0o711);
 const bpftool = <T>(...args: string[]): T =>
   JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as T;
 
@@ -32,7 +34,9 @@ function runNode(
   prefix: string[] = [],
 ): { status: number | null; stdout: string; stderr: string } {
   const [cmd, ...args] = [...prefix, process.execPath, '--import', 'tsx', path];
-  const r = spawnSync(cmd as string, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  // An unprivileged child cannot write in the run's temp root: tsx keeps its cache in /tmp then.
+  const env = prefix.length > 0 ? { ...process.env, TMPDIR: '/tmp' } : process.env;
+  const r = spawnSync(cmd as string, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
