@@ -153,3 +153,21 @@ it('a cookie on a link that cannot carry one is refused before anything is attac
     await obj.close();
   }
 });
+
+it('set_attach_target names the new target when the kernel has no such function or tracepoint', async () => {
+  const err = await loadObject(preload, {
+    file: 'preload.bpf.o',
+    programs: ['on_exec_btf'],
+    attachTargets: { on_exec_btf: 'btfkit_no_such_tracepoint' },
+  }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(KernelError);
+  expect((err as KernelError).message).toBe(
+    "program 'on_exec_btf': the kernel's BTF has no typedef 'btf_trace_btfkit_no_such_tracepoint' to attach tp_btf/btfkit_dummy_target to",
+  );
+  await expect(
+    loadObject(preload, { file: 'preload.bpf.o', attachTargets: { on_exec_btf: 'two words' } }),
+  ).rejects.toMatchObject({
+    name: 'BtfkitError',
+    message: expect.stringContaining("'two words' is not a function"),
+  });
+});

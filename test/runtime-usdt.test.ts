@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readUsdtNotes } from '../packages/runtime/src/attach/usdt.ts';
+import { decodeBtf, Kind } from '../packages/core/src/index.ts';
+import { parseUsdtArgs, readUsdtNotes, UsdtArgType } from '../packages/runtime/src/attach/usdt.ts';
 import { type LoadedObject, loadObject } from '../packages/runtime/src/index.ts';
 import { compileBpf, TARGET_ARCH, writeVmlinuxH } from './fixtures/clang.ts';
 
@@ -123,4 +124,41 @@ it('without the guarded probe attached its semaphore stays 0 and it does not fir
   } finally {
     await obj.close();
   }
+});
+
+it("argument specs name the kernel's own pt_regs slots (offsets from /sys/kernel/btf/vmlinux)", () => {
+  const vmlinux = decodeBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')), { validate: false });
+  const id = vmlinux.byName('pt_regs').find((i) => vmlinux.type(i).kind === Kind.Struct) as number;
+  const t = vmlinux.type(id);
+  const slot = new Map<string, number>();
+  if (t.kind === Kind.Struct) for (const m of t.members) slot.set(vmlinux.str(m.nameOff), m.bitOffset / 8);
+  const cases: [string, string][] = [
+    ['rax', 'ax'],
+    ['eax', 'ax'],
+    ['al', 'ax'],
+    ['rdi', 'di'],
+    ['edi', 'di'],
+    ['rsi', 'si'],
+    ['rdx', 'dx'],
+    ['rcx', 'cx'],
+    ['rbx', 'bx'],
+    ['rbp', 'bp'],
+    ['rsp', 'sp'],
+    ['rip', 'ip'],
+    ['r8', 'r8'],
+    ['r9d', 'r9'],
+    ['r12w', 'r12'],
+    ['r15b', 'r15'],
+  ];
+  for (const [reg, member] of cases) {
+    expect(parseUsdtArgs(`8@%${reg}`)[0]?.regOff, reg).toBe(slot.get(member));
+  }
+  // Sizes and signs as libbpf turns them into shifts; memory operands keep their offset.
+  expect(parseUsdtArgs('-4@-20(%rbp) 2@$65535 -1@%al')).toEqual([
+    { type: UsdtArgType.REG_DEREF, valOff: -20n, regOff: slot.get('bp'), signed: true, bitshift: 32 },
+    { type: UsdtArgType.CONST, valOff: 65535n, regOff: 0, signed: false, bitshift: 48 },
+    { type: UsdtArgType.REG, valOff: 0n, regOff: slot.get('ax'), signed: true, bitshift: 56 },
+  ]);
+  expect(() => parseUsdtArgs('8@%xmm0')).toThrow("USDT argument '8@%xmm0': unknown register %xmm0");
+  expect(() => parseUsdtArgs('3@%rax')).toThrow("USDT argument '3@%rax': size 3");
 });
