@@ -49,7 +49,12 @@ for (const bundler of ['vite', 'rollup', 'rolldown'] as const) {
       }));
       const mappings: { gen: number; source: string; line: number; column: number }[] = [];
       consumer.eachMapping((m) => {
-        if (m.source && /probe\.bpf\.o$/.test(m.source))
+        if (
+          m.source &&
+          /probe\.bpf\.o$/.test(m.source) &&
+          m.originalLine !== null &&
+          m.originalColumn !== null
+        )
           mappings.push({
             gen: offsetOf(m.generatedLine, m.generatedColumn),
             source: m.source,
