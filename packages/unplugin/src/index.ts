@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -12,7 +12,6 @@ import {
   errors,
   parseBpfObject,
   renderReport,
-  type SkeletonModel,
   skeletonDts,
 } from '@btfkit/core';
 import { createUnplugin, type UnpluginFactory } from 'unplugin';
@@ -50,9 +49,14 @@ type Framework = 'vite' | 'rollup' | 'rolldown' | 'webpack' | 'rspack' | 'esbuil
 
 /** What one object's load computes, remembered while its bytes and the kernel files stay the same. */
 interface Analysis {
+  /** Of the object's bytes and the kernel files' contents. */
   key: string;
+  /** Of the object's and the kernel files' size, mtime and inode: when unchanged, nothing is read. */
+  stamp: string | undefined;
+  bytes: Uint8Array;
   objName: string;
-  model: SkeletonModel;
+  /** The skeleton model as the module embeds it (JSON). */
+  model: string;
   sets: KernelBtfResult[] | undefined;
   /** Compat problems, one line each (warned again at each build). */
   problems: string[];
@@ -137,12 +141,20 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   async function loadBpf(ctx: Ctx, id: string): Promise<string> {
     // Hosts that read files themselves watch them; ours is read here, so say so.
     ctx.addWatchFile(id);
-    let bytes: Uint8Array;
-    if (id.endsWith('.c')) bytes = await compileSource(ctx, id);
-    else bytes = new Uint8Array(await readFile(id));
     kernels ??= listKernels(opts.kernels, root);
     for (const k of kernels) if (!k.path.startsWith('/sys/')) ctx.addWatchFile(k.path);
-    const a = await analyze(id, bytes, kernels);
+    // A watch rebuild that changed neither the object nor a kernel file: not even a read.
+    const stamp = id.endsWith('.o')
+      ? [id, ...kernels.map((k) => k.path)].map(fileStamp).join('|')
+      : undefined;
+    const known = analyses.get(id);
+    let a: Analysis;
+    if (stamp !== undefined && known?.stamp === stamp) a = known;
+    else {
+      const bytes = id.endsWith('.c') ? await compileSource(ctx, id) : new Uint8Array(await readFile(id));
+      a = await analyze(id, bytes, kernels, stamp);
+    }
+    const bytes = a.bytes;
     if (a.compat) compatResults.set(id, a.compat);
     if (opts.compat === 'warn') for (const line of a.problems) ctx.warn(line);
     if (a.dts !== undefined) writeDts(id, a.dts);
@@ -165,7 +177,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
       `import { createSkeleton } from ${q(SKELETON_ID)};`,
       ...assets.imports,
       `const runtimeSpecifier = ${q(RUNTIME_SPECIFIER)};`,
-      `export default createSkeleton(${JSON.stringify(a.model)}, {`,
+      `export default createSkeleton(${a.model}, {`,
       `  object: ${objectRef},`,
       `  kernels: [\n    ${kernelRefs.join(',\n    ')}\n  ],`,
       '  loadRuntime: () => import(/* webpackIgnore: true */ /* @vite-ignore */ runtimeSpecifier),',
@@ -175,12 +187,20 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   }
 
   /** Parses, minimizes and analyzes an object, or returns what the last load of the same inputs found. */
-  async function analyze(id: string, bytes: Uint8Array, kernels: KernelEntry[]): Promise<Analysis> {
+  async function analyze(
+    id: string,
+    bytes: Uint8Array,
+    kernels: KernelEntry[],
+    stamp: string | undefined,
+  ): Promise<Analysis> {
     const { btfSets, compat } = use();
     const kernelHashes = await Promise.all(kernels.map((k) => btfSets.kernelHash(k.path)));
     const key = sha256([sha256(bytes), ...kernels.map((k, i) => `${k.path}\0${kernelHashes[i]}`)].join('\0'));
     const known = analyses.get(id);
-    if (known?.key === key) return known;
+    if (known?.key === key) {
+      known.stamp = stamp;
+      return known;
+    }
 
     const parsed = parseBpfObject(bytes, id);
     const objName = basename(id).replace(/\.bpf\.[oc]$/, '');
@@ -211,7 +231,17 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
         );
     }
     const dts = opts.dts ? skeletonDts(model, 'unplugin-btfkit/types', basename(id)) : undefined;
-    const a: Analysis = { key, objName, model, sets, problems: lines, compat: result, dts };
+    const a: Analysis = {
+      key,
+      stamp,
+      bytes,
+      objName,
+      model: JSON.stringify(model),
+      sets,
+      problems: lines,
+      compat: result,
+      dts,
+    };
     analyses.set(id, a);
     return a;
   }
@@ -309,6 +339,16 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     },
   };
 };
+
+/** Size, mtime and inode: what changes when a file is written or replaced ('' when it is gone). */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return '';
+  }
+}
 
 function q(s: string): string {
   return JSON.stringify(s);
