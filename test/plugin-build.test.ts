@@ -152,3 +152,36 @@ describe('one asset per distinct minimized BTF across the whole build', () => {
     });
   }
 });
+
+describe('outputs name no absolute path (remote build caches can share them)', () => {
+  for (const bundler of BUNDLERS) {
+    it(`${bundler}: code, source maps and the compat report`, async () => {
+      const a = app(['opensnoop']);
+      const out = join(a.dir, 'dist');
+      await build(
+        bundler,
+        a.entry,
+        out,
+        { kernels: [join(a.dir, 'kernels')], cacheDir: false, compat: 'warn', report: true },
+        { sourcemap: true },
+      );
+      const files = filesUnder(out);
+      expect(files).toContain('btfkit-report.html');
+      expect(readFileSync(join(out, 'btfkit-report.html'), 'utf8')).toContain(releaseOf(KERNEL));
+      for (const f of files) {
+        const text = readFileSync(join(out, f));
+        // An absolute path: not the tail of a relative one (hosts write module paths relative
+        // to the working directory in comments, which here is the repo, not the app).
+        for (const path of [a.dir, ROOT]) {
+          const found = new RegExp(`(?<![.\\w])${path.replace(/[.+]/g, '\\$&')}`).exec(
+            text.toString('latin1'),
+          );
+          expect(
+            found ? text.subarray(Math.max(0, found.index - 80), found.index + 120).toString() : '',
+            f,
+          ).toBe('');
+        }
+      }
+    });
+  }
+});

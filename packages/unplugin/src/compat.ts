@@ -23,10 +23,15 @@ const ANALYSIS_ID = 'btfkit-compat-1';
 export class CompatChecker {
   private readonly memory = new Map<string, CompatResult>();
 
-  /** `withoutBtf`: whether a configured kernel is marked as built without BTF of its own. */
+  /**
+   * `withoutBtf`: whether a configured kernel is marked as built without BTF of its own.
+   * `shownPath`: how a kernel's path appears in results (the report is a build output, which
+   * must not carry the build machine's absolute paths).
+   */
   constructor(
     private readonly cacheDir: string | undefined,
     private readonly withoutBtf: (k: KernelEntry) => boolean = () => false,
+    private readonly shownPath: (path: string) => string = (path) => path,
   ) {}
 
   async analyze(
@@ -52,7 +57,7 @@ export class CompatChecker {
       targets.push({
         btf: (await decode(k)).btf,
         release: k.release,
-        path: k.path,
+        path: this.shownPath(k.path),
         builtinBtf: !this.withoutBtf(k),
         ...known('distro', k.distro),
         ...known('version', k.version),

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   BtfkitError,
@@ -81,7 +81,11 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
       const cacheDir = opts.cacheDir === undefined ? undefined : resolve(root, opts.cacheDir);
       services = {
         btfSets: new BtfSetBuilder(cacheDir),
-        compat: new CompatChecker(cacheDir, (k) => builtWithoutBtf(opts.withoutBtf, k)),
+        compat: new CompatChecker(
+          cacheDir,
+          (k) => builtWithoutBtf(opts.withoutBtf, k),
+          (path) => shownKernelPath(path, opts.kernels, root),
+        ),
         // Where webpack and Rspack find generated files as asset modules (content-addressed names).
         store: new StoreAssets(join(cacheDir ?? join(tmpdir(), 'btfkit'), 'assets')),
       };
@@ -339,6 +343,20 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
     },
   };
 };
+
+/**
+ * A kernel's path as the compat report shows it: within the configured directory it was found
+ * in (btfhub's `distro/version/arch/release.btf.tar.xz`), else its file name; the running
+ * kernel's as is. Never the build machine's absolute path: the report is a build output.
+ */
+function shownKernelPath(path: string, inputs: readonly string[], root: string): string {
+  if (path.startsWith('/sys/')) return path;
+  for (const input of inputs) {
+    const dir = resolve(root, input);
+    if (path.startsWith(dir + sep)) return relative(dir, path);
+  }
+  return basename(path);
+}
 
 /** Size, mtime and inode: what changes when a file is written or replaced ('' when it is gone). */
 function fileStamp(path: string): string {
