@@ -106,7 +106,7 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe('the packed tarballs', () => {
+describe('the packed tarballs', { timeout: 300_000 }, () => {
   it('are three, each holding every file its package.json names, a README and no workspace: range', () => {
     expect(tarballs.map((t) => t.replace(/^.*\//, ''))).toEqual([
       'btfkit-core-0.1.0.tgz',
@@ -134,7 +134,8 @@ describe('the packed tarballs', () => {
   });
 });
 
-describe('an app outside the repo, installed with npm', () => {
+// Each step runs real tools (npm, bundlers, tsc) on a machine other tests also load.
+describe('an app outside the repo, installed with npm', { timeout: 300_000 }, () => {
   let app: string;
   beforeAll(() => {
     app = join(work, 'app');
@@ -237,7 +238,9 @@ describe('an app outside the repo, installed with npm', () => {
   });
 });
 
-describe('a pnpm workspace: two apps built in parallel against one shared cache', () => {
+describe('a pnpm workspace: two apps built in parallel against one shared cache', {
+  timeout: 300_000,
+}, () => {
   let ws: string;
   const apps = ['apps/a', 'apps/b'];
   const cache = () => join(ws, 'node_modules/.cache/btfkit');
