@@ -52,7 +52,11 @@ export interface RelocateOptions {
    * they are searched only for local types of which `target` (vmlinux) has no candidate.
    */
   modules?: readonly Btf[];
-  /** Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default little. */
+  /**
+   * Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default: the
+   * object's own, since an object loads only on a host of its byte order (libbpf 1.1 refuses
+   * a foreign-endian object, and clang's bpfeb output holds the big-endian shifts).
+   */
   hostLittleEndian?: boolean;
   /**
    * bpftool gen min_core_btf's walk instead of libbpf's loader: every record of every
@@ -246,7 +250,14 @@ function walk(
 ): boolean {
   const localBtf = obj.btf;
   if (!localBtf || !obj.ext) return false;
-  const run: Run = { localBtf, target, opts, modules: opts.modules ?? [], cache: new Map(), patch };
+  const run: Run = {
+    localBtf,
+    target,
+    opts: { ...opts, hostLittleEndian: opts.hostLittleEndian ?? obj.littleEndian },
+    modules: opts.modules ?? [],
+    cache: new Map(),
+    patch,
+  };
   for (const sec of obj.ext.coreRelos) {
     const secName = localBtf.hasString(sec.sectionNameOff) ? localBtf.str(sec.sectionNameOff) : '';
     if (secName === '') {
