@@ -6,6 +6,7 @@ import { Errno } from './errno.ts';
 import { RelocationKind, relocationKindName } from './kinds.ts';
 import { type Mismatch, matchCandidate } from './match.ts';
 import { type InsnClass, Insns, patchInsn } from './patch.ts';
+import type { LibbpfVersion } from './profile.ts';
 import { accessString, isSpecFailure, parseSpec, type Spec } from './spec.ts';
 import { calcRelocation, isCalcFailure, type RelocationResult } from './value.ts';
 
@@ -77,6 +78,8 @@ export interface RelocateOptions {
    * libbpf 1.1.2, which loads programs, accepts them. Default false.
    */
   rejectNegativeIndices?: boolean;
+  /** Which libbpf's rules to follow (core/profile.ts). Default '1.1'. */
+  libbpf?: LibbpfVersion;
 }
 
 export interface Patched {

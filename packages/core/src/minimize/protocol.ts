@@ -1,3 +1,4 @@
+import type { LibbpfVersion } from '../core/profile.ts';
 import type { FetchedKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
 
@@ -6,6 +7,7 @@ import type { Unsatisfied } from './minimize.ts';
 export interface WorkerInit {
   objects: { file: string; bytes: Uint8Array }[];
   bpftoolCompat: boolean;
+  libbpf?: LibbpfVersion;
 }
 
 /**
