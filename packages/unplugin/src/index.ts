@@ -52,7 +52,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
   // Where webpack and Rspack find generated files as asset modules (content-addressed names).
   const store = new StoreAssets(join(opts.cacheDir ?? join(tmpdir(), 'btfkit'), 'assets'));
   const esbuildAssets = new EsbuildAssets();
-  const compat = new CompatChecker(opts.cacheDir, (k) => builtWithoutBtf(opts.withoutBtf, k));
+  const compat = new CompatChecker(opts.cacheDir, (k) => builtWithoutBtf(opts.withoutBtf, k), opts.libbpf);
   // The analysis of every object this build (and, in watch mode, earlier ones) imported.
   const compatResults = new Map<string, CompatResult>();
   let esbuildFormat: string | undefined;

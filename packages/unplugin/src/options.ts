@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { errors } from '@btfkit/core';
+import { errors, isLibbpfVersion, LIBBPF_VERSIONS, type LibbpfVersion } from '@btfkit/core';
 
 export type Pattern = string | RegExp;
 
@@ -34,6 +34,12 @@ export interface Options {
   report?: boolean | string;
   /** The persistent cache of minimized BTF; `false` turns it off. Default: `node_modules/.cache/btfkit`. */
   cacheDir?: string | false;
+  /**
+   * Which libbpf the compatibility check decides as: '1.1' (Debian 12's, the default) or '1.7'
+   * (libbpf 1.6+ patches direct loads of moved array members that 1.1 poisons), as the CLI's
+   * `--libbpf`.
+   */
+  libbpf?: LibbpfVersion;
 }
 
 export interface ResolvedOptions {
@@ -50,6 +56,7 @@ export interface ResolvedOptions {
   /** The report asset's file name, when one is asked for. */
   report: string | undefined;
   cacheDir: string | undefined;
+  libbpf: LibbpfVersion | undefined;
 }
 
 // Each validator returns undefined when the value is fine, else what was expected.
@@ -88,6 +95,7 @@ const CHECKS: Record<keyof Options, Check> = {
       : 'a boolean or a relative .html file name',
   cacheDir: (v) =>
     v === false || (typeof v === 'string' && v !== '') ? undefined : 'a directory path or false',
+  libbpf: (v) => (isLibbpfVersion(v) ? undefined : LIBBPF_VERSIONS.map((x) => `'${x}'`).join(' or ')),
 };
 
 const DEFAULT_INCLUDE: Pattern[] = [/\.bpf\.[oc]$/];
@@ -127,6 +135,7 @@ export function resolveOptions(raw: unknown, root: string = process.cwd()): Reso
     report: opts.report === true ? 'btfkit-report.html' : opts.report || undefined,
     cacheDir:
       opts.cacheDir === false ? undefined : resolve(root, opts.cacheDir ?? 'node_modules/.cache/btfkit'),
+    libbpf: opts.libbpf,
   };
 }
 
