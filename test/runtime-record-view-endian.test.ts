@@ -7,6 +7,7 @@ import { TypeDescriber } from '../packages/core/src/codegen/describe.ts';
 import { parseBpfObject } from '../packages/core/src/elf/index.ts';
 import { RecordViews } from '../packages/runtime/src/maps/record-view.ts';
 import { compileBpf } from './fixtures/clang.ts';
+import { INITIAL } from './fixtures/plugin/endian/initial.ts';
 
 // The runtime's lazy record views in both byte orders, against clang's own encoding of a C
 // initializer (test/fixtures/plugin/endian/sample.bpf.c, compiled for bpfeb and bpfel): the
@@ -17,16 +18,8 @@ import { compileBpf } from './fixtures/clang.ts';
 const dir = mkdtempSync(join(tmpdir(), 'btfkit-views-endian-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const INITIAL = {
-  a: 0xab,
-  b: 0x1234,
-  c: -123456,
-  d: 0x0102030405060708n,
-  e: -2n,
-  f1: 5,
-  f2: 1234,
-  f3: 200000,
-};
+/** The scalar and bitfield members of the initializer (views give nested structs as views). */
+const SCALARS = ['a', 'b', 'c', 'd', 'e', 'f1', 'f2', 'f3'] as const;
 
 describe('record views of big- and little-endian records', () => {
   for (const target of ['bpfeb', 'bpfel'] as const) {
@@ -51,8 +44,8 @@ describe('record views of big- and little-endian records', () => {
         new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
         0,
       ) as never as Record<string, unknown>;
-      const got = Object.fromEntries(Object.keys(INITIAL).map((k) => [k, view[k]]));
-      expect(got).toEqual(INITIAL);
+      const got = Object.fromEntries(SCALARS.map((k) => [k, view[k]]));
+      expect(got).toEqual(Object.fromEntries(SCALARS.map((k) => [k, INITIAL[k]])));
     });
   }
 });

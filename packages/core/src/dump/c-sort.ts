@@ -1,3 +1,4 @@
+import { Kind } from '../btf/kinds.ts';
 import type { BtfType } from '../btf/types.ts';
 
 /**
@@ -9,23 +10,6 @@ import type { BtfType } from '../btf/types.ts';
  * btf_dump still emits each type's dependencies first, so this only chooses who goes first.
  */
 
-// Kind numbers (as in kinds.ts).
-const INT = 1;
-const PTR = 2;
-const ARRAY = 3;
-const STRUCT = 4;
-const UNION = 5;
-const ENUM = 6;
-const TYPEDEF = 8;
-const VOLATILE = 9;
-const CONST = 10;
-const RESTRICT = 11;
-const FUNC_PROTO = 13;
-const FLOAT = 16;
-const DECL_TAG = 17;
-const TYPE_TAG = 18;
-const ENUM64 = 19;
-
 const MAX_RANK = 10;
 /** Bound on reference chains followed (real BTF needs a handful; a cycle must not hang). */
 const MAX_DEPTH = 64;
@@ -34,13 +18,13 @@ const U64 = (1n << 64n) - 1n;
 /** A reference kind whose sort name and rank are those of the type it points to. */
 function isRef(kind: number): boolean {
   return (
-    kind === TYPE_TAG ||
-    kind === CONST ||
-    kind === PTR ||
-    kind === VOLATILE ||
-    kind === RESTRICT ||
-    kind === TYPEDEF ||
-    kind === DECL_TAG
+    kind === Kind.TypeTag ||
+    kind === Kind.Const ||
+    kind === Kind.Ptr ||
+    kind === Kind.Volatile ||
+    kind === Kind.Restrict ||
+    kind === Kind.Typedef ||
+    kind === Kind.DeclTag
   );
 }
 
@@ -100,12 +84,12 @@ function typeRank(types: readonly BtfType[], id: number): number {
     const t = types[id] as BtfType;
     if (t.nameOff !== 0) hasName = true;
     const k = t.kind;
-    if (k === ENUM || k === ENUM64) return hasName ? 1 : 0;
-    if (k === INT || k === FLOAT) return 2;
-    if (k === STRUCT || k === UNION) return hasName ? 3 : MAX_RANK;
-    if (k === FUNC_PROTO) return hasName ? 4 : MAX_RANK;
+    if (k === Kind.Enum || k === Kind.Enum64) return hasName ? 1 : 0;
+    if (k === Kind.Int || k === Kind.Float) return 2;
+    if (k === Kind.Struct || k === Kind.Union) return hasName ? 3 : MAX_RANK;
+    if (k === Kind.FuncProto) return hasName ? 4 : MAX_RANK;
     if (!hasName) return MAX_RANK;
-    if (k === ARRAY) id = t.type;
+    if (k === Kind.Array) id = t.type;
     else if (isRef(k) && id !== 0) id = (t as { type: number }).type;
     else return MAX_RANK;
   }
@@ -118,12 +102,12 @@ function sortNameOff(types: readonly BtfType[], id: number): number {
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const t = types[id] as BtfType;
     const k = t.kind;
-    if (k === ENUM || k === ENUM64) {
+    if (k === Kind.Enum || k === Kind.Enum64) {
       if (!fromRef && t.nameOff === 0 && t.values.length > 0)
         return (t.values[0] as { nameOff: number }).nameOff;
       return t.nameOff;
     }
-    if (k === ARRAY) id = t.type;
+    if (k === Kind.Array) id = t.type;
     else if (isRef(k) && id !== 0) id = (t as { type: number }).type;
     else return t.nameOff;
     fromRef = true;
@@ -166,19 +150,19 @@ function disambigHash(
   const name = (h: bigint, off: number) => (off === 0 ? h : mix(h, strHash(str(off))));
   let h = name(0n, t.nameOff);
   switch (t.kind) {
-    case ENUM:
-    case ENUM64:
+    case Kind.Enum:
+    case Kind.Enum64:
       for (const v of t.values as { nameOff: number }[]) h = name(h, v.nameOff);
       break;
-    case STRUCT:
-    case UNION:
+    case Kind.Struct:
+    case Kind.Union:
       if (!includeMembers) break;
       for (const m of t.members) {
         h = name(h, m.nameOff);
         h = mix(h, disambigHash(types, str, m.type, false, depth + 1));
       }
       break;
-    case ARRAY:
+    case Kind.Array:
       h = mix(h, BigInt(t.nelems >>> 0));
       h = mix(h, disambigHash(types, str, t.type, includeMembers, depth + 1));
       break;
