@@ -10,8 +10,9 @@ import type { Command } from './types.ts';
 const usage = `usage: btfkit dump [--base BASE] [--libbpf VER] [--format raw|c [--layout-fixes|--unsorted]] FILE
 
 Prints the types of FILE as 'bpftool btf dump file FILE [--base-btf BASE]' does
-(bpftool 7.1.0, or 7.7.0 with --libbpf 1.7), byte for byte. FILE: raw BTF, a BPF object, a vmlinux ELF or a
-btfhub .btf.tar.xz. --format c prints a C header (vmlinux.h) instead.
+(bpftool 7.1.0, or 7.7.0 with --libbpf 1.7), byte for byte. FILE: raw BTF, a BPF
+object, a vmlinux ELF or a btfhub .btf.tar.xz. --format c prints a C header
+(vmlinux.h) instead.
   --base BASE     the BTF that FILE (split BTF, e.g. a kernel module) extends
   --format FMT    raw (default) or c
   --libbpf VER    1.1 (default): bpftool 7.1.0's output; 1.7: bpftool 7.7.0's (for

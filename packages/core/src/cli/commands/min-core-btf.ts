@@ -6,7 +6,7 @@ import { minimizeKernelFile, parseObjects, readObjectFiles } from '../../minimiz
 import { startKernelRead } from '../../minimize/kernel-read.ts';
 import { formatUnsatisfied } from '../../minimize/report.ts';
 import { splitKernelArgs } from '../kernel-args.ts';
-import { LIBBPF_USAGE, libbpfOption, libbpfVersionOf } from '../libbpf-option.ts';
+import { libbpfOption, libbpfUsage, libbpfVersionOf } from '../libbpf-option.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit min-core-btf [options] KERNEL OUT OBJECT...
@@ -34,7 +34,7 @@ options:
   --jobs N           batch mode: worker threads (default: half the cores; each keeps xz(1) busy beside it)
   --bpftool-compat   fail where bpftool fails (FWD or TYPE_TAG reached by marking; with
                      --libbpf 1.1, bpftool 7.1.0's libbpf also refuses negative indices)
-${LIBBPF_USAGE}
+${libbpfUsage(21)}
   --strict           write nothing for a kernel that cannot satisfy every relocation
   -q, --quiet        do not list relocations the kernel cannot satisfy
 `;

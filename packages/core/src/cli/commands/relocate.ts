@@ -4,7 +4,7 @@ import { parseBpfObject } from '../../elf/index.ts';
 import { errors } from '../../errors/index.ts';
 import { readInput } from '../../io/input.ts';
 import { readBtfSource } from '../../kernels/index.ts';
-import { LIBBPF_USAGE, libbpfOption, libbpfVersionOf } from '../libbpf-option.ts';
+import { libbpfOption, libbpfUsage, libbpfVersionOf } from '../libbpf-option.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] [--libbpf VER] OBJECT TARGET
@@ -18,7 +18,7 @@ TARGET: raw BTF, a vmlinux or BPF object ELF, a btfhub .btf.tar.xz, /sys/kernel/
                   does, a local type's candidates come from BASE, and from the module
                   only when BASE has none
   --release NAME  kernel release named in explanations (default: from a btfhub name)
-${LIBBPF_USAGE}
+${libbpfUsage(18)}
 Exit status 1 when libbpf would refuse to load the object.
 `;
 
