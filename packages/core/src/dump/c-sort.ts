@@ -13,7 +13,6 @@ import type { BtfType } from '../btf/types.ts';
 const MAX_RANK = 10;
 /** Bound on reference chains followed (real BTF needs a handful; a cycle must not hang). */
 const MAX_DEPTH = 64;
-const U64 = (1n << 64n) - 1n;
 
 /** A reference kind whose sort name and rank are those of the type it points to. */
 function isRef(kind: number): boolean {
@@ -50,15 +49,7 @@ export function sortedTypeIds({ types, str }: SortInput): number[] {
     sortName[id] = str(sortNameOff(types, id));
     ownName[id] = str((types[id] as BtfType).nameOff);
   }
-  const hashes = new Map<number, bigint>();
-  const hash = (id: number) => {
-    let h = hashes.get(id);
-    if (h === undefined) {
-      h = disambigHash(types, str, id, true, 0);
-      hashes.set(id, h);
-    }
-    return h;
-  };
+  const compareHashes = shapeHasher(types, str);
   const ids = Array.from({ length: n }, (_, i) => i);
   ids.sort((a, b) => {
     const r = (rank[a] as number) - (rank[b] as number);
@@ -70,10 +61,7 @@ export function sortedTypeIds({ types, str }: SortInput): number[] {
     const ob = ownName[b] as string;
     if (oa !== ob) return oa < ob ? -1 : 1;
     // The hash only breaks ties of rank and names: computed for those alone.
-    const ha = hash(a);
-    const hb = hash(b);
-    if (ha !== hb) return ha < hb ? -1 : 1;
-    return a - b;
+    return compareHashes(a, b) || a - b;
   });
   return ids;
 }
@@ -115,60 +103,128 @@ function sortNameOff(types: readonly BtfType[], id: number): number {
   return 0;
 }
 
+const TWO32 = 0x1_0000_0000;
+
+/**
+ * 64-bit hashes as two uint32 halves (exact in doubles, no BigInt garbage in a sort over
+ * ~100,000 types). `mixHi`/`mixLo` are (hi:lo) * 31 + (vhi:vlo) modulo 2^64.
+ */
+function mixLo(lo: number, vlo: number): number {
+  return (lo * 31 + vlo) % TWO32;
+}
+function mixHi(hi: number, lo: number, vhi: number, vlo: number): number {
+  const carry = Math.floor((lo * 31 + vlo) / TWO32);
+  return (hi * 31 + vhi + carry) % TWO32;
+}
+
 /** libbpf's str_hash: h = h * 31 + c over the bytes as (x86, signed) chars, in size_t. */
-function strHash(s: string): bigint {
-  // 31^k grows past 2^64 quickly: fold in two 32-bit halves to stay in exact integers.
+function strHash(s: string, out: Uint32Array, at: number): void {
   let lo = 0;
   let hi = 0;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i) & 0xff;
-    if (c >= 0x80) c -= 0x100;
-    // (hi:lo) * 31 + c, modulo 2^64.
-    const l = lo * 31 + c;
-    const carry = Math.floor(l / 0x1_0000_0000);
-    lo = l - carry * 0x1_0000_0000;
-    hi = (hi * 31 + carry) % 0x1_0000_0000;
-    if (hi < 0) hi += 0x1_0000_0000;
+    // A negative char is 2^64 - |c| as a size_t: high half all ones.
+    let chi = 0;
+    if (c >= 0x80) {
+      c = TWO32 - (0x100 - c);
+      chi = TWO32 - 1;
+    }
+    const nhi = mixHi(hi, lo, chi, c);
+    lo = mixLo(lo, c);
+    hi = nhi;
   }
-  return (BigInt(hi) << 32n) | BigInt(lo);
+  out[at] = hi;
+  out[at + 1] = lo;
 }
 
-function mix(hash: bigint, val: bigint): bigint {
-  return (hash * 31n + val) & U64;
-}
-
-/** A hash of the type's names and shape, for types that tie on rank and names. */
-function disambigHash(
+/**
+ * A hash of a type's names and shape, for types that tie on rank and names (bpftool's
+ * disambiguation hash): its name, its enumerators' names, its members' names and their types'
+ * hashes (one level: members of members are not visited), through references and arrays (with
+ * the element count). Memoized per string and per type: ties are many (every anonymous
+ * pointer, array and prototype ties with the others) and share most of what they hash.
+ * Returns a comparator of two ids' hashes.
+ */
+function shapeHasher(
   types: readonly BtfType[],
   str: (off: number) => string,
-  id: number,
-  includeMembers: boolean,
-  depth: number,
-): bigint {
-  if (depth > MAX_DEPTH) return 0n;
-  const t = types[id] as BtfType;
-  const name = (h: bigint, off: number) => (off === 0 ? h : mix(h, strHash(str(off))));
-  let h = name(0n, t.nameOff);
-  switch (t.kind) {
-    case Kind.Enum:
-    case Kind.Enum64:
-      for (const v of t.values as { nameOff: number }[]) h = name(h, v.nameOff);
-      break;
-    case Kind.Struct:
-    case Kind.Union:
-      if (!includeMembers) break;
-      for (const m of t.members) {
-        h = name(h, m.nameOff);
-        h = mix(h, disambigHash(types, str, m.type, false, depth + 1));
-      }
-      break;
-    case Kind.Array:
-      h = mix(h, BigInt(t.nelems >>> 0));
-      h = mix(h, disambigHash(types, str, t.type, includeMembers, depth + 1));
-      break;
-    default:
-      if (isRef(t.kind) && id !== 0)
-        h = mix(h, disambigHash(types, str, (t as { type: number }).type, includeMembers, depth + 1));
-  }
-  return h;
+): (a: number, b: number) => number {
+  const strHashes = new Map<number, Uint32Array>();
+  const n = types.length;
+  // [includeMembers][id] -> (hi, lo); done marks computed entries.
+  const halves = [new Uint32Array(2 * n), new Uint32Array(2 * n)] as const;
+  const done = [new Uint8Array(n), new Uint8Array(n)] as const;
+  let hi = 0;
+  let lo = 0;
+  const addName = (off: number) => {
+    if (off === 0) return;
+    let sh = strHashes.get(off);
+    if (sh === undefined) {
+      sh = new Uint32Array(2);
+      strHash(str(off), sh, 0);
+      strHashes.set(off, sh);
+    }
+    add(sh[0] as number, sh[1] as number);
+  };
+  const add = (vhi: number, vlo: number) => {
+    const nhi = mixHi(hi, lo, vhi, vlo);
+    lo = mixLo(lo, vlo);
+    hi = nhi;
+  };
+  const hash = (id: number, includeMembers: boolean, depth: number): void => {
+    const k = includeMembers ? 1 : 0;
+    const out = halves[k];
+    if (done[k][id] === 1 || depth > MAX_DEPTH) {
+      // Past the depth bound (a cycle, which real BTF has not), hash 0.
+      if (done[k][id] !== 1) out[2 * id] = out[2 * id + 1] = 0;
+      return;
+    }
+    const saveHi = hi;
+    const saveLo = lo;
+    hi = 0;
+    lo = 0;
+    const t = types[id] as BtfType;
+    addName(t.nameOff);
+    const sub = (child: number, inc: boolean) => {
+      const h0 = hi;
+      const l0 = lo;
+      hash(child, inc, depth + 1);
+      const c = halves[inc ? 1 : 0];
+      hi = h0;
+      lo = l0;
+      add(c[2 * child] as number, c[2 * child + 1] as number);
+    };
+    switch (t.kind) {
+      case Kind.Enum:
+      case Kind.Enum64:
+        for (const v of t.values as { nameOff: number }[]) addName(v.nameOff);
+        break;
+      case Kind.Struct:
+      case Kind.Union:
+        if (!includeMembers) break;
+        for (const m of t.members) {
+          addName(m.nameOff);
+          sub(m.type, false);
+        }
+        break;
+      case Kind.Array:
+        add(0, t.nelems >>> 0);
+        sub(t.type, includeMembers);
+        break;
+      default:
+        if (isRef(t.kind) && id !== 0) sub((t as { type: number }).type, includeMembers);
+    }
+    out[2 * id] = hi;
+    out[2 * id + 1] = lo;
+    done[k][id] = 1;
+    hi = saveHi;
+    lo = saveLo;
+  };
+  const full = halves[1];
+  return (a, b) => {
+    hash(a, true, 0);
+    hash(b, true, 0);
+    const d = (full[2 * a] as number) - (full[2 * b] as number);
+    return d !== 0 ? d : (full[2 * a + 1] as number) - (full[2 * b + 1] as number);
+  };
 }
