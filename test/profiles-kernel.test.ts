@@ -6,7 +6,7 @@
  * the runtime's loadObject and the plugin's option must each say so for their profile.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,50 @@ describe('libbpf 1.1 vs 1.7 on the running kernel', () => {
     // Same cache directory: the 1.1 result cached above must not answer for 1.7.
     await build('rollup', join(app, 'main.js'), join(app, 'dist'), opts('1.7'));
     expect(readFileSync(join(app, 'dist/main.js'), 'utf8')).toContain('read_comm');
+  });
+
+  it('the plugin: its libbpf reaches the skeleton’s load(), which then loads what 1.1 poisons', async () => {
+    // Inside the repository so the built module resolves @btfkit/runtime as an app would.
+    const app = join(ROOT, 'test/out/profiles-kernel');
+    rmSync(app, { recursive: true, force: true });
+    mkdirSync(app, { recursive: true });
+    try {
+      copyFileSync(object, join(app, 'comm8.bpf.o'));
+      writeFileSync(
+        join(app, 'main.js'),
+        [
+          "import o from './comm8.bpf.o';",
+          'try {',
+          '  const l = await o.load();',
+          '  console.log(JSON.stringify({ loaded: l.programs.read_comm.fd > 0 }));',
+          '  l.close();',
+          '} catch (e) {',
+          '  console.log(JSON.stringify({ kind: e.kind, message: e.message }));',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      const run = async (libbpf?: '1.7') => {
+        const out = join(app, `dist-${libbpf ?? 'default'}`);
+        await build('rollup', join(app, 'main.js'), out, {
+          kernels: [VMLINUX],
+          cacheDir: join(app, 'cache'),
+          ...(libbpf ? { libbpf } : {}),
+        });
+        const printed = execFileSync(
+          process.execPath,
+          ['--conditions=@btfkit/source', '--import', 'tsx', join(out, 'main.js')],
+          { encoding: 'utf8', cwd: ROOT },
+        );
+        return JSON.parse(printed.trim().split('\n').pop() as string);
+      };
+      const classic = await run();
+      expect(classic.kind).toBe('VERIFIER');
+      expect(classic.message).toContain('task_struct.comm');
+      expect(await run('1.7')).toEqual({ loaded: true });
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 
   it('the plugin takes libbpf: 1.1 or 1.7 and refuses anything else', () => {

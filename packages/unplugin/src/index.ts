@@ -157,6 +157,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
       `  object: ${objectRef},`,
       `  kernels: [\n    ${kernelRefs.join(',\n    ')}\n  ],`,
       '  loadRuntime: () => import(/* webpackIgnore: true */ /* @vite-ignore */ runtimeSpecifier),',
+      ...(opts.libbpf !== undefined ? [`  libbpf: ${q(opts.libbpf)},`] : []),
       '});',
       '',
     ].join('\n');
