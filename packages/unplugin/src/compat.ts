@@ -7,6 +7,7 @@ import {
   type CompatResult,
   type Finding,
   type KernelBtf,
+  type LibbpfVersion,
   VERDICTS,
 } from '@btfkit/core';
 import { type ObjectInput, sha256 } from './btfset.ts';
@@ -32,6 +33,7 @@ export class CompatChecker {
     private readonly cacheDir: string | undefined,
     private readonly withoutBtf: (k: KernelEntry) => boolean = () => false,
     private readonly shownPath: (path: string) => string = (path) => path,
+    private readonly libbpf?: LibbpfVersion,
   ) {}
 
   async analyze(
@@ -43,6 +45,8 @@ export class CompatChecker {
     const key = sha256(
       [
         ANALYSIS_ID,
+        // Only another profile is hashed in: results cached with the default stay valid.
+        ...(this.libbpf !== undefined && this.libbpf !== '1.1' ? [`libbpf=${this.libbpf}`] : []),
         name,
         sha256(obj.bytes),
         ...kernels.map(
@@ -66,7 +70,7 @@ export class CompatChecker {
     }
     const minimized = new Map<string, Uint8Array>();
     for (const k of kernels) if (k.minimized) minimized.set(k.kernel.release, k.minimized);
-    const result = analyzeCompat([obj.parsed], targets, { names: [name], minimized });
+    const result = analyzeCompat([obj.parsed], targets, { names: [name], minimized, libbpf: this.libbpf });
     this.memory.set(key, result);
     this.toDisk(key, result);
     return result;

@@ -85,6 +85,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
           cacheDir,
           (k) => builtWithoutBtf(opts.withoutBtf, k),
           (path) => shownKernelPath(path, opts.kernels, root),
+          opts.libbpf,
         ),
         // Where webpack and Rspack find generated files as asset modules (content-addressed names).
         store: new StoreAssets(join(cacheDir ?? join(tmpdir(), 'btfkit'), 'assets')),
@@ -185,6 +186,7 @@ export const unpluginFactory: UnpluginFactory<Options | undefined> = (rawOptions
       `  object: ${objectRef},`,
       `  kernels: [\n    ${kernelRefs.join(',\n    ')}\n  ],`,
       '  loadRuntime: () => import(/* webpackIgnore: true */ /* @vite-ignore */ runtimeSpecifier),',
+      ...(opts.libbpf !== undefined ? [`  libbpf: ${q(opts.libbpf)},`] : []),
       '});',
       '',
     ].join('\n');

@@ -1,4 +1,4 @@
-import { errors } from '@btfkit/core';
+import { errors, isLibbpfVersion, LIBBPF_VERSIONS, type LibbpfVersion } from '@btfkit/core';
 
 export type Pattern = string | RegExp;
 
@@ -40,6 +40,12 @@ export interface Options {
    * `false` turns it off. Default: `node_modules/.cache/btfkit`.
    */
   cacheDir?: string | false;
+  /**
+   * Which libbpf the compatibility check decides as: '1.1' (Debian 12's, the default) or '1.7'
+   * (libbpf 1.6+ patches direct loads of moved array members that 1.1 poisons), as the CLI's
+   * `--libbpf`.
+   */
+  libbpf?: LibbpfVersion;
 }
 
 export interface ResolvedOptions {
@@ -57,6 +63,7 @@ export interface ResolvedOptions {
   report: string | undefined;
   /** As given (resolved against the bundler's root once it is known); undefined when turned off. */
   cacheDir: string | undefined;
+  libbpf: LibbpfVersion | undefined;
 }
 
 // Each validator returns undefined when the value is fine, else what was expected.
@@ -95,6 +102,7 @@ const CHECKS: Record<keyof Options, Check> = {
       : 'a boolean or a relative .html file name',
   cacheDir: (v) =>
     v === false || (typeof v === 'string' && v !== '') ? undefined : 'a directory path or false',
+  libbpf: (v) => (isLibbpfVersion(v) ? undefined : LIBBPF_VERSIONS.map((x) => `'${x}'`).join(' or ')),
 };
 
 const DEFAULT_INCLUDE: Pattern[] = [/\.bpf\.[oc]$/];
@@ -133,6 +141,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     withoutBtf: opts.withoutBtf === 'all' ? ['all'] : (opts.withoutBtf ?? []),
     report: opts.report === true ? 'btfkit-report.html' : opts.report || undefined,
     cacheDir: opts.cacheDir === false ? undefined : (opts.cacheDir ?? 'node_modules/.cache/btfkit'),
+    libbpf: opts.libbpf,
   };
 }
 
