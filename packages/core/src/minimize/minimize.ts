@@ -2,7 +2,7 @@ import type { Btf } from '../btf/btf.ts';
 import { encodeBtf } from '../btf/encode.ts';
 import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
 import { relocationKindName } from '../core/kinds.ts';
-import { isFailed, isPoisoned } from '../core/relocate.ts';
+import { type Decision, isFailed, isPoisoned, type Relocation } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
@@ -62,7 +62,7 @@ export function markObjects(
           file,
         );
       }
-      if (isPoisoned(r.outcome)) unsatisfied.push({ object: file, decision: toDecision(obj, r) });
+      if (isPoisoned(r.outcome)) unsatisfied.push(unsatisfiedRecord(file, obj, r));
       try {
         marks.record(r.kindNumber, r.targetSpec);
       } catch (e) {
@@ -74,6 +74,22 @@ export function markObjects(
     }
   }
   return { marks, unsatisfied, relocations, relocateMs: performance.now() - t0 };
+}
+
+/**
+ * An unsatisfied record whose decision is made when first read: naming its owning program
+ * reads the object's symbols and programs, which a quiet run (-q) never needs. An own
+ * getter, so a structured clone (a batch worker's message) or JSON (its stamps) has the value.
+ */
+function unsatisfiedRecord(object: string, obj: BpfObject, r: Relocation<Decision>): Unsatisfied {
+  let decision: RelocationDecision | undefined;
+  return {
+    object,
+    get decision() {
+      decision ??= toDecision(obj, r);
+      return decision;
+    },
+  };
 }
 
 /** bpftool gen min_core_btf: the minimized BTF bytes (24-byte header, host endian). */

@@ -33,10 +33,16 @@ export interface RelocationDecision {
  * every section (no program or autoload filtering), candidates from the kernel only, one
  * pruned candidate cache per object, libbpf's calculation and ambiguity checks, stopping at
  * the first error. Like btfgen, it does not read the object's programs: `toDecision` names
- * the owning program of the few decisions that get reported.
+ * the owning program of the few decisions that get reported. Only those get a C path
+ * (`cPath` is '' for records that resolve).
  */
 export function walkRecords(obj: BpfObject, kernel: Btf, release?: string): Relocation<Decision>[] {
-  return relocateObject(obj, kernel, { allRecords: true, skipPrograms: true, release }).relocations;
+  return relocateObject(obj, kernel, {
+    allRecords: true,
+    skipPrograms: true,
+    describeResolved: false,
+    release,
+  }).relocations;
 }
 
 /** One record's outcome in the minimizer's terms, for a report or an error. */
