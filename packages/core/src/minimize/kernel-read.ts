@@ -6,6 +6,7 @@ import { readInput, readResidentInput, readResidentInputAsync, residentOrPlain }
 import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
 import { readSingleBtfEntry } from '../kernels/tar.ts';
 import { isXz, xzDecompress, xzDecompressAsync } from '../kernels/xz.ts';
+import { nowMs } from './clock.ts';
 import type { Timings } from './protocol.ts';
 
 /**
@@ -22,13 +23,13 @@ export function readKernelTimed(
   timings: Timings,
   read?: { bytes: Uint8Array; ms: number },
 ): { btf: Btf; release: string } {
-  let t = performance.now();
+  let t = nowMs();
   const bytes = read?.bytes ?? readResidentInput(path, 'kernel BTF');
-  timings.read += read?.ms ?? performance.now() - t;
-  t = performance.now();
+  timings.read += read?.ms ?? nowMs() - t;
+  t = nowMs();
   const archive = isXz(bytes);
   const fetched = archive ? unpackArchive(path, xzDecompress(bytes, path)) : { path, bytes };
-  if (archive) timings.decompress += performance.now() - t;
+  if (archive) timings.decompress += nowMs() - t;
   return decodeFetched(fetched, base, timings);
 }
 
@@ -38,10 +39,10 @@ export function readKernelTimed(
  * throws now; a failed read rejects when awaited.
  */
 export function startKernelRead(path: string): Promise<{ bytes: Uint8Array; ms: number }> {
-  const t = performance.now();
+  const t = nowMs();
   const pending = readResidentInputAsync(path, 'kernel BTF').then((bytes) => ({
     bytes,
-    ms: performance.now() - t,
+    ms: nowMs() - t,
   }));
   // Awaited only after the objects are parsed, which may fail first: not an unhandled rejection.
   pending.catch(() => undefined);
@@ -68,14 +69,14 @@ export interface FetchedKernel {
  * file here is read plainly rather than first sniffed.
  */
 export async function fetchKernel(path: string, timings: Timings, resident = false): Promise<FetchedKernel> {
-  let t = performance.now();
+  let t = nowMs();
   const bytes = readInput(path, 'kernel BTF');
-  timings.read += performance.now() - t;
+  timings.read += nowMs() - t;
   if (!isXz(bytes)) return { path, bytes };
-  t = performance.now();
+  t = nowMs();
   const tar = await xzDecompressAsync(bytes, path, undefined, resident ? residentOrPlain : undefined);
   const fetched = unpackArchive(path, tar);
-  timings.decompress += performance.now() - t;
+  timings.decompress += nowMs() - t;
   return fetched;
 }
 
@@ -97,8 +98,8 @@ export function decodeFetched(
   base: Btf | undefined,
   timings: Timings,
 ): { btf: Btf; release: string } {
-  const t = performance.now();
+  const t = nowMs();
   const k = btfSourceFromBytes(fetched.bytes, fetched.path, base === undefined ? {} : { base });
-  timings.decode += performance.now() - t;
+  timings.decode += nowMs() - t;
   return { btf: k.btf, release: fetched.release ?? k.release ?? basename(fetched.path) };
 }

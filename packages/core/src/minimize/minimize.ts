@@ -5,6 +5,7 @@ import { relocationKindName } from '../core/kinds.ts';
 import { type Decision, isFailed, isPoisoned, type Relocation } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
+import { nowMs } from './clock.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
 import { MarkSet } from './marks.ts';
 import { type RelocationDecision, toDecision, walkRecords } from './relocate.ts';
@@ -43,7 +44,7 @@ export function markObjects(
   objects: readonly BpfObject[],
   opts: MinimizeOptions = {},
 ): MarkResult {
-  const t0 = performance.now();
+  const t0 = nowMs();
   const marks = new MarkSet(kernel, { bpftoolCompat: opts.bpftoolCompat });
   const unsatisfied: Unsatisfied[] = [];
   let relocations = 0;
@@ -73,7 +74,7 @@ export function markObjects(
       }
     }
   }
-  return { marks, unsatisfied, relocations, relocateMs: performance.now() - t0 };
+  return { marks, unsatisfied, relocations, relocateMs: nowMs() - t0 };
 }
 
 /**

@@ -100,8 +100,10 @@ async function run(argv: string[]): Promise<number> {
     splitOutput: values['base-out'] !== undefined,
     kernelRead: await kernelRead,
   });
-  const report = formatUnsatisfied(result.release ?? kernel, result.unsatisfied);
-  if (!quiet) for (const line of report) process.stderr.write(`${line}\n`);
+  // Formatted only when shown: naming each record's program reads the object's symbols.
+  if (!quiet)
+    for (const line of formatUnsatisfied(result.release ?? kernel, result.unsatisfied))
+      process.stderr.write(`${line}\n`);
   if (strict && result.unsatisfied.length > 0) {
     process.stderr.write(`btfkit min-core-btf: --strict: ${out} not written\n`);
     return 1;
