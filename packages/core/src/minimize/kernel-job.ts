@@ -40,7 +40,7 @@ export interface KernelJobOptions extends MinimizeOptions {
   base?: string;
   /** With `base`: emit a split BTF over a minimized base instead of one flat BTF. */
   splitOutput?: boolean;
-  /** The kernel file, already read (kernel-read.ts startKernelRead), and how long that took. */
+  /** The kernel file, already read (kernel-read.ts readKernelFile), and how long that took. */
   kernelRead?: { bytes: Uint8Array; ms: number };
 }
 
