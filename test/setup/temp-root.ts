@@ -4,12 +4,15 @@
  * folder goes when the run ends, whatever a test forgot or a crash left behind. Tests still
  * remove what they make as they go: this is the net under them, not the habit.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), 'btfkit-test-run-'));
+  // The same mode as /tmp (sticky, open to all): a test that drops privileges (runtime-process
+  // runs a child as nobody) reads files under it, and tsx makes its cache in TMPDIR.
+  chmodSync(root, 0o1777);
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = root;
   return () => {

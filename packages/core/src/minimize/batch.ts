@@ -15,6 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_LIBBPF, type LibbpfVersion } from '../core/profile.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
+import { nowMs } from './clock.ts';
 import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
 import { parseObjects } from './kernel-job.ts';
 import { fetchKernel } from './kernel-read.ts';
@@ -201,7 +202,7 @@ function startWorker(init: WorkerInit): Worker {
 }
 
 export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> {
-  const start = performance.now();
+  const start = nowMs();
   const { outDir, kernels } = opts;
   const inputs = inputsKey(opts);
   opts.signal?.throwIfAborted();
@@ -312,7 +313,7 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
     withdraw(outDir, all);
   }
   const distinct = new Set(all.filter((o) => o.sha256).map((o) => o.sha256)).size;
-  return { outcomes: all, distinctFiles: distinct, timings: totals, wallMs: performance.now() - start };
+  return { outcomes: all, distinctFiles: distinct, timings: totals, wallMs: nowMs() - start };
 }
 
 async function runPool(

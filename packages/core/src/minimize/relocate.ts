@@ -36,7 +36,8 @@ export interface RelocationDecision {
  * the first error. Like btfgen, it does not read the object's programs: `toDecision` names
  * the owning program of the few decisions that get reported. With `bpftoolCompat`, access
  * strings are parsed as that bpftool's own libbpf parses them (7.1.0's refuses negative
- * indices, 7.7.0's libbpf 1.7 accepts them).
+ * indices, 7.7.0's libbpf 1.7 accepts them). Only reported decisions get a C path (`cPath`
+ * is '' for records that resolve).
  */
 export function walkRecords(
   obj: BpfObject,
@@ -49,6 +50,7 @@ export function walkRecords(
   return relocateObject(obj, kernel, {
     allRecords: true,
     skipPrograms: true,
+    describeResolved: false,
     release,
     libbpf: opts.libbpf,
     rejectNegativeIndices,

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { errors } from '../../errors/index.ts';
 import { writeFilesAtomic } from '../../minimize/files.ts';
 import { minimizeKernelFile, parseObjects, readObjectFiles } from '../../minimize/kernel-job.ts';
-import { startKernelRead } from '../../minimize/kernel-read.ts';
+import { readKernelFile } from '../../minimize/kernel-read.ts';
 import { formatUnsatisfied } from '../../minimize/report.ts';
 import { splitKernelArgs } from '../kernel-args.ts';
 import { libbpfOption, libbpfUsage, libbpfVersionOf } from '../libbpf-option.ts';
@@ -96,18 +96,20 @@ async function run(argv: string[]): Promise<number> {
     if (clash !== undefined) throw errors.badOption(`refusing to overwrite input file ${clash} with ${o}`);
   }
 
-  // The kernel is read in the thread pool while this thread parses the objects.
-  const kernelRead = startKernelRead(kernel);
+  // The kernel first: a missing one is the first error (kernel-read.ts says why not async).
+  const kernelRead = readKernelFile(kernel);
   const objects = parseObjects(readObjectFiles(objectPaths));
   const result = minimizeKernelFile(kernel, objects, {
     bpftoolCompat: compat,
     libbpf,
     base: values.base,
     splitOutput: values['base-out'] !== undefined,
-    kernelRead: await kernelRead,
+    kernelRead,
   });
-  const report = formatUnsatisfied(result.release ?? kernel, result.unsatisfied);
-  if (!quiet) for (const line of report) process.stderr.write(`${line}\n`);
+  // Formatted only when shown: naming each record's program reads the object's symbols.
+  if (!quiet)
+    for (const line of formatUnsatisfied(result.release ?? kernel, result.unsatisfied))
+      process.stderr.write(`${line}\n`);
   if (strict && result.unsatisfied.length > 0) {
     process.stderr.write(`btfkit min-core-btf: --strict: ${out} not written\n`);
     return 1;
