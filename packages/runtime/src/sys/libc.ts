@@ -78,4 +78,6 @@ export const libc = {
   errno(): number {
     return koffi.errno();
   },
+  /** if_nametoindex(3): the index of a network interface in this process's network namespace (0: none). */
+  ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
 };

@@ -1,0 +1,59 @@
+/**
+ * attach() for every kind: programs on interfaces, cgroups, perf events and iterators here,
+ * tracing kinds (tracepoints, raw tracepoints, BTF-typed, k/uprobes) in attach.ts. Kept apart so
+ * the modules for each kind can build on attach.ts's Link without an import cycle.
+ */
+import { errors } from '../deps.ts';
+import type { ResolvedSection } from '../loader/sections.ts';
+import { type AttachOptions, attachProgram, type Link } from './attach.ts';
+import { cgroupLink } from './cgroup.ts';
+import { iterLink } from './iter.ts';
+import { tcxLink, xdpLink } from './netdev.ts';
+import { perfEventLink } from './perf-event.ts';
+
+/** Whether attach() without options attaches this program (libbpf's auto-attach, plus given targets). */
+export function attachable(sec: ResolvedSection, opts: AttachOptions | undefined): boolean {
+  switch (sec.attach) {
+    case 'none':
+      return false;
+    case 'tracing':
+    case 'iter':
+      return true;
+    case 'perf_event':
+      return opts?.perfEvent !== undefined;
+    default:
+      return Boolean(opts?.target || sec.target);
+  }
+}
+
+export function attachAny(
+  name: string,
+  progFd: number,
+  sec: ResolvedSection,
+  opts: AttachOptions = {},
+): Link {
+  const target = opts.target ?? sec.target;
+  const need = (what: string): string => {
+    if (!target)
+      throw errors.badOption(`program '${name}' (SEC("${sec.section}")) needs ${what}; pass it as target`);
+    return target;
+  };
+  switch (sec.attach) {
+    case 'xdp':
+      return xdpLink(name, progFd, need('a network interface'), opts.flags);
+    case 'tcx':
+      return tcxLink(name, progFd, sec, need('a network interface'), opts);
+    case 'cgroup':
+      return cgroupLink(name, progFd, sec, need('a cgroup v2 directory'), opts.flags);
+    case 'perf_event':
+      if (!opts.perfEvent)
+        throw errors.badOption(
+          `program '${name}' (SEC("${sec.section}")) needs perfEvent: the event to sample`,
+        );
+      return perfEventLink(name, progFd, opts.perfEvent);
+    case 'iter':
+      return iterLink(name, progFd, sec.target, opts.iter);
+    default:
+      return attachProgram(name, progFd, sec, opts);
+  }
+}
