@@ -102,6 +102,8 @@ const DEFS: [string, string, boolean][] = [
   ['cgroup/getpeername6', 'cgroup_sock_addr', false],
   ['cgroup/getsockname4', 'cgroup_sock_addr', false],
   ['cgroup/getsockname6', 'cgroup_sock_addr', false],
+  ['cgroup/getpeername_unix', 'cgroup_sock_addr', false],
+  ['cgroup/getsockname_unix', 'cgroup_sock_addr', false],
   ['cgroup/sysctl', 'cgroup_sysctl', false],
   ['cgroup/getsockopt', 'cgroup_sockopt', false],
   ['cgroup/setsockopt', 'cgroup_sockopt', false],

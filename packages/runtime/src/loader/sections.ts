@@ -276,3 +276,8 @@ export function resolveSection(section: string): ResolvedSection | undefined {
   }
   return undefined;
 }
+
+/** Every section name (or `prefix+`) the table knows, in matching order. */
+export function knownSections(): string[] {
+  return DEFS.map((d) => d.sec);
+}
