@@ -42,6 +42,7 @@ export function attachAny(
     case 'xdp':
       return xdpLink(name, progFd, need('a network interface'), opts.flags);
     case 'tcx':
+    case 'tc':
       return tcxLink(name, progFd, sec, need('a network interface'), opts);
     case 'cgroup':
       return cgroupLink(name, progFd, sec, need('a cgroup v2 directory'), opts.flags);

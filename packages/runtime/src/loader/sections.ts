@@ -110,6 +110,7 @@ export type AttachKind =
   | 'uretprobe'
   | 'xdp' // BPF_LINK_CREATE on an interface (target: its name or index)
   | 'tcx' // tcx link on an interface, kernel 6.6+ (target: the interface)
+  | 'tc' // bare tc/classifier: libbpf leaves them to netlink; we attach them as tcx by direction
   | 'cgroup' // BPF_LINK_CREATE on a cgroup v2 directory (target: its path)
   | 'perf_event' // perf events opened per CPU (options.perfEvent), as libbpf-tools' profile
   | 'iter' // an iterator link, read through BPF_ITER_CREATE
@@ -169,8 +170,8 @@ const DEFS: Entry[] = [
   def('tc/egress', ProgType.SCHED_CLS, AttachType.TCX_EGRESS, 'tcx'),
   def('tcx/ingress', ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 'tcx'),
   def('tcx/egress', ProgType.SCHED_CLS, AttachType.TCX_EGRESS, 'tcx'),
-  def('tc', ProgType.SCHED_CLS, 0, 'tcx'),
-  def('classifier', ProgType.SCHED_CLS, 0, 'tcx'),
+  def('tc', ProgType.SCHED_CLS, 0, 'tc'),
+  def('classifier', ProgType.SCHED_CLS, 0, 'tc'),
   def('action', ProgType.SCHED_ACT, 0, 'none'),
   def('tracepoint+', ProgType.TRACEPOINT, 0, 'tracepoint'),
   def('tp+', ProgType.TRACEPOINT, 0, 'tracepoint'),
