@@ -105,6 +105,7 @@ afterAll(async () => {
 
 describe('XDP and tcx links on a veth in a network namespace', () => {
   let xdp: Link;
+  let tcx: Link;
   /** The XDP program iproute2 sees on our end of the veth (its id), if any. */
   const xdpOnHost = (): number | undefined =>
     (
@@ -133,19 +134,18 @@ describe('XDP and tcx links on a veth in a network namespace', () => {
     expect(count(XDP_SEEN)).toBe(6);
   });
 
-  it('attaches tc through a tcx link on the same interface (kernel 6.6+)', async () => {
+  it('attaches tc through a tcx link on the same interface (kernel 6.6+; netlink before)', async () => {
+    [tcx] = (await obj.attach({ programs: { xdp_count: false, tcx_count: { target: host } } })) as [Link];
     if (kernelVersionCode() < (6 << 16) + (6 << 8)) {
-      await expect(
-        obj.attach({ programs: { xdp_count: false, tcx_count: { target: host } } }),
-      ).rejects.toThrow(/BPF_LINK_CREATE tcx\/ingress .* failed: EINVAL: tcx links need Linux 6\.6 or later/);
-      return;
+      // The kernel refuses the tcx attach type with EINVAL: the filter goes on clsact by netlink.
+      expect(tcx.kind).toBe('tc/ingress');
+      expect(sh('tc', 'filter', 'show', 'dev', host, 'ingress')).toContain(
+        ` id ${obj.programs.tcx_count.id} `,
+      );
+    } else {
+      expect(tcx.kind).toBe('tcx/ingress');
+      expect(links().some((k) => k.prog_id === obj.programs.tcx_count.id)).toBe(true); // bpftool 7.1 predates tcx: the type prints as a number
     }
-    const [tcx] = (await obj.attach({ programs: { xdp_count: false, tcx_count: { target: host } } })) as [
-      Link,
-    ];
-    expect(tcx.kind).toBe('tcx/ingress');
-    const l = links().find((k) => k.prog_id === obj.programs.tcx_count.id);
-    expect(l).toBeDefined(); // bpftool 7.1 predates tcx and prints the link type as a number
     sendFromNs(COUNT_PORT, 4);
     await until(() => got(COUNT_PORT) >= 10);
     expect(got(COUNT_PORT)).toBe(10);
@@ -163,6 +163,35 @@ describe('XDP and tcx links on a veth in a network namespace', () => {
     expect([count(XDP_SEEN), count(TCX_SEEN)]).toEqual([10, 6]);
   });
 
+  it("attaches tc the netlink way, as libbpf's bpf_tc_attach: a direct-action filter on clsact", async () => {
+    tcx.destroy();
+    const seen = count(TCX_SEEN);
+    const [tc] = (await obj.attach({
+      programs: { xdp_count: false, tcx_count: { target: host, tcMode: 'netlink' } },
+    })) as [Link];
+    expect(tc.kind).toBe('tc/ingress');
+    // iproute2's own view: the clsact qdisc and our program as a direct-action bpf filter.
+    expect(sh('tc', 'qdisc', 'show', 'dev', host)).toMatch(/qdisc clsact ffff: parent ffff:fff1/);
+    expect(sh('tc', 'filter', 'show', 'dev', host, 'ingress')).toMatch(
+      new RegExp(
+        `filter protocol all pref \\d+ bpf chain 0 handle 0x[0-9a-f]+ tcx_count direct-action .*id ${obj.programs.tcx_count.id} `,
+      ),
+    );
+    sendFromNs(DROP_PORT, 2);
+    sendFromNs(COUNT_PORT, 3);
+    await until(() => got(COUNT_PORT) >= 15);
+    expect(got(COUNT_PORT)).toBe(15);
+    expect(got(DROP_PORT)).toBe(0);
+    expect(count(TCX_SEEN)).toBe(seen + 3);
+    // Destroyed: the filter and the qdisc this link made are gone, and nothing counts.
+    tc.destroy();
+    expect(sh('tc', 'filter', 'show', 'dev', host, 'ingress')).toBe('');
+    expect(sh('tc', 'qdisc', 'show', 'dev', host)).not.toContain('clsact');
+    sendFromNs(COUNT_PORT, 1);
+    await until(() => got(COUNT_PORT) >= 16);
+    expect(count(TCX_SEEN)).toBe(seen + 3);
+  });
+
   it('says which interface is missing', async () => {
     await expect(
       obj.attach({ programs: { xdp_count: { target: 'btfkit-none0' }, tcx_count: false } }),
@@ -176,7 +205,7 @@ describe('XDP and tcx links on a veth in a network namespace', () => {
     await obj.close();
     expect(links().filter((k) => ids.includes(k.prog_id))).toEqual([]);
     sendFromNs(COUNT_PORT, 1);
-    await until(() => got(COUNT_PORT) >= 13);
-    expect(got(COUNT_PORT)).toBe(13);
+    await until(() => got(COUNT_PORT) >= 17);
+    expect(got(COUNT_PORT)).toBe(17);
   });
 });

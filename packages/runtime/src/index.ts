@@ -1,6 +1,6 @@
 export { type AttachOptions, Link, uprobeOffset } from './attach/attach.ts';
 export { IterLink, type IterTarget } from './attach/iter.ts';
-export { TcxFlags, XdpFlags } from './attach/netdev.ts';
+export { TcLink, TcxFlags, XdpFlags } from './attach/netdev.ts';
 export { type PerfEventSpec, PerfSoftware } from './attach/perf-event.ts';
 export { AttachType, ProgType, resolveSection, type SectionDef } from './loader/sections.ts';
 export { BpfMap, bytesCodec, type Codec, PerCpuMap } from './maps/map.ts';

@@ -56,6 +56,8 @@ export interface AttachOptions {
   direction?: 'ingress' | 'egress';
   /** tcx: the program or link fd the new program goes before/after (with flags). */
   relativeFd?: number;
+  /** tc programs: 'tcx' link or 'netlink' filter (see TcOptions in netdev.ts). */
+  tcMode?: 'tcx' | 'netlink';
   /** perf_event programs: the event opened on each CPU to carry the program. */
   perfEvent?: PerfEventSpec;
   /** iter programs: what the iterator walks (a map, a task), when it takes a parameter. */

@@ -8,7 +8,7 @@ import type { ResolvedSection } from '../loader/sections.ts';
 import { type AttachOptions, attachProgram, type Link } from './attach.ts';
 import { cgroupLink } from './cgroup.ts';
 import { iterLink } from './iter.ts';
-import { tcxLink, xdpLink } from './netdev.ts';
+import { tcLink, xdpLink } from './netdev.ts';
 import { perfEventLink } from './perf-event.ts';
 
 /** Whether attach() without options attaches this program (libbpf's auto-attach, plus given targets). */
@@ -43,7 +43,7 @@ export function attachAny(
       return xdpLink(name, progFd, need('a network interface'), opts.flags);
     case 'tcx':
     case 'tc':
-      return tcxLink(name, progFd, sec, need('a network interface'), opts);
+      return tcLink(name, progFd, sec, need('a network interface'), opts);
     case 'cgroup':
       return cgroupLink(name, progFd, sec, need('a cgroup v2 directory'), opts.flags);
     case 'perf_event':

@@ -1,15 +1,17 @@
 /**
  * Programs attached to a network interface through BPF links: XDP (BPF_LINK_CREATE with the
- * interface index, kernel 5.9+) and tc through tcx links (kernel 6.6+). Closing the link
- * detaches; nothing is left on the interface when the process dies.
+ * interface index, kernel 5.9+) and tc through tcx links (kernel 6.6+), or the netlink way
+ * (a clsact qdisc and a direct-action bpf filter) for bare tc sections and older kernels.
+ * Closing a link detaches and nothing is left when the process dies; netlink filters are
+ * deleted by destroy() (LoadedObject.close(), and process exit, call it).
  */
-import { release } from 'node:os';
 import { errors } from '../deps.ts';
 import { kernelVersionCode } from '../loader/kconfig.ts';
 import { AttachType, type ResolvedSection } from '../loader/sections.ts';
 import { linkCreate } from '../sys/bpf.ts';
 import { Errno, KernelError } from '../sys/errors.ts';
 import { libc } from '../sys/libc.ts';
+import { addBpfFilter, addClsact, deleteBpfFilter, deleteClsact, type TcFilter } from '../sys/rtnetlink.ts';
 import { Link } from './attach.ts';
 
 /** The index of interface `target` (a name, or a decimal index) in this process's network namespace. */
@@ -38,22 +40,60 @@ export function xdpLink(name: string, progFd: number, target: string, flags = 0)
 /** BPF_F_BEFORE / BPF_F_AFTER: where a tcx program goes relative to `relativeFd` (or first/last). */
 export const TcxFlags = { BEFORE: 1 << 3, AFTER: 1 << 4 } as const;
 
-export interface TcxOptions {
+export interface TcOptions {
   /** For `tc`/`classifier` sections, which name no direction. */
   direction?: 'ingress' | 'egress';
   flags?: number;
   relativeFd?: number;
+  /**
+   * 'tcx' (a link, kernel 6.6+; the default for tc/ingress, tcx/* sections) or 'netlink' (a
+   * direct-action bpf filter on a clsact qdisc, libbpf's bpf_tc_attach; the default for bare
+   * tc/classifier sections, and what tcx falls back to on kernels before 6.6).
+   */
+  tcMode?: 'tcx' | 'netlink';
 }
 
 /** The first kernel with tcx links: KERNEL_VERSION(6, 6, 0). */
 const TCX_KERNEL = (6 << 16) + (6 << 8);
 
-export function tcxLink(
+/**
+ * A tc program attached through netlink: no fd holds it, so destroy() deletes the filter, and
+ * the clsact qdisc too when this link created it (as libbpf's bpf_tc_hook_destroy would, which
+ * removes any filter others added to it since).
+ */
+export class TcLink extends Link {
+  private filter: TcFilter | undefined;
+  constructor(
+    program: string,
+    kind: string,
+    target: string,
+    filter: TcFilter,
+    private readonly ownQdisc: boolean,
+  ) {
+    super(program, kind, target, []);
+    this.filter = filter;
+  }
+  override get open(): boolean {
+    return this.filter !== undefined;
+  }
+  override destroy(): void {
+    const f = this.filter;
+    if (!f) return;
+    this.filter = undefined;
+    try {
+      deleteBpfFilter(f, this.target);
+    } finally {
+      if (this.ownQdisc) deleteClsact(f.ifindex, this.target);
+    }
+  }
+}
+
+export function tcLink(
   name: string,
   progFd: number,
   sec: ResolvedSection,
   target: string,
-  o: TcxOptions,
+  o: TcOptions,
 ): Link {
   let attachType = sec.expectedAttachType;
   if (o.direction) attachType = o.direction === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
@@ -63,22 +103,26 @@ export function tcxLink(
     );
   const ifindex = interfaceIndex(name, target);
   const dir = attachType === AttachType.TCX_INGRESS ? 'ingress' : 'egress';
-  try {
-    const fd = linkCreate(
-      { progFd, targetFd: ifindex, attachType, flags: o.flags ?? 0, relativeFd: o.relativeFd },
-      `tcx/${dir} ${target}`,
-    );
-    return new Link(name, `tcx/${dir}`, target, [fd]);
-  } catch (e) {
-    // Before 6.6 the kernel knows no tcx attach type and says EINVAL: say so, not "invalid".
-    if (e instanceof KernelError && e.errno === Errno.EINVAL && kernelVersionCode() < TCX_KERNEL)
-      throw new KernelError(
-        'UNSUPPORTED',
-        e.op,
-        e.errno,
-        `${e.op} failed: EINVAL: tcx links need Linux 6.6 or later, this kernel is ${release()}; ` +
-          'attach through a clsact qdisc (tc filter … bpf direct-action) instead',
+  const mode = o.tcMode ?? (sec.attach === 'tc' ? 'netlink' : 'tcx');
+  if (mode === 'tcx') {
+    try {
+      const fd = linkCreate(
+        { progFd, targetFd: ifindex, attachType, flags: o.flags ?? 0, relativeFd: o.relativeFd },
+        `tcx/${dir} ${target}`,
       );
+      return new Link(name, `tcx/${dir}`, target, [fd]);
+    } catch (e) {
+      // Before 6.6 the kernel knows no tcx attach type and says EINVAL: go the netlink way.
+      if (!(e instanceof KernelError && e.errno === Errno.EINVAL && kernelVersionCode() < TCX_KERNEL))
+        throw e;
+    }
+  }
+  const ownQdisc = addClsact(ifindex, target);
+  try {
+    const filter = addBpfFilter(ifindex, target, dir, progFd, name);
+    return new TcLink(name, `tc/${dir}`, target, filter, ownQdisc);
+  } catch (e) {
+    if (ownQdisc) deleteClsact(ifindex, target);
     throw e;
   }
 }
