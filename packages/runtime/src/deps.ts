@@ -6,6 +6,7 @@
  */
 
 export {
+  AttachType,
   type BpfObject,
   type BpfProgram,
   Btf,
@@ -26,6 +27,8 @@ export {
   isPoisoned,
   Kind,
   Linkage,
+  ProgFlags,
+  ProgType,
   parseBpfObject,
   parseElf,
   type RelocateResult,
