@@ -6,6 +6,7 @@
  */
 
 export {
+  type AttachKind,
   AttachType,
   type BpfObject,
   type BpfProgram,
@@ -33,10 +34,14 @@ export {
   parseElf,
   type RelocateResult,
   type Relocation,
+  type ResolvedSection,
   RUNNING_KERNEL_BTF,
   type RuntimeCodec,
   readBtfSourceSync,
   relocateObject,
+  resolveSection,
+  SECTION_DEFS,
+  type SectionDef,
   SHN,
   SHT,
   STB,

@@ -32,7 +32,7 @@ import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
 import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
-import { type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { ProgType, type ResolvedSection, resolveSection } from './loader/sections.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
 import { RecordViews } from './maps/record-view.ts';
@@ -119,6 +119,12 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
     if (!def)
       throw errors.unsupported(
         `program '${p.name}': SEC("${p.section}") is not a section name libbpf knows`,
+        opts.file,
+      );
+    // freplace targets another program's BTF, struct_ops a kernel struct: not loaded here yet.
+    if (def.progType === ProgType.EXT || def.attach === 'struct_ops')
+      throw errors.unsupported(
+        `program '${p.name}': SEC("${p.section}") programs are not supported by @btfkit/runtime yet`,
         opts.file,
       );
     defs.set(p, def);

@@ -93,6 +93,7 @@ export function attachProgram(
       need('raw tracepoint');
       return new Link(name, 'raw_tracepoint', target, [rawTracepointOpen(target, progFd)]);
     case 'tracing':
+    case 'lsm':
       // The target was fixed at load time through attach_btf_id.
       return new Link(name, 'tracing', target, [rawTracepointOpen(null, progFd)]);
     case 'kprobe':

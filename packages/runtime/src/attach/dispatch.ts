@@ -11,12 +11,32 @@ import { iterLink } from './iter.ts';
 import { tcLink, xdpLink } from './netdev.ts';
 import { perfEventLink } from './perf-event.ts';
 
-/** Whether attach() without options attaches this program (libbpf's auto-attach, plus given targets). */
+/** The attach kinds of the SEC() table that attach() implements; the others load only. */
+const ATTACHED = new Set<string>([
+  'tracepoint',
+  'raw_tracepoint',
+  'tracing',
+  'lsm',
+  'kprobe',
+  'kretprobe',
+  'ksyscall',
+  'kretsyscall',
+  'uprobe',
+  'uretprobe',
+  'xdp',
+  'tc',
+  'tcx',
+  'cgroup',
+  'perf_event',
+  'iter',
+]);
+
+/** Whether attach() attaches this program (libbpf's auto-attach, plus the targets given). */
 export function attachable(sec: ResolvedSection, opts: AttachOptions | undefined): boolean {
+  if (!ATTACHED.has(sec.attach)) return false;
   switch (sec.attach) {
-    case 'none':
-      return false;
     case 'tracing':
+    case 'lsm':
     case 'iter':
       return true;
     case 'perf_event':
