@@ -3,14 +3,19 @@
 // running kernel's own enum values (its BTF, dumped by bpftool), and the network, cgroup,
 // perf_event and iterator sections against the link kinds attach() implements.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveSection as coreSection } from '../packages/core/src/sections/index.ts';
+import { loadObject } from '../packages/runtime/src/index.ts';
 import {
   AttachType,
   knownSections,
   ProgType,
   resolveSection,
 } from '../packages/runtime/src/loader/sections.ts';
+import { compileBpf } from './fixtures/clang.ts';
 
 /** enum constants of the running kernel's BTF, by name. */
 function kernelEnums(): Map<string, number> {
@@ -72,5 +77,22 @@ describe('the runtime SEC() table', () => {
       perf_event: 'perf_event',
       'iter/task': 'iter',
     });
+  });
+
+  it('refuses freplace programs at load, naming the section, before asking the kernel', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'btfkit-sec-'));
+    try {
+      const src = join(dir, 'ext.bpf.c');
+      writeFileSync(
+        src,
+        '__attribute__((section("freplace/handler"), used)) int ext(void *ctx) { return 0; }\nchar LICENSE[] __attribute__((section("license"), used)) = "GPL";\n',
+      );
+      const o = compileBpf(src, join(dir, 'ext.bpf.o'));
+      await expect(loadObject(new Uint8Array(readFileSync(o)), { file: 'ext.bpf.o' })).rejects.toThrow(
+        `program 'ext': SEC("freplace/handler") programs are not supported by @btfkit/runtime yet`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
