@@ -10,8 +10,9 @@ import { join } from 'node:path';
 
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), 'btfkit-test-run-'));
-  // The same mode as /tmp (sticky, open to all): a test that drops privileges (runtime-process
-  // runs a child as nobody) reads files under it, and tsx makes its cache in TMPDIR.
+  // As /tmp is (world-writable, sticky): a test that runs a child as another user
+  // (runtime-process drops to nobody) hands it paths inside, and the child's own tools (tsx's
+  // cache) make their folders in TMPDIR; mkdtemp's 0700 would refuse both.
   chmodSync(root, 0o1777);
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = root;

@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { type AttachOptions, attachProgram, type Link } from './attach/attach.ts';
+import type { AttachOptions, Link } from './attach/attach.ts';
+import { attachAny, attachable } from './attach/dispatch.ts';
 import {
   type BpfObject,
   type BpfProgram,
@@ -34,11 +35,12 @@ import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
 import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
-import { type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { ProgType, type ResolvedSection, resolveSection } from './loader/sections.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
 import { RecordViews } from './maps/record-view.ts';
 import { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
+import { type RunOptions, type RunResult, runProgram } from './program-run.ts';
 import { btfLoad, closeFd, mapCreate, mapFreeze, mapUpdate, objInfo, progLoad } from './sys/bpf.ts';
 import { possibleCpus } from './sys/cpus.ts';
 import { KernelError, verifierError } from './sys/errors.ts';
@@ -80,6 +82,11 @@ export interface LoadedProgram {
   id: number;
   /** The instructions handed to the kernel (host byte order). */
   insns: Uint8Array;
+  /**
+   * Runs the program once in the kernel on a packet and/or context (BPF_PROG_TEST_RUN), without
+   * attaching it: its return value, the packet and context as it left them, the time it took.
+   */
+  run(data?: Uint8Array | null, ctx?: Uint8Array | null, opts?: RunOptions): RunResult;
 }
 
 const live = new Set<{ closeSync(): void }>();
@@ -125,6 +132,12 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
     if (!def)
       throw errors.unsupported(
         `program '${p.name}': SEC("${p.section}") is not a section name libbpf knows`,
+        opts.file,
+      );
+    // freplace targets another program's BTF, struct_ops a kernel struct: not loaded here yet.
+    if (def.progType === ProgType.EXT || def.attach === 'struct_ops')
+      throw errors.unsupported(
+        `program '${p.name}': SEC("${p.section}") programs are not supported by @btfkit/runtime yet`,
         opts.file,
       );
     defs.set(p, def);
@@ -417,8 +430,11 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
   }
 
   /** @internal */
-  addProgram(p: LoadedProgram): void {
-    this.programTable[p.name] = p;
+  addProgram(p: Omit<LoadedProgram, 'run'>): void {
+    this.programTable[p.name] = {
+      ...p,
+      run: (data, ctx, o) => runProgram(p.name, p.fd, p.def, data, ctx, o),
+    };
   }
 
   private codecFor(typeId: TypeId, size: number): Codec<unknown> {
@@ -442,9 +458,8 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       for (const p of Object.values(this.programTable)) {
         const o = given[p.name];
         if (o === false) continue;
-        if (p.def.attach === 'none') continue;
-        if (!o?.target && !p.def.target && p.def.attach !== 'tracing') continue;
-        made.push(attachProgram(p.name, p.fd, p.def, o || {}));
+        if (!attachable(p.def, o || undefined)) continue;
+        made.push(attachAny(p.name, p.fd, p.def, o || {}));
       }
     } catch (e) {
       for (const l of made) l.destroy();
