@@ -12,6 +12,8 @@ export {
   type BtfExt,
   BtfkitError,
   type BtfType,
+  type ColumnSpec,
+  columnLayout,
   createCodecs,
   type DatasecType,
   decodeBtf,

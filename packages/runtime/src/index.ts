@@ -1,5 +1,12 @@
 export { type AttachOptions, Link, uprobeOffset } from './attach/attach.ts';
 export { AttachType, ProgType, resolveSection, type SectionDef } from './loader/sections.ts';
+export {
+  BytesColumn,
+  CharColumn,
+  type Column,
+  ColumnBatch,
+  ColumnCodec,
+} from './maps/columns.ts';
 export { BpfMap, bytesCodec, type Codec, PerCpuMap } from './maps/map.ts';
 export { PerfBuffer, type PerfBufferOptions, type PerfEvent } from './maps/perfbuf.ts';
 export { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
