@@ -17,13 +17,7 @@
  */
 import { errors } from '../deps.ts';
 import { Epoll } from '../sys/epoll.ts';
-import {
-  type Column,
-  type ColumnBatch,
-  type ColumnCodec,
-  type ColumnDecode,
-  sourceMemory,
-} from './columns.ts';
+import { type Column, type ColumnBatch, type ColumnCodec, type RingDecode, sourceMemory } from './columns.ts';
 import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mmap.ts';
 
 const BUSY = 0x80000000;
@@ -129,7 +123,8 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
   private waiter: (() => void) | undefined;
   private readonly columnCodec: (() => ColumnCodec) | undefined;
   /** The columnar batch columns() refills, and its decoder bound to this ring's pages. */
-  private columnar: { batch: ColumnBatch<unknown>; decode: ColumnDecode } | undefined;
+  private columnar: { batch: ColumnBatch<unknown>; ring: RingDecode } | undefined;
+  private readonly ringPos = new Float64Array(1);
 
   constructor(
     readonly name: string,
@@ -246,8 +241,8 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     if (this.closed) return batch as ColumnBatch<C>;
     this.release();
     const start = this.head;
-    const n = this.scan(max);
-    c.decode(this.offsets, this.sizes, n, 0);
+    const n = c.ring(start, Number(Atomics.load(this.prod, 0)), max, this.mask, this.ringPos);
+    this.head = this.ringPos[0] as number;
     batch.length = n;
     if (this.head !== start) this.publish(this.head);
     return batch as ColumnBatch<C>;
