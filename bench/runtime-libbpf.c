@@ -2,7 +2,8 @@
 // libbpf 1.1. Two measurements, timed inside the process (no process start-up in them):
 //
 //   runtime-libbpf load OBJECT RUNS
-//       RUNS × (open + load + attach every program + close); prints one JSON array of ms.
+//       RUNS × (open + load + attach every program + close); prints one JSON array of
+//       [wall ms, CPU ms] per run.
 //   runtime-libbpf ringbuf OBJECT ROUNDS CALLS
 //       ringbench.bpf.o: per round, CALLS getppid() calls fill the ring (64 samples each),
 //       then ring_buffer__consume() drains it with a callback that decodes every sample;
@@ -106,9 +107,11 @@ int main(int argc, char **argv)
 		int runs = atoi(argv[3]);
 		printf("[");
 		for (int i = 0; i < runs; i++) {
+			double c0 = cpu_ms();
 			double t0 = now_ms();
 			if (load_once(argv[2])) { fprintf(stderr, "load failed\n"); return 1; }
-			printf("%s%.3f", i ? "," : "", now_ms() - t0);
+			double ms = now_ms() - t0;
+			printf("%s[%.3f,%.3f]", i ? "," : "", ms, cpu_ms() - c0);
 		}
 		printf("]\n");
 		return 0;

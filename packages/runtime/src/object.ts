@@ -3,7 +3,7 @@
  * the way libbpf 1.1's bpf_object__load does it (maps, BTF, CO-RE, ELF relocations, subprogram
  * linking, program load), and the handle that attaches, reads and closes them.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { type AttachOptions, attachProgram, type Link } from './attach/attach.ts';
 import {
@@ -32,6 +32,7 @@ import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
 import { type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { runningKernelBtfBytes } from './loader/vmlinux.ts';
 import { ColumnCodec } from './maps/columns.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
@@ -217,7 +218,7 @@ let vmlinuxCache: Btf | null | undefined;
 function runningKernelBtf(): Btf | undefined {
   if (vmlinuxCache === undefined) {
     vmlinuxCache = existsSync(RUNNING_KERNEL_BTF)
-      ? decodeBtf(new Uint8Array(readFileSync(RUNNING_KERNEL_BTF)), {
+      ? decodeBtf(runningKernelBtfBytes(RUNNING_KERNEL_BTF), {
           file: RUNNING_KERNEL_BTF,
           validate: false,
         })
