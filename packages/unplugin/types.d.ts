@@ -73,6 +73,8 @@ export interface MapInfo<K, V, E, T extends string = string, C = never> {
   readonly value: CodecOf<V>;
   /** Ring buffer / perf event array record type, from `__type(value, ...)` or an `event:` decl tag. */
   readonly event: CodecOf<E>;
+  /** Type only (never set): the columns shape `C`, carried for LoadedMap. */
+  readonly columnsShape?: C;
 }
 
 export interface GlobalVar<T> {
