@@ -221,7 +221,9 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
       while (tail < head && n < max) {
         const off = tail % ds;
         const type = word(d, off, ds);
-        const size = (d[(off + 6) % ds] as number) | ((d[(off + 7) % ds] as number) << 8);
+        const s0 = d[(off + 6) % ds] as number;
+        const s1 = d[(off + 7) % ds] as number;
+        const size = LE ? s0 | (s1 << 8) : (s0 << 8) | s1;
         if (size < 8) break;
         if (type === RECORD_SAMPLE) {
           const len = word(d, off + 8, ds);
@@ -235,7 +237,9 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
           batch.cpu[n] = r.cpu;
           n++;
         } else if (type === RECORD_LOST) {
-          batch.lost += word(d, off + 16, ds) + word(d, off + 20, ds) * 2 ** 32;
+          const lo = word(d, off + (LE ? 16 : 20), ds);
+          const hi = word(d, off + (LE ? 20 : 16), ds);
+          batch.lost += lo + hi * 2 ** 32;
         }
         tail += size;
       }
@@ -306,13 +310,11 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
   }
 }
 
-/** The little-endian u32 at `off` of a perf ring of `ds` bytes (it may wrap). */
+/** The u32 at `off` of a perf ring of `ds` bytes (it may wrap), in host byte order. */
 function word(d: Uint8Array, off: number, ds: number): number {
-  return (
-    ((d[off % ds] as number) |
-      ((d[(off + 1) % ds] as number) << 8) |
-      ((d[(off + 2) % ds] as number) << 16) |
-      ((d[(off + 3) % ds] as number) << 24)) >>>
-    0
-  );
+  const b0 = d[off % ds] as number;
+  const b1 = d[(off + 1) % ds] as number;
+  const b2 = d[(off + 2) % ds] as number;
+  const b3 = d[(off + 3) % ds] as number;
+  return (LE ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
 }
