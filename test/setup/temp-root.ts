@@ -4,12 +4,16 @@
  * folder goes when the run ends, whatever a test forgot or a crash left behind. Tests still
  * remove what they make as they go: this is the net under them, not the habit.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), 'btfkit-test-run-'));
+  // Searchable, not listable, by others: tests that run a child as an unprivileged user
+  // (runtime-process.test.ts, setpriv to nobody) make a 0755 folder in here for it, which
+  // mkdtemp's 0700 would hide behind this one.
+  chmodSync(root, 0o711);
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = root;
   return () => {
