@@ -3,6 +3,9 @@ export * from './btfext/index.ts';
 export {
   buildSkeletonModel,
   CODEGEN_RUNTIME,
+  type ColumnArrayType,
+  type ColumnSpec,
+  columnLayout,
   createCodecs,
   type RuntimeCodec,
   type SkeletonModel,

@@ -14,6 +14,8 @@ export {
   type BtfExt,
   BtfkitError,
   type BtfType,
+  type ColumnSpec,
+  columnLayout,
   createCodecs,
   type DatasecType,
   decodeBtf,

@@ -3,6 +3,13 @@ export { IterLink, type IterTarget } from './attach/iter.ts';
 export { TcLink, TcxFlags, XdpFlags } from './attach/netdev.ts';
 export { type PerfEventSpec, PerfSoftware } from './attach/perf-event.ts';
 export { AttachType, ProgType, resolveSection, type SectionDef } from './loader/sections.ts';
+export {
+  BytesColumn,
+  CharColumn,
+  type Column,
+  ColumnBatch,
+  ColumnCodec,
+} from './maps/columns.ts';
 export { BpfMap, bytesCodec, type Codec, PerCpuMap } from './maps/map.ts';
 export { PerfBuffer, type PerfBufferOptions, type PerfEvent } from './maps/perfbuf.ts';
 export { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';

@@ -3,7 +3,7 @@
  * the way libbpf 1.1's bpf_object__load does it (maps, BTF, CO-RE, ELF relocations, subprogram
  * linking, program load), and the handle that attaches, reads and closes them.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import type { AttachOptions, Link } from './attach/attach.ts';
 import { attachAny, attachable } from './attach/dispatch.ts';
@@ -36,6 +36,8 @@ import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
 import { ProgType, type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { runningKernelBtfBytes } from './loader/vmlinux.ts';
+import { ColumnCodec } from './maps/columns.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
 import { RecordViews } from './maps/record-view.ts';
@@ -242,7 +244,7 @@ let vmlinuxCache: Btf | null | undefined;
 function runningKernelBtf(): Btf | undefined {
   if (vmlinuxCache === undefined) {
     vmlinuxCache = existsSync(RUNNING_KERNEL_BTF)
-      ? decodeBtf(new Uint8Array(readFileSync(RUNNING_KERNEL_BTF)), {
+      ? decodeBtf(runningKernelBtfBytes(RUNNING_KERNEL_BTF), {
           file: RUNNING_KERNEL_BTF,
           validate: false,
         })
@@ -398,6 +400,7 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
   private readonly consumers: { close(): void }[] = [];
   private closed = false;
   private describer: TypeDescriber | undefined;
+  private readonly columnCodecs = new Map<TypeId, ColumnCodec>();
 
   constructor(
     readonly object: BpfObject,
@@ -417,8 +420,14 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       return;
     }
     const map = new BpfMap(spec.name, fd, spec, key, value);
-    if (spec.mapType === MapType.RINGBUF) map.stream = () => this.ringbuf(spec.name);
-    if (spec.mapType === MapType.PERF_EVENT_ARRAY) map.stream = () => this.perfbuf(spec.name);
+    if (spec.mapType === MapType.RINGBUF) {
+      map.stream = () => this.ringbuf(spec.name);
+      map.columnStream = (max) => this.ringbuf(spec.name).columnBatches(max);
+    }
+    if (spec.mapType === MapType.PERF_EVENT_ARRAY) {
+      map.stream = () => this.perfbuf(spec.name);
+      map.columnStream = (max) => this.perfbuf(spec.name).columnBatches(max);
+    }
     this.mapTable[spec.name] = map;
   }
 
@@ -497,10 +506,9 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     const m = this.map(name);
     if (m.type !== MapType.RINGBUF) throw errors.badOption(`map '${name}' is not a ring buffer`);
     let o: RingBufferOptions<T> = opts;
-    if (!opts.decode && !opts.record) {
-      const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
-      if (id) o = this.recordOf<T>(id);
-    }
+    const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
+    if (!opts.decode && !opts.record && id) o = { ...this.recordOf<T>(id), ...opts };
+    if (id && !o.columns) o = { ...o, columns: () => this.columnCodecOf(id) };
     const rb = new RingBuffer<T>(name, m.fd, m.spec.maxEntries, o);
     this.consumers.push(rb);
     return rb;
@@ -517,13 +525,33 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     return { decode: (b) => c.decode(b, 0) as T };
   }
 
+  /** The columnar decoder of a record type (generated once per type and object). */
+  private columnCodecOf(id: TypeId): ColumnCodec {
+    let c = this.columnCodecs.get(id);
+    if (!c) {
+      this.describer ??= new TypeDescriber(this.btf);
+      const desc = this.describer.describe(id);
+      const types = Object.fromEntries(this.describer.named);
+      const size = createCodecs(types, this.object.littleEndian).sizeOf(desc);
+      c = new ColumnCodec(types, desc, size, this.object.littleEndian);
+      this.columnCodecs.set(id, c);
+    }
+    return c;
+  }
+
   /** Events of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map as an async iterable. */
   perfbuf<T = Uint8Array>(name: string, opts: PerfBufferOptions<T> & { type?: string } = {}): PerfBuffer<T> {
     const m = this.map(name);
     if (m.type !== MapType.PERF_EVENT_ARRAY)
       throw errors.badOption(`map '${name}' is not a perf event array`);
     const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : this.eventDecoder<T>(m.spec));
-    const pb = new PerfBuffer<T>(name, m.fd, m.spec.maxEntries, { ...opts, ...(decode ? { decode } : {}) });
+    const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
+    const columns = opts.columns ?? (id ? () => this.columnCodecOf(id) : undefined);
+    const pb = new PerfBuffer<T>(name, m.fd, m.spec.maxEntries, {
+      ...opts,
+      ...(decode ? { decode } : {}),
+      ...(columns ? { columns } : {}),
+    });
     this.consumers.push(pb);
     return pb;
   }
