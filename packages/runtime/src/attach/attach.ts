@@ -14,6 +14,8 @@ import { NativeBuffer } from '../sys/native.ts';
 import { PerfIoctl, PerfType, perfEventOpen, perfIoctl } from '../sys/perf.ts';
 import { pmuType, retprobeBit, tracepointId } from '../sys/tracefs.ts';
 import { resolveBinaryPath } from './binary-path.ts';
+import type { IterTarget } from './iter.ts';
+import type { PerfEventSpec } from './perf-event.ts';
 
 export class Link {
   private fds: number[];
@@ -30,6 +32,12 @@ export class Link {
   }
   get open(): boolean {
     return this.fds.length > 0;
+  }
+  /** @internal Hands the fds over to another link (which then owns them); this one is left empty. */
+  release(): number[] {
+    const fds = this.fds;
+    this.fds = [];
+    return fds;
   }
   /** Detaches: closing the link (and its perf event) is what removes the program. */
   destroy(): void {
@@ -59,6 +67,18 @@ export interface AttachOptions {
    * ignored: `retprobe` says it.
    */
   probe?: 'uprobe' | 'kprobe';
+  /** xdp: XDP_FLAGS_* (XdpFlags); tcx: BPF_F_BEFORE/AFTER (TcxFlags); cgroup: BPF_F_* link flags. */
+  flags?: number;
+  /** tc/classifier sections, which name no direction: the tcx hook to attach to. */
+  direction?: 'ingress' | 'egress';
+  /** tcx: the program or link fd the new program goes before/after (with flags). */
+  relativeFd?: number;
+  /** tc programs: 'tcx' link or 'netlink' filter (see TcOptions in netdev.ts). */
+  tcMode?: 'tcx' | 'netlink';
+  /** perf_event programs: the event opened on each CPU to carry the program. */
+  perfEvent?: PerfEventSpec;
+  /** iter programs: what the iterator walks (a map, a task), when it takes a parameter. */
+  iter?: IterTarget;
 }
 
 /** Attaches program `name` (fd `progFd`) per its section definition. */
@@ -99,6 +119,7 @@ export function attachProgram(
       noCookie(name, sec, opts);
       return new Link(name, 'raw_tracepoint', target, [rawTracepointOpen(target, progFd)]);
     case 'tracing':
+    case 'lsm':
       noCookie(name, sec, opts);
       // The target was fixed at load time through attach_btf_id.
       return new Link(name, 'tracing', target, [rawTracepointOpen(null, progFd)]);
@@ -171,7 +192,7 @@ function noCookie(name: string, sec: ResolvedSection, opts: AttachOptions): void
  * A perf event carrying the program: a BPF link when the kernel has them, else the ioctl
  * (which cannot carry a cookie: asking for one there is an error, as in libbpf).
  */
-function perfLink(
+export function perfLink(
   name: string,
   kind: string,
   target: string,
