@@ -107,8 +107,13 @@ export interface CompatCell {
   verdict: Verdict;
   /** Poisoned relocations used by the program (reached ones for `fails`). */
   findings: Finding[];
-  /** For `error` and `needs-kernel-btf`: why. */
+  /** For `error`, `needs-kernel-btf`, and `fails` not due to a relocation: why. */
   message?: string;
+  /**
+   * Facts about the kernel the verdict depends on but compat does not know (a CONFIG_* extern
+   * of a kernel whose config was not given): the verdict assumes any value.
+   */
+  dependsOn?: string[];
 }
 
 export interface CompatResult {
