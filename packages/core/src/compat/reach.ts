@@ -436,8 +436,9 @@ function aluValue(insn: Insn, f: Frame, profile: VerifierProfile, littleEndian: 
       return is64 ? ext : low32(ext);
     }
     if (is64) return srcVal;
+    // A 32-bit move zero-extends (and turns a pointer into an unknown scalar).
     const v = asScalar(srcVal);
-    return v ? low32(v) : UNKNOWN_SCALAR;
+    return low32(v ?? UNKNOWN_SCALAR);
   }
   if (op === ALU_NEG) {
     const v = asScalar(dst);

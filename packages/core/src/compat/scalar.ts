@@ -318,8 +318,9 @@ export function alu(op: AluOp, dst: Scalar, src: Scalar, bits: 32 | 64): Scalar 
       break;
     }
     case 'or': {
+      // tnum_or: a bit set in either value is known set.
       const v = a.tv | b.tv;
-      const mu = a.tm | b.tm;
+      const mu = (a.tm | b.tm) & ~v;
       r = t(v, mu);
       r.umin = max(a.umin, b.umin);
       break;
