@@ -70,6 +70,11 @@ export interface Finding {
   conditions: PathCondition[];
   /** For reached ones inside subprograms: the functions called on the way, from the program. */
   callChain: string[];
+  /**
+   * For unreached ones: the conditional jump the verifier always decides away from it (`taken`
+   * is the edge it follows), with its source line: the guard.
+   */
+  guard?: PathCondition;
 }
 
 export interface CompatKernelInfo {

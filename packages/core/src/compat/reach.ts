@@ -121,6 +121,11 @@ export interface ReachResult {
   exhausted: boolean;
   /** Values the walk read without knowing them on this kernel (kconfig externs). */
   depends: Set<string>;
+  /**
+   * Conditional jumps the verifier always decides the same way (only one edge ever followed):
+   * `taken` is that edge. The guards of poisoned instructions it never reaches are among them.
+   */
+  folded: PathStep[];
 }
 
 export const locKey = (l: Loc): string => `${l.sec}:${l.idx}`;
@@ -134,6 +139,8 @@ const MAX_CALL_DEPTH = 8;
 export const MAX_STEPS = 200_000;
 /** States remembered per instruction for pruning. */
 const MAX_STATES_PER_INSN = 32;
+
+const LIVENESS = new WeakMap<readonly Insn[], Uint16Array>();
 
 /** A path through the program as a persistent list (paths share their prefixes). */
 interface PathNode {
@@ -191,6 +198,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
   const poisons = new Map<string, ReachedPoison>();
   const seen = new Map<string, State[]>();
   const depends = new Set<string>();
+  const edgesSeen = new Map<string, { at: Loc; insn: Insn; mask: number }>();
   const rootsDone = new Set<string>();
   const profile = env.profile;
   let invalid: ReachResult['invalid'];
@@ -332,6 +340,10 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
       const nextPc = pc + 1;
       const targetPc = pc + 1 + insn.off;
       const undecided = edges.taken !== undefined && edges.fall !== undefined;
+      const seenEdges = edgesSeen.get(key);
+      const mask = (edges.taken ? 1 : 0) | (edges.fall ? 2 : 0);
+      if (!seenEdges) edgesSeen.set(key, { at, insn, mask });
+      else seenEdges.mask |= mask;
       if (edges.taken) {
         const t = undecided ? copyState(s) : s;
         top(t).regs = edges.taken;
@@ -347,26 +359,34 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
       if (edges.fall) {
         f.regs = edges.fall;
         if (undecided) path = { step: { at, insn, taken: false }, prev: path };
+        // Pruning is checked at jump targets, which every loop passes through.
         pc = nextPc;
-        if (pruned(sec, pc, s)) return;
         continue;
       }
       return;
     }
   };
 
-  const liveness = new Map<number, Uint16Array>();
   const liveAt = (sec: number, pc: number): number => {
-    let live = liveness.get(sec);
+    const code = image.insns(sec);
+    if (!code) return 0x3ff;
+    // Per code array: every walk over the same relocated code shares it.
+    let live = LIVENESS.get(code);
     if (!live) {
-      live = liveRegisters(image.insns(sec) ?? []);
-      liveness.set(sec, live);
+      live = liveRegisters(code);
+      LIVENESS.set(code, live);
     }
     return live[pc] ?? 0x3ff;
   };
 
   /** Whether `s` at `sec:pc` is within a state walked there before; if not, remembers it. */
   const pruned = (sec: number, pc: number, s: State): boolean => {
+    const key = `${sec}:${pc}`;
+    const list = seen.get(key);
+    // Stored states have their dead registers forgotten already, so comparing the live state
+    // against them needs no copy: a dead register is `unknown` there, which holds anything.
+    if (list?.some((old) => stateWithin(s, old))) return true;
+    if (list && list.length >= MAX_STATES_PER_INSN) return false;
     // Registers no one reads again do not tell states apart (the verifier's liveness).
     const norm = copyState(s);
     norm.frames.forEach((fr, i) => {
@@ -374,11 +394,8 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
       const live = next?.ret ? liveAt(next.ret.sec, next.ret.idx) : liveAt(sec, pc);
       for (let r = 0; r <= 9; r++) if ((live & (1 << r)) === 0) fr.regs[r] = UNKNOWN;
     });
-    const key = `${sec}:${pc}`;
-    const list = seen.get(key);
-    if (list?.some((old) => stateWithin(norm, old))) return true;
     if (!list) seen.set(key, [norm]);
-    else if (list.length < MAX_STATES_PER_INSN) list.push(norm);
+    else list.push(norm);
     return false;
   };
 
@@ -390,7 +407,10 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
   // Before 6.8 the verifier checks every global subprogram of the program, called or not.
   if (profile.eagerGlobals) for (const g of env.globals) addRoot(g, []);
   drain();
-  return { reached, poisons: [...poisons.values()], invalid, exhausted, depends };
+  const folded = [...edgesSeen.values()]
+    .filter((e) => e.mask === 1 || e.mask === 2)
+    .map((e) => ({ at: e.at, insn: e.insn, taken: e.mask === 1 }));
+  return { reached, poisons: [...poisons.values()], invalid, exhausted, depends, folded };
 }
 
 function ldImm64Value(

@@ -74,9 +74,15 @@ export const isConst = (s: Scalar): boolean => s.tm === 0n;
 
 /** A scalar in [0, 2^bits - 1]: what a zero-extending load of `bits` bits gives. */
 export function zeroExtended(bits: number): Scalar {
-  const top = (1n << BigInt(bits)) - 1n;
-  return sync({ ...UNKNOWN_SCALAR, tm: top, umax: top }) ?? UNKNOWN_SCALAR;
+  let s = ZERO_EXTENDED.get(bits);
+  if (!s) {
+    const top = (1n << BigInt(bits)) - 1n;
+    s = Object.freeze(sync({ ...UNKNOWN_SCALAR, tm: top, umax: top }) ?? UNKNOWN_SCALAR);
+    ZERO_EXTENDED.set(bits, s);
+  }
+  return s;
 }
+const ZERO_EXTENDED = new Map<number, Scalar>();
 
 /** The smallest tnum holding every value in [lo, hi] (tnum_range). */
 function tnumRange(lo: bigint, hi: bigint): { tv: bigint; tm: bigint } {
@@ -164,6 +170,8 @@ const full = (s: Scalar | undefined): Scalar => s ?? UNKNOWN_SCALAR;
 
 /** The low 32 bits, zero-extended: what every ALU32 result and 32-bit MOV gives. */
 export function low32(s: Scalar): Scalar {
+  if (isConst(s)) return constScalar(s.tv & MASK32);
+  if (s === UNKNOWN_SCALAR) return zeroExtended(32);
   return full(
     sync({
       ...UNKNOWN_SCALAR,
@@ -193,9 +201,15 @@ export function truncate(s: Scalar, bytes: number): Scalar {
 /** Sign extension from `bits` bits (MOVSX, LDX MEMSX): exact for constants only. */
 export function signExtend(s: Scalar, bits: number): Scalar {
   if (isConst(s)) return constScalar(BigInt.asIntN(bits, s.tv));
-  const half = 1n << BigInt(bits - 1);
-  return full(sync({ ...UNKNOWN_SCALAR, smin: -half, smax: half - 1n }));
+  let out = SIGN_EXTENDED.get(bits);
+  if (!out) {
+    const half = 1n << BigInt(bits - 1);
+    out = Object.freeze(full(sync({ ...UNKNOWN_SCALAR, smin: -half, smax: half - 1n })));
+    SIGN_EXTENDED.set(bits, out);
+  }
+  return out;
 }
+const SIGN_EXTENDED = new Map<number, Scalar>();
 
 /** Where two paths meet: everything either may hold. */
 export function joinScalar(a: Scalar, b: Scalar): Scalar {

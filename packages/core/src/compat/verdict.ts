@@ -1,10 +1,11 @@
 import type { BpfProgram } from '../elf/object.ts';
+import { guardOf } from './guard.ts';
 import { functionAt, type ObjectCode, type RelocatedImage, relocatedImage } from './image.ts';
 import { formatInsn, INSN_SIZE, invalidRegister, isCall, isLdImm64, PSEUDO_CALL } from './insn.ts';
 import { type KernelConfig, kconfigBytes, kconfigValue } from './kconfig.ts';
 import type { CompatCell, CompatKernelInfo, Finding, PathCondition, RelocDecision } from './model.ts';
 import { profileKey, verifierProfile } from './profile.ts';
-import { type Loc, locKey, type ReachEnv, type ReachResult, reachProgram } from './reach.ts';
+import { type Loc, locKey, type PathStep, type ReachEnv, type ReachResult, reachProgram } from './reach.ts';
 import { type coreRecords, describeRelo, type LineTable } from './source.ts';
 
 /** Per-object context shared by all kernels. */
@@ -161,7 +162,7 @@ export function judgeObject(
     const findings: Finding[] = inScope.map(({ loc, d, fn }) => {
       const hit = reachedAt.get(locKey(loc));
       const rec = ctx.records.get(`${fn.section}/${d.relo}`);
-      const conditions: PathCondition[] = (hit?.conditions ?? []).map((c) => {
+      const condition = (c: PathStep): PathCondition => {
         const holder = functionAt(ctx.code, c.at.sec, c.at.idx);
         return {
           function: holder?.name ?? '?',
@@ -170,7 +171,9 @@ export function judgeObject(
           taken: c.taken,
           source: ctx.lines.at(c.at.sec, c.at.idx),
         };
-      });
+      };
+      const conditions = (hit?.conditions ?? []).map(condition);
+      const guard = hit || reach.exhausted ? undefined : guardOf(image, reach.folded, loc);
       return {
         relo: d.relo,
         kind: d.kind,
@@ -183,6 +186,7 @@ export function judgeObject(
         reached: hit !== undefined || reach.exhausted,
         conditions,
         callChain: (hit?.callChain ?? []).map((c) => functionAt(ctx.code, c.sec, c.idx)?.name ?? '?'),
+        ...(guard ? { guard: condition(guard) } : {}),
       };
     });
     const fails = findings.some((f) => f.reached);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CompatAnalysis } from '../../compat/analyze.ts';
+import { runningKernelConfig } from '../../compat/kconfig.ts';
 import { nextTurn, prefetchKernels } from '../../compat/kernel-stream.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
 import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
@@ -104,6 +105,8 @@ async function run(argv: string[]): Promise<number> {
         arch: e.arch,
         path: e.path,
         builtinBtf,
+        // The running kernel's own config decides its CONFIG_* externs (other kernels': unknown).
+        config: e.path === RUNNING_BTF ? runningKernelConfig() : undefined,
       },
       minimized,
     );
@@ -115,6 +118,8 @@ async function run(argv: string[]): Promise<number> {
   const bad: Verdict[] = ['fails', 'error', 'needs-kernel-btf'];
   return result.cells.some((c) => bad.includes(c.verdict)) ? 1 : 0;
 }
+
+const RUNNING_BTF = '/sys/kernel/btf/vmlinux';
 
 /** Sizes are a bonus in the report: a kernel the minimizer refuses simply shows none. */
 function tryMinimize(
