@@ -106,6 +106,9 @@ function tnumIntersect(a: { tv: bigint; tm: bigint }, b: { tv: bigint; tm: bigin
  * contradict each other: the state is impossible (a branch edge the verifier does not take).
  */
 export function sync(input: Mutable | Scalar): Scalar | undefined {
+  // Nothing known, or a constant: already consistent (most results are one or the other).
+  if (input.tm === MASK64 && isFull(input)) return UNKNOWN_SCALAR;
+  if (input.tm === 0n && isFull(input)) return constScalar(input.tv);
   const s: Mutable = { ...input };
   for (let round = 0; round < 2; round++) {
     // tnum -> ranges.
@@ -167,6 +170,20 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
 }
 
 const full = (s: Scalar | undefined): Scalar => s ?? UNKNOWN_SCALAR;
+
+/** Whether every range of `s` is the widest (only its tnum says anything). */
+function isFull(s: Scalar | Mutable): boolean {
+  return (
+    s.umin === 0n &&
+    s.umax === MASK64 &&
+    s.smin === S64_MIN &&
+    s.smax === S64_MAX &&
+    s.u32min === 0n &&
+    s.u32max === MASK32 &&
+    s.s32min === S32_MIN &&
+    s.s32max === S32_MAX
+  );
+}
 
 /** The low 32 bits, zero-extended: what every ALU32 result and 32-bit MOV gives. */
 export function low32(s: Scalar): Scalar {

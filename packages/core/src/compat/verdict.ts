@@ -29,6 +29,8 @@ export interface ObjectContext {
   judged?: Map<string, JudgedImage>;
   /** Per program: whether a function it can call names a register above r10. */
   invalidRegs?: Map<string, boolean>;
+  /** Whether any instruction of the object has a register field above 10 (the cheap test). */
+  anyInvalidReg?: boolean;
 }
 
 /** One relocated image of an object and the reachability walks done over it, by program and kernel facts. */
@@ -240,7 +242,10 @@ function hasInvalidRegister(ctx: ObjectContext, prog: BpfProgram): boolean {
   if (hit === undefined) {
     hit = false;
     // Cheap first: most objects have no such instruction at all.
-    const any = [...ctx.code.sections.values()].some((insns) => insns.some((i) => i.dst > 10 || i.src > 10));
+    ctx.anyInvalidReg ??= [...ctx.code.sections.values()].some((insns) =>
+      insns.some((i) => i.dst > 10 || i.src > 10),
+    );
+    const any = ctx.anyInvalidReg;
     if (any) {
       for (const fn of ctx.callees(prog)) {
         const insns = ctx.code.sections.get(fn.sectionIndex) ?? [];
