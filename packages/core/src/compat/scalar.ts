@@ -54,6 +54,19 @@ export const UNKNOWN_SCALAR: Scalar = Object.freeze({
 
 export function constScalar(v: bigint): Scalar {
   const u = v & MASK64;
+  // Programs use few distinct constants, over and over: share their (frozen) scalars.
+  const hit = CONSTANTS.get(u);
+  if (hit) return hit;
+  const made = Object.freeze(makeConst(u));
+  if (CONSTANTS.size >= MAX_SHARED_CONSTANTS) CONSTANTS.clear();
+  CONSTANTS.set(u, made);
+  return made;
+}
+
+const CONSTANTS = new Map<bigint, Scalar>();
+const MAX_SHARED_CONSTANTS = 1 << 14;
+
+function makeConst(u: bigint): Scalar {
   const lo = u & MASK32;
   return {
     k: 'scalar',
