@@ -180,6 +180,8 @@ export function formatTable(result: CompatResult, quiet: boolean): string {
     for (const { cell, kernels } of grouped.values()) {
       out.push(`${cell.object}/${cell.program}: ${cell.verdict} on ${kernels.join(', ')}`);
       if (cell.message) out.push(`  ${cell.message}`);
+      // What the verdict assumed any value of, for want of the kernel's config.
+      if (cell.dependsOn) out.push(`  depends on ${cell.dependsOn.join(', ')}`);
       for (const f of cell.findings.filter((x) => x.reached)) {
         for (const line of findingLines(f)) out.push(`  ${line}`);
         if (f.reason) out.push(`    ${f.reason}`);
