@@ -5,7 +5,7 @@
 // `guarded` exactly where the kernel loads and `fails` where it refuses. Then what depends on
 // the target kernel: its release (LINUX_KERNEL_VERSION, eager global subprograms before 6.8),
 // its config (CONFIG_* externs), the budget, registers the ISA lacks, and kernel BTF.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,14 @@ import type { CompatCell, CompatResult } from '../packages/core/src/compat/model
 import { parseBpfObject } from '../packages/core/src/elf/object.ts';
 import { readBtfSource } from '../packages/core/src/kernels/source.ts';
 import { compileBpf } from './fixtures/clang.ts';
-import { buildLoader, FIXTURES, type LoadOutcome, loadPrograms } from './fixtures/compat/support.ts';
+import {
+  buildLoader,
+  CORPUS,
+  FIXTURES,
+  type LoadOutcome,
+  loadPrograms,
+  ROOT,
+} from './fixtures/compat/support.ts';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const RUNNING = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
@@ -238,4 +245,29 @@ describe('.kconfig externs do not need kernel BTF', () => {
     const info = result.objects.find((o) => o.name === 'rules');
     expect(info?.programs.filter((p) => p.needsKernelBtf)).toEqual([]);
   });
+});
+
+describe('btfkit compat (CLI) and the kernel config', () => {
+  const cli = (kernels: string) =>
+    spawnSync('pnpm', ['--silent', 'btfkit', 'compat', object, '--kernels', kernels], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+
+  it('reads the running kernel’s config from /proc/config.gz: CONFIG_* guards fold', () => {
+    const r = cli(VMLINUX);
+    expect(r.status).toBe(1); // the *_live controls fail
+    expect(r.stdout).toMatch(/^rules\/config_live: fails on /m);
+    expect(r.stdout).not.toMatch(/^rules\/config_dead:/m);
+    expect(r.stdout).not.toMatch(/depends on/);
+  }, 120_000);
+
+  it('for a kernel whose config it does not have, says what the verdict depends on', () => {
+    const r = cli(join(CORPUS, 'kernels/debian/12/x86_64/6.1.0-47-amd64.btf.tar.xz'));
+    const entry = r.stdout.slice(r.stdout.indexOf('rules/config_dead: fails'));
+    expect(entry).toMatch(
+      /^rules\/config_dead: fails on 6\.1\.0-47-amd64\n {2}depends on CONFIG_BPF \(the kernel's config is not known\)/,
+    );
+  }, 120_000);
 });
