@@ -110,6 +110,8 @@ export interface LoadOptions<S extends SkeletonShape> {
   programs?: readonly (keyof S['programs'] & string)[];
   /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
   logLevel?: number;
+  /** Whose CO-RE decisions to make; default: the plugin's `libbpf` option, else '1.1'. */
+  libbpf?: '1.1' | '1.7';
 }
 
 /** Map types whose value is one slot per possible CPU. */

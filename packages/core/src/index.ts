@@ -11,7 +11,17 @@ export {
   TypeDescriber,
 } from './codegen/index.ts';
 export * from './compat/index.ts';
-export { isFailed, isPoisoned, type RelocateResult, type Relocation, relocateObject } from './core/index.ts';
+export {
+  DEFAULT_LIBBPF,
+  isFailed,
+  isLibbpfVersion,
+  isPoisoned,
+  LIBBPF_VERSIONS,
+  type LibbpfVersion,
+  type RelocateResult,
+  type Relocation,
+  relocateObject,
+} from './core/index.ts';
 export * from './elf/index.ts';
 export * from './errors/index.ts';
 export * from './kernels/index.ts';

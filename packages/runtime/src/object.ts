@@ -15,7 +15,10 @@ import {
   encodeBtf,
   errors,
   inFile,
+  isLibbpfVersion,
   Kind,
+  LIBBPF_VERSIONS,
+  type LibbpfVersion,
   parseBpfObject,
   RUNNING_KERNEL_BTF,
   TypeDescriber,
@@ -61,6 +64,11 @@ export interface LoadOptions {
   codecs?: Record<string, { key?: Codec<unknown>; value?: Codec<unknown> }>;
   /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
   logLevel?: number;
+  /**
+   * Which libbpf's CO-RE decisions to make: '1.1' (default) or '1.7', which also patches a
+   * direct load of a moved array member that 1.1 poisons (see @btfkit/core's profiles).
+   */
+  libbpf?: LibbpfVersion;
 }
 
 export interface LoadedProgram {
@@ -88,6 +96,11 @@ export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): Loade
 }
 
 function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
+  if (opts.libbpf !== undefined && !isLibbpfVersion(opts.libbpf)) {
+    throw errors.badOption(
+      `libbpf option: '${String(opts.libbpf)}' is not one of ${LIBBPF_VERSIONS.join(', ')}`,
+    );
+  }
   const obj = parseBpfObject(bytes, opts.file);
   const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   if (obj.littleEndian !== hostLe) {
@@ -131,7 +144,7 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
         'the kernel exposes no BTF and no btf option was given for CO-RE',
       );
     }
-    core = applyCore(obj, target, release());
+    core = applyCore(obj, target, release(), opts.libbpf);
   }
   const code = (p: BpfProgram): Uint8Array => {
     if (core) return core.code(p);

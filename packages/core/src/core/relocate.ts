@@ -6,6 +6,7 @@ import { Errno } from './errno.ts';
 import { RelocationKind, relocationKindName } from './kinds.ts';
 import { type Mismatch, matchCandidate } from './match.ts';
 import { type InsnClass, Insns, patchInsn } from './patch.ts';
+import type { LibbpfVersion } from './profile.ts';
 import { accessString, isSpecFailure, parseSpec, type Spec } from './spec.ts';
 import { calcRelocation, isCalcFailure, type RelocationResult } from './value.ts';
 
@@ -52,7 +53,11 @@ export interface RelocateOptions {
    * they are searched only for local types of which `target` (vmlinux) has no candidate.
    */
   modules?: readonly Btf[];
-  /** Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default little. */
+  /**
+   * Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default: the
+   * object's own, since an object loads only on a host of its byte order (libbpf 1.1 refuses
+   * a foreign-endian object, and clang's bpfeb output holds the big-endian shifts).
+   */
   hostLittleEndian?: boolean;
   /**
    * bpftool gen min_core_btf's walk instead of libbpf's loader: every record of every
@@ -73,6 +78,8 @@ export interface RelocateOptions {
    * libbpf 1.1.2, which loads programs, accepts them. Default false.
    */
   rejectNegativeIndices?: boolean;
+  /** Which libbpf's rules to follow (core/profile.ts). Default '1.1'. */
+  libbpf?: LibbpfVersion;
 }
 
 export interface Patched {
@@ -246,7 +253,14 @@ function walk(
 ): boolean {
   const localBtf = obj.btf;
   if (!localBtf || !obj.ext) return false;
-  const run: Run = { localBtf, target, opts, modules: opts.modules ?? [], cache: new Map(), patch };
+  const run: Run = {
+    localBtf,
+    target,
+    opts: { ...opts, hostLittleEndian: opts.hostLittleEndian ?? obj.littleEndian },
+    modules: opts.modules ?? [],
+    cache: new Map(),
+    patch,
+  };
   for (const sec of obj.ext.coreRelos) {
     const secName = localBtf.hasString(sec.sectionNameOff) ? localBtf.str(sec.sectionNameOff) : '';
     if (secName === '') {

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_LIBBPF, type LibbpfVersion } from '../core/profile.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
 import { parseObjects } from './kernel-job.ts';
@@ -61,6 +62,8 @@ export interface BatchOptions {
   kernels: readonly BatchKernel[];
   objects: readonly { file: string; bytes: Uint8Array }[];
   bpftoolCompat?: boolean;
+  /** Which libbpf / bpftool to decide as (see MinimizeOptions). Default 1.1. */
+  libbpf?: LibbpfVersion;
   /** A kernel that cannot satisfy every relocation is not written (reported as failed). */
   strict?: boolean;
   /** Worker count; default: half the cores, at least one (at most one per kernel); see runPool. */
@@ -123,6 +126,8 @@ export function storePath(sha256: string): string {
 function inputsKey(opts: BatchOptions): string {
   const h = createHash('sha256');
   h.update(`btfkit-min-core-btf/1 compat=${opts.bpftoolCompat === true} strict=${opts.strict === true}\n`);
+  // Stamps made with the default profile stay valid: only another profile is hashed in.
+  if (opts.libbpf !== undefined && opts.libbpf !== DEFAULT_LIBBPF) h.update(`libbpf=${opts.libbpf}\n`);
   for (const o of opts.objects) h.update(createHash('sha256').update(o.bytes).digest('hex')).update('\n');
   return h.digest('hex');
 }
@@ -329,6 +334,7 @@ async function runPool(
   const init: WorkerInit = {
     objects: opts.objects.map((o) => ({ file: o.file, bytes: o.bytes })),
     bpftoolCompat: opts.bpftoolCompat === true,
+    libbpf: opts.libbpf,
   };
   const workers: Worker[] = [];
   /** Something that minimizes one task at a time and reports through `result`. */
@@ -435,7 +441,8 @@ async function runPool(
         const inline: Runner = {
           post: (task) =>
             setImmediate(() => {
-              if (fatal === undefined) result(inline, minimizeKernelTask(task, objects, init.bpftoolCompat));
+              if (fatal === undefined)
+                result(inline, minimizeKernelTask(task, objects, init.bpftoolCompat, init.libbpf));
             }),
         };
         idle.push(inline);

@@ -2,6 +2,7 @@ import type { Btf } from '../btf/btf.ts';
 import { encodeBtf } from '../btf/encode.ts';
 import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
 import { relocationKindName } from '../core/kinds.ts';
+import type { LibbpfVersion } from '../core/profile.ts';
 import { isFailed, isPoisoned } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
@@ -14,6 +15,8 @@ export interface MinimizeOptions {
   bpftoolCompat?: boolean;
   /** The kernel's release, named in reports. */
   release?: string;
+  /** Which libbpf (and so bpftool: 1.1 = 7.1.0, 1.7 = 7.7.0) to decide as. Default 1.1. */
+  libbpf?: LibbpfVersion;
 }
 
 /** A relocation the kernel cannot satisfy: poisoned (the instruction would fail verification) or refused. */
@@ -53,7 +56,7 @@ export function markObjects(
       throw errors.notFound(file, 'expected a .BTF.ext section (CO-RE relocations) in the BPF object');
     }
     // Most records are only marked: a decision object is made for those reported.
-    for (const r of walkRecords(obj, kernel, opts.release)) {
+    for (const r of walkRecords(obj, kernel, opts.release, opts)) {
       relocations++;
       if (isFailed(r.outcome)) {
         const d = toDecision(obj, r);
