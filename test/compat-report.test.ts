@@ -15,6 +15,21 @@ import { minimizeBtf } from '../packages/core/src/minimize/minimize.ts';
 import { CORPUS, corpusObjects, ROOT } from './fixtures/compat/support.ts';
 
 const OUT = join(ROOT, 'test/out');
+
+// The page's globals, for the functions evaluated in the browser (the project has no DOM lib).
+interface PageElement {
+  className: string;
+  textContent: string | null;
+  parentElement: PageElement | null;
+  getAttribute(name: string): string | null;
+  querySelector(sel: string): PageElement | null;
+  querySelectorAll(sel: string): Iterable<PageElement>;
+}
+declare const document: {
+  querySelectorAll(sel: string): Iterable<PageElement>;
+  getElementById(id: string): PageElement | null;
+};
+declare function getComputedStyle(el: unknown): { display: string };
 let result: CompatResult;
 let html: string;
 let browser: Awaited<ReturnType<typeof chromium.launch>>;
@@ -146,4 +161,144 @@ describe('compat HTML report', () => {
     expect(requests).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('the architecture filter hides group headers left without a column', async () => {
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    await page.goto(`file://${join(OUT, 'compat-report.html')}`);
+    // The corpus tree: kernels/<distro>/<version>/<arch>/<release>.btf.tar.xz.
+    const archOf = new Map(listKernels([join(CORPUS, 'kernels')]).map((e) => [e.release, e.arch]));
+    const arm = [...archOf].filter(([, a]) => a === 'arm64').map(([r]) => r);
+    expect(arm.length).toBeGreaterThan(0);
+    await page.selectOption('#arch', 'arm64');
+    const heads = await page.$$eval('#matrix th.grp', (ths) =>
+      ths
+        .filter((th) => getComputedStyle(th).display !== 'none')
+        .map((th) => ({
+          label: th.getAttribute('title') ?? '',
+          span: (th as unknown as { colSpan: number }).colSpan,
+        })),
+    );
+    const columns = await page.$$eval('#matrix th.rel', (ths) =>
+      ths.filter((th) => getComputedStyle(th).display !== 'none').map((th) => th.textContent ?? ''),
+    );
+    expect(columns.sort()).toEqual([...arm].sort());
+    expect(heads.length).toBeGreaterThan(0);
+    for (const h of heads) expect(h.label).toMatch(/arm64/);
+    expect(heads.reduce((n, h) => n + h.span, 0)).toBe(arm.length);
+    expect(await page.textContent('#n-kernels')).toBe(String(arm.length));
+    await page.screenshot({ path: join(OUT, 'compat-report-arm64.png'), fullPage: false });
+    // Back to all: every group header again, with its full span.
+    await page.selectOption('#arch', '');
+    const all = await page.$$eval('#matrix th.grp', (ths) =>
+      ths
+        .filter((th) => getComputedStyle(th).display !== 'none')
+        .map((th) => (th as unknown as { colSpan: number }).colSpan),
+    );
+    expect(all.reduce((n, x) => n + x, 0)).toBe(archOf.size);
+    await page.close();
+  }, 60_000);
+
+  it('a summary row per kernel, and counts that follow the filters', async () => {
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    await page.goto(`file://${join(OUT, 'compat-report.html')}`);
+    /** What the visible matrix shows, counted from the cells' classes. */
+    const visible = () =>
+      page.evaluate(() => {
+        const perKernel: Record<string, Record<string, number>> = {};
+        const total: Record<string, number> = {};
+        for (const tr of document.querySelectorAll('#matrix tr.prog:not(.hidden)')) {
+          for (const td of tr.querySelectorAll('td[data-i]')) {
+            if (getComputedStyle(td).display === 'none') continue;
+            const v = td.className.replace(/^v-/, '').split(' ')[0] as string;
+            const k = td.getAttribute('data-k') as string;
+            perKernel[k] ??= {};
+            (perKernel[k] as Record<string, number>)[v] =
+              ((perKernel[k] as Record<string, number>)[v] ?? 0) + 1;
+            total[v] = (total[v] ?? 0) + 1;
+          }
+        }
+        const tally: Record<string, Record<string, number>> = {};
+        for (const td of document.querySelectorAll('#matrix td.tally')) {
+          if (getComputedStyle(td).display === 'none') continue;
+          const row: Record<string, number> = {};
+          for (const s of td.querySelectorAll('.t'))
+            row[s.getAttribute('data-t') as string] = Number(s.textContent);
+          tally[td.getAttribute('data-k') as string] = row;
+        }
+        const chips: Record<string, number> = {};
+        for (const b of document.querySelectorAll('input[data-verdict]'))
+          chips[b.getAttribute('data-verdict') as string] = Number(
+            b.parentElement?.querySelector('b')?.textContent,
+          );
+        return {
+          perKernel,
+          total,
+          tally,
+          chips,
+          progs: Number(document.getElementById('n-progs')?.textContent),
+        };
+      });
+    const check = async () => {
+      const v = await visible();
+      for (const [k, row] of Object.entries(v.tally)) {
+        for (const verdict of ['ok', 'guarded', 'fails', 'needs-kernel-btf'])
+          expect(row[verdict], `${k} ${verdict}`).toBe(v.perKernel[k]?.[verdict] ?? 0);
+      }
+      for (const [verdict, n] of Object.entries(v.chips)) expect(n, verdict).toBe(v.total[verdict] ?? 0);
+      return v;
+    };
+    // Unfiltered: the summary row counts each kernel's column, and the column is libbpf's: a
+    // kernel where libbpf poisons some corpus program has at least one non-ok cell.
+    const all = await check();
+    expect(Object.keys(all.tally).length).toBe(result.kernels.length);
+    expect(all.progs).toBe(result.objects.reduce((n, o) => n + o.programs.length, 0));
+    for (const k of result.kernels) {
+      const t = all.tally[k.id] ?? {};
+      const row = {
+        ok: t.ok ?? 0,
+        guarded: t.guarded ?? 0,
+        fails: t.fails ?? 0,
+        nkb: t['needs-kernel-btf'] ?? 0,
+      };
+      const poisonedSomewhere = result.objects.some((o) => poisonedFunctions(k.release, o.name).size > 0);
+      expect(row.ok + row.guarded + row.fails + row.nkb).toBe(all.progs);
+      if (poisonedSomewhere) expect(row.guarded + row.fails, k.id).toBeGreaterThan(0);
+    }
+    // A text filter, then the architecture: the counts follow.
+    await page.fill('#q', 'biosnoop');
+    const bio = await check();
+    expect(bio.progs).toBe(result.objects.find((o) => o.name === 'biosnoop')?.programs.length);
+    await page.selectOption('#arch', 'arm64');
+    const bioArm = await check();
+    expect(
+      Object.keys(bioArm.tally).every((k) => result.kernels.find((x) => x.id === k)?.arch === 'arm64'),
+    ).toBe(true);
+    await page.screenshot({ path: join(OUT, 'compat-report-filtered.png'), fullPage: false });
+    await page.close();
+  }, 60_000);
+
+  it('a guarded cell names its guard: the condition and its source line', async () => {
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    await page.goto(`file://${join(OUT, 'compat-report.html')}`);
+    const guarded = page.locator('#matrix td.v-guarded');
+    expect(await guarded.count()).toBeGreaterThan(0);
+    const count = await guarded.count();
+    for (let i = 0; i < count; i++) {
+      const title = (await guarded.nth(i).getAttribute('title')) ?? '';
+      // "prog on kernel: guarded by if r1 == 0 goto +17 (line 28: if (...) {)"
+      expect(title).toMatch(/guarded by if [rw]\d+ .+ goto [+-] ?\d+ \(line \d+: .+\)/);
+    }
+    // The guard is a line clang's line info gives for the object: an `if` of the C source.
+    await guarded.first().click();
+    const details = (await page.locator('#details').textContent()) ?? '';
+    expect(details).toMatch(/guarded by if [rw]\d+/);
+    expect(details).toMatch(/\.bpf\.c:\d+/);
+    const guards = result.cells
+      .filter((c) => c.verdict === 'guarded')
+      .flatMap((c) => c.findings.filter((f) => !f.reached))
+      .map((f) => f.guard);
+    expect(guards.every((g) => g?.source && /\bif\b|\?/.test(g.source.text))).toBe(true);
+    await page.screenshot({ path: join(OUT, 'compat-report-guard.png'), fullPage: false });
+    await page.close();
+  }, 60_000);
 });

@@ -31,6 +31,11 @@ export interface CompatKernel {
    * programs that need kernel BTF then get `needs-kernel-btf`.
    */
   builtinBtf?: boolean;
+  /**
+   * The kernel's configuration (CONFIG_* → value), for `.kconfig` externs; without it a verdict
+   * that reads one says it depends on it. The CLI reads /proc/config.gz for the running kernel.
+   */
+  config?: ReadonlyMap<string, string>;
 }
 
 /** libbpf's decisions for every CO-RE relocation of `obj` against `kernel`. */
@@ -167,7 +172,10 @@ export class CompatAnalysis {
     if (minimized) this.minimized.set(info.id, minimized);
     this.cells.push(
       this.objects.map((obj, i) =>
-        judgeObject(this.contexts[i] as ObjectContext, info, this.relocate(obj, kernel)),
+        judgeObject(this.contexts[i] as ObjectContext, info, this.relocate(obj, kernel), {
+          release: kernel.release,
+          config: kernel.config,
+        }),
       ),
     );
   }

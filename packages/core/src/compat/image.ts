@@ -4,6 +4,7 @@ import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
 import { decodeInsns, INSN_SIZE, type Insn, isLdImm64, poisonInsn } from './insn.ts';
+import { type KconfigExtern, kconfigExterns } from './kconfig.ts';
 import type { RelocDecision } from './model.ts';
 import type { CodeImage, DataRef, Loc } from './reach.ts';
 
@@ -17,15 +18,17 @@ export interface ObjectCode {
   sections: Map<number, Insn[]>;
   functions: Map<string, BpfProgram>;
   /** ELF relocations of code sections, by `sec:idx` of the instruction they patch. */
-  relocs: Map<string, { symSec: number; symValue: number; symType: number }>;
+  relocs: Map<string, { symSec: number; symValue: number; symType: number; symName: string }>;
   blobs: { bytes: Uint8Array; littleEndian: boolean }[];
   blobBySection: Map<number, number>;
   globalFuncs: Set<string>;
+  /** `.kconfig` externs by name: libbpf's frozen map of kernel facts. */
+  kconfig: Map<string, KconfigExtern>;
 }
 
 export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
   const sections = new Map<number, Insn[]>();
-  const relocs = new Map<string, { symSec: number; symValue: number; symType: number }>();
+  const relocs = new Map<string, { symSec: number; symValue: number; symType: number; symName: string }>();
   for (const s of obj.elf.sections) {
     if (s.type !== SHT.PROGBITS || (s.flags & SHF.EXECINSTR) === 0 || s.data.length === 0) continue;
     sections.set(s.index, decodeInsns(s.data, obj.littleEndian, s.offset));
@@ -34,6 +37,7 @@ export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
         symSec: r.symbol.shndx,
         symValue: r.symbol.value,
         symType: r.symbol.type,
+        symName: r.symbol.name,
       });
     }
   }
@@ -48,7 +52,16 @@ export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
   }
   const functions = new Map<string, BpfProgram>();
   for (const p of obj.programs) functions.set(p.name, p);
-  return { obj, sections, functions, relocs, blobs, blobBySection, globalFuncs: globalFunctions(obj) };
+  return {
+    obj,
+    sections,
+    functions,
+    relocs,
+    blobs,
+    blobBySection,
+    globalFuncs: globalFunctions(obj),
+    kconfig: kconfigExterns(obj),
+  };
 }
 
 /** `sec:idx` of every function whose BTF FUNC (via func_info) has global linkage. */
@@ -137,6 +150,7 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
   }
 
   return {
+    littleEndian: code.obj.littleEndian,
     poisoned,
     error,
     insns: (sec) => patched.get(sec) ?? code.sections.get(sec),
@@ -154,6 +168,9 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
       if (!r) return undefined;
       const insn = (patched.get(at.sec) ?? code.sections.get(at.sec))?.[at.idx];
       const imm = insn?.imm ?? 0;
+      // An extern of .kconfig: libbpf points the load at the extern's slot in its frozen map.
+      if (r.symSec === SHN.UNDEF && code.kconfig.has(r.symName))
+        return { kind: 'kconfig', name: r.symName, off: imm };
       if (code.sections.has(r.symSec))
         return { kind: 'func', target: { sec: r.symSec, idx: (r.symValue + imm) / INSN_SIZE } };
       const blob = code.blobBySection.get(r.symSec);

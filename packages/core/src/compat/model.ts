@@ -70,6 +70,11 @@ export interface Finding {
   conditions: PathCondition[];
   /** For reached ones inside subprograms: the functions called on the way, from the program. */
   callChain: string[];
+  /**
+   * For unreached ones: the conditional jump the verifier always decides away from it (`taken`
+   * is the edge it follows), with its source line: the guard.
+   */
+  guard?: PathCondition;
 }
 
 export interface CompatKernelInfo {
@@ -107,8 +112,13 @@ export interface CompatCell {
   verdict: Verdict;
   /** Poisoned relocations used by the program (reached ones for `fails`). */
   findings: Finding[];
-  /** For `error` and `needs-kernel-btf`: why. */
+  /** For `error`, `needs-kernel-btf`, and `fails` not due to a relocation: why. */
   message?: string;
+  /**
+   * Facts about the kernel the verdict depends on but compat does not know (a CONFIG_* extern
+   * of a kernel whose config was not given): the verdict assumes any value.
+   */
+  dependsOn?: string[];
 }
 
 export interface CompatResult {

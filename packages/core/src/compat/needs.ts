@@ -23,7 +23,8 @@ export function kernelBtfNeed(code: ObjectCode, programName: string): string | u
  * (`extern const void x __ksym`) come from kallsyms and do not count. The whole object is
  * searched, not only the program's call graph: libbpf 1.1 loads kernel BTF for the object when
  * any of its typed externs exists (obj_needs_vmlinux_btf) and fails every program without it
- * (checked with the libbpf loader in test/compat-kernel-btf.test.ts).
+ * (checked with the libbpf loader in test/compat-kernel-btf.test.ts). `.kconfig` externs are
+ * typed too, but libbpf fills them without kernel BTF.
  */
 function externNeed(code: ObjectCode): string | undefined {
   const btf = code.obj.btf;
@@ -34,7 +35,8 @@ function externNeed(code: ObjectCode): string | undefined {
     const insn = code.sections.get(sec)?.[i];
     if (!insn) continue;
     const name = symbolName(code, sec, i);
-    if (!name) continue;
+    // __kconfig externs are filled from the kernel's release and config, not its BTF.
+    if (!name || code.kconfig.has(name)) continue;
     const ids = btf.byName(name);
     if (isCall(insn) || insn.src === PSEUDO_KFUNC_CALL) {
       if (ids.some((id) => btf.type(id).kind === Kind.Func)) return `calls kfunc ${name}`;

@@ -22,24 +22,37 @@ export function renderReport(result: CompatResult, opts: { title?: string } = {}
     v: c.verdict,
     m: c.message,
     f: c.findings,
+    d: c.dependsOn,
   }));
 
+  // Group headers know their columns (data-g), so the script can hide a group with none left.
   const head1 = groups
     .map(
-      (g) =>
-        `<th colspan="${g.kernels.length}" class="grp" scope="colgroup" title="${esc(g.label)}">${g.label.split(' ').map(esc).join('<br>')}</th>`,
+      (g, gi) =>
+        `<th colspan="${g.kernels.length}" class="grp" data-g="${gi}" scope="colgroup" title="${esc(g.label)}">${g.label.split(' ').map(esc).join('<br>')}</th>`,
     )
     .join('');
   const head2 = groups
-    .flatMap((g) => g.kernels)
+    .flatMap((g, gi) => g.kernels.map((k) => ({ k, gi })))
     .map(
-      (k) =>
-        `<th class="rel" data-arch="${esc(k.arch ?? '')}" title="${esc(k.path ?? k.release)}"><span>${esc(k.release)}</span></th>`,
+      ({ k, gi }) =>
+        `<th class="rel" data-g="${gi}" data-arch="${esc(k.arch ?? '')}" title="${esc(k.path ?? k.release)}"><span>${esc(k.release)}</span></th>`,
     )
     .join('');
   const columns = groups.flatMap((g) => g.kernels);
+  const tallied = TALLIED.filter((v) => v !== 'error' || result.summary.error > 0);
 
-  const rows: string[] = [];
+  // Per kernel: how many programs get each verdict (the script recounts under the filters).
+  const tallyCells = columns.map((k) => {
+    const counts = tallyOf(result.cells.filter((c) => c.kernel === k.id));
+    const spans = tallied
+      .map((v) => `<span class="t v-${v}" data-t="${v}" title="${LABEL[v]}">${counts[v]}</span>`)
+      .join('');
+    return `<td class="tally" data-k="${esc(k.id)}" data-arch="${esc(k.arch ?? '')}" title="${esc(`${k.release}: ${tallied.map((v) => `${counts[v]} ${LABEL[v]}`).join(', ')}`)}">${spans}</td>`;
+  });
+  const rows: string[] = [
+    `<tr class="tally"><th scope="row">per kernel<span class="sec">${tallied.map((v) => GLYPH[v]).join(' ')}</span></th>${tallyCells.join('')}</tr>`,
+  ];
   result.objects.forEach((o, oi) => {
     rows.push(
       `<tr class="obj"><th colspan="${columns.length + 1}" scope="rowgroup">${esc(o.name)}<small>${o.programs.length} program${o.programs.length === 1 ? '' : 's'}</small></th></tr>`,
@@ -49,7 +62,7 @@ export function renderReport(result: CompatResult, opts: { title?: string } = {}
         const c = cellAt.get(`${o.name}\u0000${p.name}\u0000${k.id}`);
         if (!c) return '<td class="none"></td>';
         const idx = result.cells.indexOf(c);
-        return `<td class="v-${c.verdict}" data-i="${idx}" data-arch="${esc(k.arch ?? '')}" title="${esc(`${p.name} on ${k.release}: ${c.verdict}`)}" tabindex="0">${GLYPH[c.verdict]}</td>`;
+        return `<td class="v-${c.verdict}" data-i="${idx}" data-k="${esc(k.id)}" data-arch="${esc(k.arch ?? '')}" title="${esc(`${p.name} on ${k.release}: ${cellTitle(c)}`)}" tabindex="0">${GLYPH[c.verdict]}</td>`;
       });
       const verdicts = [
         ...new Set(
@@ -82,7 +95,7 @@ export function renderReport(result: CompatResult, opts: { title?: string } = {}
 <body>
 <header>
 <h1>${esc(title)}</h1>
-<p class="lede">${result.objects.length} object${result.objects.length === 1 ? '' : 's'}, ${result.objects.reduce((n, o) => n + o.programs.length, 0)} programs, ${result.kernels.length} kernel${result.kernels.length === 1 ? '' : 's'}. Click a cell for details.</p>
+<p class="lede">${result.objects.length} object${result.objects.length === 1 ? '' : 's'}, <span id="n-progs">${result.objects.reduce((n, o) => n + o.programs.length, 0)}</span> programs, <span id="n-kernels">${result.kernels.length}</span> kernel${result.kernels.length === 1 ? '' : 's'} shown. Click a cell for details.</p>
 <div class="controls"><input id="q" type="search" placeholder="filter programs, objects, sections…" aria-label="filter">${archSelect}<label class="only"><input type="checkbox" id="problems"> only rows with problems</label></div>
 <div class="chips">${summary}</div>
 </header>
@@ -151,6 +164,24 @@ const jsonForScript = (v: unknown) =>
     .replace(/</g, '\\u003c')
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
+
+/** The verdicts of the per-kernel summary row (error only when some cell has it). */
+const TALLIED: readonly Verdict[] = ['ok', 'guarded', 'fails', 'needs-kernel-btf', 'error'];
+
+function tallyOf(cells: readonly CompatCell[]): Record<Verdict, number> {
+  const out = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const c of cells) out[c.verdict]++;
+  return out;
+}
+
+/** A cell's tooltip: the verdict, and for a guarded one the guard (condition and line). */
+function cellTitle(c: CompatCell): string {
+  if (c.verdict !== 'guarded') return c.verdict;
+  const g = c.findings.find((f) => f.guard)?.guard;
+  if (!g) return c.verdict;
+  const where = g.source ? `line ${g.source.line}: ${g.source.text.trim()}` : `${g.function} insn ${g.insn}`;
+  return `guarded by ${g.test} (${where})`;
+}
 
 export const GLYPH: Record<Verdict, string> = {
   ok: '✓',
@@ -233,6 +264,10 @@ footer{padding:8px 28px 28px;color:var(--muted)}
 .legend{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}
 .legend dt{padding:0 8px;border-radius:4px;font-weight:600}
 .legend dd{margin:0}
+#matrix tr.tally th{font-weight:600;border-bottom:2px solid var(--line)}
+#matrix td.tally{cursor:default;height:auto;padding:2px 0;font-size:11px;line-height:1.3;vertical-align:top;background:#fff;border-bottom:2px solid var(--line)}
+#matrix td.tally .t{display:block;border-radius:3px;margin:1px 3px}
+.guard{margin:4px 0}
 tr.hidden{display:none}
 .hide-col{display:none}
 `;
@@ -248,6 +283,11 @@ function apply(){
   var text=q.value.trim().toLowerCase(),a=arch.value,only=problems.checked;
   var on={};boxes.forEach(function(b){on[b.dataset.verdict]=b.checked;});
   [].forEach.call(document.querySelectorAll('#matrix [data-arch]'),function(el){el.classList.toggle('hide-col',a!==''&&el.dataset.arch!==a);});
+  // A group header spans its visible columns, and goes when it has none.
+  [].forEach.call(document.querySelectorAll('#matrix th.grp'),function(th){
+    var n=document.querySelectorAll('#matrix th.rel[data-g="'+th.dataset.g+'"]:not(.hide-col)').length;
+    th.classList.toggle('hide-col',n===0);if(n>0)th.colSpan=n;
+  });
   var shown={};
   [].forEach.call(document.querySelectorAll('#matrix tr.prog'),function(tr){
     var vs=tr.dataset.v.split(' ');
@@ -258,6 +298,28 @@ function apply(){
   [].forEach.call(document.querySelectorAll('#matrix tbody tr'),function(tr){
     if(tr.classList.contains('obj')){obj++;tr.classList.toggle('hidden',!shown[obj]);}
   });
+  recount();
+}
+// The counts follow the filters: the verdict chips count the visible cells, the summary row
+// each visible kernel's visible programs.
+function recount(){
+  var total={},perK={},progs=0;
+  boxes.forEach(function(b){total[b.dataset.verdict]=0;});
+  [].forEach.call(document.querySelectorAll('#matrix tr.prog:not(.hidden)'),function(tr){
+    progs++;
+    [].forEach.call(tr.querySelectorAll('td[data-i]:not(.hide-col)'),function(td){
+      var v=cells[+td.dataset.i].v,k=td.dataset.k;
+      total[v]=(total[v]||0)+1;perK[k]=perK[k]||{};perK[k][v]=(perK[k][v]||0)+1;
+    });
+  });
+  boxes.forEach(function(b){b.parentNode.querySelector('b').textContent=total[b.dataset.verdict]||0;});
+  [].forEach.call(document.querySelectorAll('#matrix td.tally'),function(td){
+    var c=perK[td.dataset.k]||{},parts=[];
+    [].forEach.call(td.querySelectorAll('.t'),function(s){var n=c[s.dataset.t]||0;s.textContent=n;parts.push(n+' '+s.title);});
+    td.title=td.title.split(':')[0]+': '+parts.join(', ');
+  });
+  document.getElementById('n-progs').textContent=progs;
+  document.getElementById('n-kernels').textContent=document.querySelectorAll('#matrix th.rel:not(.hide-col)').length;
 }
 function src(s){return s?'<div class="meta">'+esc(s.file)+':'+s.line+(s.column?':'+s.column:'')+'</div><pre>'+esc(s.text)+'</pre>':'';}
 function show(i,td){
@@ -266,6 +328,7 @@ function show(i,td){
   if(td)td.classList.add('sel');
   var h='<h2><span class="pn">'+esc(c.p)+'</span></h2><div class="where">'+esc(c.o)+' on '+esc(c.k)+' &nbsp;<span class="badge v-'+c.v+'">'+esc(c.v)+'</span></div>';
   if(c.m)h+='<p>'+esc(c.m)+'</p>';
+  if(c.d)h+='<p>depends on what compat does not know of this kernel: '+c.d.map(esc).join(', ')+' (any value assumed)</p>';
   var fs=c.f||[];
   if(c.v==='ok')h+='<p>Every CO-RE relocation this program uses resolves on this kernel.</p>';
   var reached=fs.filter(function(f){return f.reached;}),dead=fs.filter(function(f){return !f.reached;});
@@ -278,6 +341,7 @@ function show(i,td){
 function finding(f){
   var h='<div class="finding"><div class="path">'+esc(f.cPath)+'</div>'+(f.reason?'<div class="reason">'+esc(f.reason)+'</div>':'')+'<div class="meta">'+esc(f.kind)+' relocation #'+f.relo+' · '+esc(f.function)+' insn '+f.insn+'</div>'+src(f.source);
   if(f.callChain&&f.callChain.length)h+='<div class="meta">called via '+f.callChain.map(esc).join(' → ')+' → '+esc(f.function)+'</div>';
+  if(f.guard){var g=f.guard;h+='<div class="guard">guarded by <code>'+esc(g.test)+'</code> (always '+(g.taken?'taken':'not taken')+' here; '+esc(g.function)+' insn '+g.insn+')</div>'+(g.source?src(g.source):'');}
   if(f.conditions&&f.conditions.length){h+='<div class="meta">reached when:</div><ul>';f.conditions.forEach(function(c){h+='<li><code>'+esc(c.test)+'</code> '+(c.taken?'taken':'not taken')+' ('+esc(c.function)+' insn '+c.insn+(c.source?', line '+c.source.line+': <code>'+esc(c.source.text)+'</code>':'')+')</li>';});h+='</ul>';}
   else if(f.reached)h+='<div class="meta">reached on every path</div>';
   return h+'</div>';

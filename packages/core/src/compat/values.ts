@@ -1,89 +1,112 @@
+import { type Scalar, sameScalar, scalarKey, scalarWithin } from './scalar.ts';
+
 /**
- * The abstract values the reachability analysis tracks: exactly what the verifier knows for
- * certain about a register or a spilled stack slot, no more. A scalar is either a known 64-bit
- * constant or unknown; a pointer is either into the current stack frame at a known offset, or
- * into a read-only data blob (frozen .rodata) at a known offset: loads from the latter give
- * constants, as the verifier's direct reads of frozen maps do.
+ * The abstract values the reachability analysis tracks: what the verifier knows for certain
+ * about a register or a spilled stack slot, no more. A scalar carries the verifier's bounds
+ * (scalar.ts); a pointer is either into a stack frame at a known offset, into a read-only
+ * data blob (frozen .rodata) at a known offset, or into the `.kconfig` map at a known extern:
+ * loads from the last two give constants, as the verifier's direct reads of frozen maps do.
+ * `unknown` is anything else (a pointer of another kind, or a scalar that may be one).
  */
 export type Val =
   | { readonly k: 'unknown' }
-  | { readonly k: 'const'; readonly v: bigint }
-  | { readonly k: 'fp'; readonly off: number }
-  | { readonly k: 'ro'; readonly blob: number; readonly off: number };
+  | Scalar
+  | { readonly k: 'fp'; readonly frame: number; readonly off: number }
+  | { readonly k: 'ro'; readonly blob: number; readonly off: number }
+  | { readonly k: 'kcfg'; readonly name: string; readonly off: number };
 
 export const UNKNOWN: Val = Object.freeze({ k: 'unknown' });
-export const MASK64 = (1n << 64n) - 1n;
-export const MASK32 = (1n << 32n) - 1n;
 
-export const konst = (v: bigint): Val => ({ k: 'const', v: v & MASK64 });
+/**
+ * A spilled register in the stack: `size` bytes stored at the slot's offset. Bytes the
+ * analysis holds no spill for are unknown to it (the verifier's STACK_MISC).
+ */
+export interface Slot {
+  readonly v: Val;
+  readonly size: number;
+}
+
+/** One function's frame: its registers and spilled stack slots by (negative) fp offset. */
+export interface Frame {
+  regs: Val[];
+  stack: Map<number, Slot>;
+  /** Where the caller resumes (its section and instruction), for every frame but the first. */
+  ret?: { sec: number; idx: number };
+  /** `sec:idx` of the function's first instruction (recursion is refused by the verifier). */
+  entry?: string;
+}
+
+/** The verifier state at one instruction: the call stack, innermost frame last. */
+export interface State {
+  frames: Frame[];
+}
+
+export const top = (s: State): Frame => s.frames[s.frames.length - 1] as Frame;
+
+export function copyState(s: State): State {
+  return {
+    frames: s.frames.map((f) => ({
+      regs: f.regs.slice(),
+      stack: new Map(f.stack),
+      ret: f.ret,
+      entry: f.entry,
+    })),
+  };
+}
 
 export function sameVal(a: Val, b: Val): boolean {
   if (a.k !== b.k) return false;
   switch (a.k) {
     case 'unknown':
       return true;
-    case 'const':
-      return a.v === (b as typeof a).v;
+    case 'scalar':
+      return sameScalar(a, b as Scalar);
     case 'fp':
-      return a.off === (b as typeof a).off;
+      return a.frame === (b as typeof a).frame && a.off === (b as typeof a).off;
     case 'ro':
       return a.blob === (b as typeof a).blob && a.off === (b as typeof a).off;
+    case 'kcfg':
+      return a.name === (b as typeof a).name && a.off === (b as typeof a).off;
   }
 }
 
-/** Where two paths meet, only what both agree on stays known. */
-export const joinVal = (a: Val, b: Val): Val => (sameVal(a, b) ? a : UNKNOWN);
-
-export const toSigned64 = (v: bigint): bigint => BigInt.asIntN(64, v);
-export const toSigned32 = (v: bigint): bigint => BigInt.asIntN(32, v);
-
-/** Register state at one instruction: r0..r10 and the spilled 8-byte stack slots by fp offset. */
-export interface State {
-  regs: Val[];
-  stack: Map<number, Val>;
+/** Whether every value `inner` may be, `outer` may be too. */
+export function valWithin(inner: Val, outer: Val): boolean {
+  if (outer.k === 'unknown') return true;
+  if (outer.k === 'scalar') return inner.k === 'scalar' && scalarWithin(inner, outer);
+  return sameVal(inner, outer);
 }
 
-export function copyState(s: State): State {
-  return { regs: s.regs.slice(), stack: new Map(s.stack) };
-}
-
-/** Joins `incoming` into `into`; returns true when `into` lost information (must re-propagate). */
-export function joinInto(into: State, incoming: State): boolean {
-  let changed = false;
-  for (let r = 0; r < into.regs.length; r++) {
-    const a = into.regs[r] as Val;
-    const j = joinVal(a, incoming.regs[r] as Val);
-    if (j !== a) {
-      into.regs[r] = j;
-      changed = true;
+/**
+ * Whether `inner` is a state the verifier would prune against `outer` (every register and slot
+ * of `inner` is within `outer`'s): anything reachable from `inner` is reachable from `outer`.
+ */
+export function stateWithin(inner: State, outer: State): boolean {
+  if (inner.frames.length !== outer.frames.length) return false;
+  for (let i = 0; i < outer.frames.length; i++) {
+    const a = inner.frames[i] as Frame;
+    const b = outer.frames[i] as Frame;
+    if (a.ret?.sec !== b.ret?.sec || a.ret?.idx !== b.ret?.idx || a.entry !== b.entry) return false;
+    for (let r = 0; r < b.regs.length; r++) if (!valWithin(a.regs[r] as Val, b.regs[r] as Val)) return false;
+    for (const [off, slot] of b.stack) {
+      const mine = a.stack.get(off);
+      if (!mine || mine.size !== slot.size || !valWithin(mine.v, slot.v)) return false;
     }
   }
-  for (const [off, v] of into.stack) {
-    const w = incoming.stack.get(off);
-    if (w === undefined || !sameVal(v, w)) {
-      into.stack.delete(off);
-      changed = true;
-    }
-  }
-  return changed;
-}
-
-export function stateKey(s: State): string {
-  const parts = s.regs.map(valKey);
-  const slots = [...s.stack.entries()].sort((a, b) => a[0] - b[0]);
-  for (const [off, v] of slots) parts.push(`${off}=${valKey(v)}`);
-  return parts.join(',');
+  return true;
 }
 
 export function valKey(v: Val): string {
   switch (v.k) {
     case 'unknown':
       return '?';
-    case 'const':
-      return v.v.toString(16);
+    case 'scalar':
+      return scalarKey(v);
     case 'fp':
-      return `fp${v.off}`;
+      return `fp${v.frame}${v.off}`;
     case 'ro':
       return `ro${v.blob}+${v.off}`;
+    case 'kcfg':
+      return `kcfg:${v.name}+${v.off}`;
   }
 }

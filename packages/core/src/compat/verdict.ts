@@ -1,8 +1,11 @@
 import type { BpfProgram } from '../elf/object.ts';
+import { guardOf } from './guard.ts';
 import { functionAt, type ObjectCode, type RelocatedImage, relocatedImage } from './image.ts';
-import { formatInsn, INSN_SIZE, isCall, PSEUDO_CALL } from './insn.ts';
+import { formatInsn, INSN_SIZE, invalidRegister, isCall, isLdImm64, PSEUDO_CALL } from './insn.ts';
+import { type KernelConfig, kconfigBytes, kconfigValue } from './kconfig.ts';
 import type { CompatCell, CompatKernelInfo, Finding, PathCondition, RelocDecision } from './model.ts';
-import { type Loc, locKey, type ReachResult, reachProgram } from './reach.ts';
+import { profileKey, verifierProfile } from './profile.ts';
+import { type Loc, locKey, type PathStep, type ReachEnv, type ReachResult, reachProgram } from './reach.ts';
 import { type coreRecords, describeRelo, type LineTable } from './source.ts';
 
 /** Per-object context shared by all kernels. */
@@ -24,9 +27,13 @@ export interface ObjectContext {
    * are functions of the decisions alone, so they are computed once per distinct set.
    */
   judged?: Map<string, JudgedImage>;
+  /** Per program: whether a function it can call names a register above r10. */
+  invalidRegs?: Map<string, boolean>;
+  /** Whether any instruction of the object has a register field above 10 (the cheap test). */
+  anyInvalidReg?: boolean;
 }
 
-/** One relocated image of an object and the reachability walks done over it, by program. */
+/** One relocated image of an object and the reachability walks done over it, by program and kernel facts. */
 interface JudgedImage {
   image: RelocatedImage;
   reach: Map<string, ReachResult>;
@@ -72,10 +79,12 @@ export function judgeObject(
   ctx: ObjectContext,
   kernel: CompatKernelInfo,
   decisions: readonly RelocDecision[],
+  facts: KernelConfig = { release: kernel.release },
 ): CompatCell[] {
   const judged = judgedImage(ctx, decisions);
   const image = judged.image;
   const cells: CompatCell[] = [];
+  const kernelEnv = kernelFacts(ctx, facts);
   for (const { prog, needsKernelBtf } of ctx.programs) {
     const base = { object: ctx.name, program: prog.name, kernel: kernel.id };
     if (needsKernelBtf && !kernel.builtinBtf) {
@@ -84,6 +93,15 @@ export function judgeObject(
         verdict: 'needs-kernel-btf',
         findings: [],
         message: `${needsKernelBtf}: needs BTF in the kernel (/sys/kernel/btf/vmlinux), which ${kernel.release} is marked as built without`,
+      });
+      continue;
+    }
+    if (kernelEnv.refused) {
+      cells.push({
+        ...base,
+        verdict: 'error',
+        findings: [],
+        message: `libbpf refuses the object: ${kernelEnv.refused}`,
       });
       continue;
     }
@@ -105,20 +123,48 @@ export function judgeObject(
           inScope.push({ loc: { sec: fn.sectionIndex, idx }, d, fn });
       }
     }
-    if (inScope.length === 0) {
+    // An instruction naming r11–r15 fails the program wherever it is reached: walk for it too.
+    const badRegs = hasInvalidRegister(ctx, prog);
+    if (inScope.length === 0 && !badRegs) {
       cells.push({ ...base, verdict: 'ok', findings: [] });
       continue;
     }
-    let reach = judged.reach.get(prog.name);
+    const reachKey = `${prog.name}|${kernelEnv.key}`;
+    let reach = judged.reach.get(reachKey);
     if (!reach) {
-      reach = reachProgram(image, { sec: prog.sectionIndex, idx: prog.insnOffset / INSN_SIZE });
-      judged.reach.set(prog.name, reach);
+      const globals = ctx
+        .callees(prog)
+        .map((fn) => ({ sec: fn.sectionIndex, idx: fn.insnOffset / INSN_SIZE }))
+        .filter((l) => image.isGlobalFunc(l));
+      reach = reachProgram(
+        image,
+        { sec: prog.sectionIndex, idx: prog.insnOffset / INSN_SIZE },
+        {
+          ...kernelEnv.env,
+          globals,
+        },
+      );
+      judged.reach.set(reachKey, reach);
+    }
+    const dependsOn = reach.depends.size > 0 ? [...reach.depends].sort() : undefined;
+    if (reach.invalid) {
+      const holder = functionAt(ctx.code, reach.invalid.at.sec, reach.invalid.at.idx);
+      const insn = reach.invalid.at.idx - (holder ? holder.insnOffset / INSN_SIZE : 0);
+      const src = ctx.lines.at(reach.invalid.at.sec, reach.invalid.at.idx);
+      cells.push({
+        ...base,
+        verdict: 'fails',
+        findings: [],
+        dependsOn,
+        message: `instruction ${insn} of ${holder?.name ?? '?'} names r${reach.invalid.reg}, which BPF does not have: the verifier refuses it (R${reach.invalid.reg} is invalid)${src ? ` at ${src.file}:${src.line}` : ''}`,
+      });
+      continue;
     }
     const reachedAt = new Map(reach.poisons.map((p) => [locKey(p.at), p]));
     const findings: Finding[] = inScope.map(({ loc, d, fn }) => {
       const hit = reachedAt.get(locKey(loc));
       const rec = ctx.records.get(`${fn.section}/${d.relo}`);
-      const conditions: PathCondition[] = (hit?.conditions ?? []).map((c) => {
+      const condition = (c: PathStep): PathCondition => {
         const holder = functionAt(ctx.code, c.at.sec, c.at.idx);
         return {
           function: holder?.name ?? '?',
@@ -127,7 +173,9 @@ export function judgeObject(
           taken: c.taken,
           source: ctx.lines.at(c.at.sec, c.at.idx),
         };
-      });
+      };
+      const conditions = (hit?.conditions ?? []).map(condition);
+      const guard = hit || reach.exhausted ? undefined : guardOf(image, reach.folded, loc);
       return {
         relo: d.relo,
         kind: d.kind,
@@ -136,13 +184,23 @@ export function judgeObject(
         function: fn.name,
         insn: loc.idx - fn.insnOffset / INSN_SIZE,
         source: ctx.lines.at(loc.sec, loc.idx),
-        reached: hit !== undefined,
+        // Past the walk's budget, what it did not rule out counts as reached.
+        reached: hit !== undefined || reach.exhausted,
         conditions,
         callChain: (hit?.callChain ?? []).map((c) => functionAt(ctx.code, c.sec, c.idx)?.name ?? '?'),
+        ...(guard ? { guard: condition(guard) } : {}),
       };
     });
     const fails = findings.some((f) => f.reached);
-    cells.push({ ...base, verdict: fails ? 'fails' : 'guarded', findings });
+    cells.push({
+      ...base,
+      verdict: fails ? 'fails' : 'guarded',
+      findings,
+      dependsOn,
+      message: reach.exhausted
+        ? `the walk stopped after its step budget: poisoned instructions it did not rule out are counted as reached`
+        : undefined,
+    });
   }
   return cells;
 }
@@ -175,4 +233,61 @@ export function calleesOf(code: ObjectCode, prog: BpfProgram): BpfProgram[] {
     }
   }
   return out;
+}
+
+/** Whether any function the program can call names a register above r10. */
+function hasInvalidRegister(ctx: ObjectContext, prog: BpfProgram): boolean {
+  ctx.invalidRegs ??= new Map();
+  let hit = ctx.invalidRegs.get(prog.name);
+  if (hit === undefined) {
+    hit = false;
+    // Cheap first: most objects have no such instruction at all.
+    ctx.anyInvalidReg ??= [...ctx.code.sections.values()].some((insns) =>
+      insns.some((i) => i.dst > 10 || i.src > 10),
+    );
+    const any = ctx.anyInvalidReg;
+    if (any) {
+      for (const fn of ctx.callees(prog)) {
+        const insns = ctx.code.sections.get(fn.sectionIndex) ?? [];
+        const first = fn.insnOffset / INSN_SIZE;
+        for (let i = first; i < first + fn.insnCount && !hit; i++) {
+          const insn = insns[i];
+          const prev = i > first ? insns[i - 1] : undefined;
+          if (insn && invalidRegister(insn) !== undefined && !(prev && isLdImm64(prev))) hit = true;
+        }
+      }
+    }
+    ctx.invalidRegs.set(prog.name, hit);
+  }
+  return hit;
+}
+
+/**
+ * What the walk needs to know of one kernel: its verifier's profile and its `.kconfig` values;
+ * `key` tells kernels apart only by what the object's walks can see.
+ */
+function kernelFacts(
+  ctx: ObjectContext,
+  facts: KernelConfig,
+): { env: Omit<ReachEnv, 'globals'>; key: string; refused?: string } {
+  const profile = verifierProfile(facts.release);
+  const values = new Map<string, { bytes: Uint8Array } | { unknown: string }>();
+  let refused: string | undefined;
+  const parts = [profileKey(profile)];
+  for (const ext of ctx.code.kconfig.values()) {
+    const v = kconfigValue(ext, facts);
+    if ('refused' in v) refused ??= v.refused;
+    if ('known' in v) {
+      values.set(ext.name, { bytes: kconfigBytes(v.known, ext.size, ctx.code.obj.littleEndian) });
+      parts.push(`${ext.name}=${v.known}`);
+    } else if ('unknown' in v) {
+      values.set(ext.name, { unknown: v.unknown });
+      parts.push(`${ext.name}=?`);
+    }
+  }
+  return {
+    env: { profile, kconfig: (name) => values.get(name) ?? { unknown: `${name} (not a .kconfig extern)` } },
+    key: parts.join(','),
+    refused,
+  };
 }

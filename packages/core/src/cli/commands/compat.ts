@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CompatAnalysis } from '../../compat/analyze.ts';
+import { runningKernelConfig } from '../../compat/kconfig.ts';
 import { nextTurn, prefetchKernels } from '../../compat/kernel-stream.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
 import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
@@ -111,6 +112,8 @@ async function run(argv: string[]): Promise<number> {
         arch: e.arch,
         path: e.path,
         builtinBtf,
+        // The running kernel's own config decides its CONFIG_* externs (other kernels': unknown).
+        config: e.path === RUNNING_BTF ? runningKernelConfig() : undefined,
       },
       minimized,
     );
@@ -122,6 +125,8 @@ async function run(argv: string[]): Promise<number> {
   const bad: Verdict[] = ['fails', 'error', 'needs-kernel-btf'];
   return result.cells.some((c) => bad.includes(c.verdict)) ? 1 : 0;
 }
+
+const RUNNING_BTF = '/sys/kernel/btf/vmlinux';
 
 /** Sizes are a bonus in the report: a kernel the minimizer refuses simply shows none. */
 function tryMinimize(
@@ -183,6 +188,8 @@ export function formatTable(result: CompatResult, quiet: boolean): string {
     for (const { cell, kernels } of grouped.values()) {
       out.push(`${cell.object}/${cell.program}: ${cell.verdict} on ${kernels.join(', ')}`);
       if (cell.message) out.push(`  ${cell.message}`);
+      // What the verdict assumed any value of, for want of the kernel's config.
+      if (cell.dependsOn) out.push(`  depends on ${cell.dependsOn.join(', ')}`);
       for (const f of cell.findings.filter((x) => x.reached)) {
         for (const line of findingLines(f)) out.push(`  ${line}`);
         if (f.reason) out.push(`    ${f.reason}`);
