@@ -3,7 +3,7 @@ import { extSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
-import { decodeInsns, INSN_SIZE, type Insn, isLdImm64, poisonInsn } from './insn.ts';
+import { decodeInsns, formatInsn, INSN_SIZE, type Insn, invalidRegister, isLdImm64, poisonInsn } from './insn.ts';
 import type { RelocDecision } from './model.ts';
 import type { CodeImage, DataRef, Loc } from './reach.ts';
 
@@ -21,6 +21,11 @@ export interface ObjectCode {
   blobs: { bytes: Uint8Array; littleEndian: boolean }[];
   blobBySection: Map<number, number>;
   globalFuncs: Set<string>;
+  /**
+   * Instructions naming a register past r10, which the verifier refuses ("R15 is invalid")
+   * when it walks them: judged like poisoned instructions (fails when reached).
+   */
+  invalid: RelocDecision[];
 }
 
 export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
@@ -48,7 +53,44 @@ export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
   }
   const functions = new Map<string, BpfProgram>();
   for (const p of obj.programs) functions.set(p.name, p);
-  return { obj, sections, functions, relocs, blobs, blobBySection, globalFuncs: globalFunctions(obj) };
+  return {
+    obj,
+    sections,
+    functions,
+    relocs,
+    blobs,
+    blobBySection,
+    globalFuncs: globalFunctions(obj),
+    invalid: invalidInstructions(obj, sections),
+  };
+}
+
+/** Instructions of the object's functions that name a register the verifier does not have. */
+function invalidInstructions(obj: BpfObject, sections: Map<number, Insn[]>): RelocDecision[] {
+  const out: RelocDecision[] = [];
+  for (const fn of obj.programs) {
+    const insns = sections.get(fn.sectionIndex);
+    if (!insns) continue;
+    const first = fn.insnOffset / INSN_SIZE;
+    for (let k = 0; k < fn.insnCount; k++) {
+      const insn = insns[first + k];
+      if (!insn) break;
+      const reg = invalidRegister(insns, first + k);
+      if (reg !== undefined) {
+        out.push({
+          prog: fn.name,
+          relo: -1,
+          kind: 'invalid-register',
+          insn: k,
+          cPath: formatInsn(insn, insns[first + k + 1]),
+          reason: `the instruction names register r${reg}, which BPF does not have (r0–r10): the verifier refuses it ("R${reg} is invalid")`,
+          outcome: { poison: true },
+        });
+      }
+      if (isLdImm64(insn)) k++;
+    }
+  }
+  return out;
 }
 
 /** `sec:idx` of every function whose BTF FUNC (via func_info) has global linkage. */
@@ -92,7 +134,9 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
     }
     return insns;
   };
-  for (const d of decisions) {
+  // Invalid instructions last: their registers stay invalid whatever a relocation patched, and
+  // a relocation that poisoned the same instruction already explains it.
+  for (const d of code.invalid.length > 0 ? [...decisions, ...code.invalid] : decisions) {
     if ('error' in d.outcome) {
       error ??= d;
       continue;
@@ -111,6 +155,14 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
         `relocation ${d.relo} of '${d.prog}' points at instruction ${d.insn}, past its end`,
         code.obj.file,
       );
+    }
+    if ('poison' in d.outcome && d.relo < 0) {
+      const key = `${fn.sectionIndex}:${idx}`;
+      if (!poisoned.has(key)) {
+        insns[idx] = poisonInsn();
+        poisoned.set(key, d);
+      }
+      continue;
     }
     if ('poison' in d.outcome) {
       // libbpf poisons both slots of an LD_IMM64.

@@ -128,6 +128,24 @@ export function decodeInsns(bytes: Uint8Array, littleEndian: boolean, base = 0):
   return out;
 }
 
+/** BPF has eleven registers, r0–r10; a register nibble can name up to r15. */
+export const MAX_BPF_REG = 11;
+
+/**
+ * The register the verifier rejects in the instruction at `idx` ("R15 is invalid"), if any.
+ * An LD_IMM64 is judged with its second slot, whose register nibbles must be zero.
+ */
+export function invalidRegister(insns: readonly Insn[], idx: number): number | undefined {
+  const i = insns[idx];
+  if (!i) return undefined;
+  const regs = [i.dst, i.src];
+  if (isLdImm64(i)) {
+    const hi = insns[idx + 1];
+    if (hi) regs.push(hi.dst, hi.src);
+  }
+  return regs.find((r) => r >= MAX_BPF_REG);
+}
+
 /** The instruction libbpf writes over a relocation it could not resolve. */
 export function poisonInsn(): Insn {
   return { code: BPF_JMP | JMP_CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
