@@ -3,7 +3,15 @@ import { extSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
-import { decodeInsns, formatInsn, INSN_SIZE, type Insn, invalidRegister, isLdImm64, poisonInsn } from './insn.ts';
+import {
+  decodeInsns,
+  formatInsn,
+  INSN_SIZE,
+  type Insn,
+  invalidRegister,
+  isLdImm64,
+  poisonInsn,
+} from './insn.ts';
 import type { RelocDecision } from './model.ts';
 import type { CodeImage, DataRef, Loc } from './reach.ts';
 
