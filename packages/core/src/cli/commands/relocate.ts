@@ -4,6 +4,7 @@ import { parseBpfObject } from '../../elf/index.ts';
 import { errors } from '../../errors/index.ts';
 import { readInput } from '../../io/input.ts';
 import { readBtfSource } from '../../kernels/index.ts';
+import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] OBJECT TARGET
@@ -51,7 +52,7 @@ export const relocate: Command = {
       ? relocateObject(obj, base, { release, modules: [target.btf] })
       : relocateObject(obj, target.btf, { release });
     const out = values.json ? res.relocations.flatMap(oracleLines) : table(res.relocations);
-    process.stdout.write(out.length > 0 ? `${out.join('\n')}\n` : '');
+    writeStdoutSync(out.length > 0 ? `${out.join('\n')}\n` : '');
     return res.failed ? 1 : 0;
   },
 };
