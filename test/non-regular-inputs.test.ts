@@ -25,10 +25,11 @@ describe('non-regular inputs', () => {
     );
   });
 
-  it('readInput refuses a device past a given bound, naming it', () => {
-    expect(() => readInput('/dev/zero', 'BPF object')).toThrow(
-      /^\/dev\/zero: cannot read BPF object: not a regular file/,
+  it('the bounded read refuses a device past its bound, naming it; reads a regular file as it is', () => {
+    expect(() => readWholeBounded('/dev/zero', 'BPF object', 4 << 20)).toThrow(
+      /^\/dev\/zero: cannot read BPF object: not a regular file, and longer than 4 MiB/,
     );
+    expect(readWholeBounded(OBJECT, 'BPF object', 4).equals(readFileSync(OBJECT))).toBe(true);
   });
 
   it('a FIFO is read whole: dump equals bpftool on the same kernel', async () => {
