@@ -3,15 +3,7 @@ import { extSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
-import {
-  decodeInsns,
-  formatInsn,
-  INSN_SIZE,
-  type Insn,
-  invalidRegister,
-  isLdImm64,
-  poisonInsn,
-} from './insn.ts';
+import { decodeInsns, formatInsn, INSN_SIZE, type Insn, invalidInsn, isLdImm64, poisonInsn } from './insn.ts';
 import type { RelocDecision } from './model.ts';
 import type { CodeImage, DataRef, Loc } from './reach.ts';
 
@@ -30,8 +22,8 @@ export interface ObjectCode {
   blobBySection: Map<number, number>;
   globalFuncs: Set<string>;
   /**
-   * Instructions naming a register past r10, which the verifier refuses ("R15 is invalid")
-   * when it walks them: judged like poisoned instructions (fails when reached).
+   * Instructions the verifier refuses when it walks them (a register past r10: "R15 is
+   * invalid"; see insn.ts invalidInsn): judged like poisoned instructions (fails when reached).
    */
   invalid: RelocDecision[];
 }
@@ -73,7 +65,7 @@ export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
   };
 }
 
-/** Instructions of the object's functions that name a register the verifier does not have. */
+/** Instructions of the object's functions the verifier refuses as they stand (insn.ts invalidInsn). */
 function invalidInstructions(obj: BpfObject, sections: Map<number, Insn[]>): RelocDecision[] {
   const out: RelocDecision[] = [];
   for (const fn of obj.programs) {
@@ -83,15 +75,15 @@ function invalidInstructions(obj: BpfObject, sections: Map<number, Insn[]>): Rel
     for (let k = 0; k < fn.insnCount; k++) {
       const insn = insns[first + k];
       if (!insn) break;
-      const reg = invalidRegister(insns, first + k);
-      if (reg !== undefined) {
+      const bad = invalidInsn(insns, first + k);
+      if (bad !== undefined) {
         out.push({
           prog: fn.name,
           relo: -1,
-          kind: 'invalid-register',
+          kind: bad.kind,
           insn: k,
           cPath: formatInsn(insn, insns[first + k + 1]),
-          reason: `the instruction names register r${reg}, which BPF does not have (r0–r10): the verifier refuses it ("R${reg} is invalid")`,
+          reason: bad.reason,
           outcome: { poison: true },
         });
       }

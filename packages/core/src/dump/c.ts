@@ -1,7 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
-import { errors } from '../errors/index.ts';
+import { errors, inSource } from '../errors/index.ts';
 import { checkCTypeGraph } from './c-cycles.ts';
 
 /**
@@ -12,6 +12,11 @@ import { checkCTypeGraph } from './c-cycles.ts';
  * Returns bytes: names are copied as the raw bytes of the string section.
  */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): Buffer {
+  // What the printer refuses is a property of the BTF's types: say which file holds them.
+  return inSource(btf, () => printC(btf, opts));
+}
+
+function printC(btf: Btf, opts: DumpCOptions): Buffer {
   const d = new CDumper(btf, opts.layoutFixes === true);
   // Refuse what has no C spelling (and would make the recursive printer loop) first.
   checkCTypeGraph(btf, d.allTypes);

@@ -4,7 +4,7 @@ import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
 import { relocationKindName } from '../core/kinds.ts';
 import { isFailed, isPoisoned } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
-import { BtfkitError, errors } from '../errors/index.ts';
+import { BtfkitError, errors, inSource } from '../errors/index.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
 import { MarkSet } from './marks.ts';
 import { type RelocationDecision, toDecision, walkRecords } from './relocate.ts';
@@ -43,6 +43,11 @@ export function markObjects(
   objects: readonly BpfObject[],
   opts: MinimizeOptions = {},
 ): MarkResult {
+  // A damaged kernel's types fail candidate matching or marking: name the kernel's file.
+  return inSource(kernel, () => markAll(kernel, objects, opts));
+}
+
+function markAll(kernel: Btf, objects: readonly BpfObject[], opts: MinimizeOptions): MarkResult {
   const t0 = performance.now();
   const marks = new MarkSet(kernel, { bpftoolCompat: opts.bpftoolCompat });
   const unsatisfied: Unsatisfied[] = [];
@@ -87,12 +92,12 @@ export function minimizeBtf(
 }
 
 export function encodeMinimized(marks: MarkSet): Uint8Array {
-  return encodeBtf(emitMinimized(marks, HOST_LITTLE_ENDIAN), { hdrLen: 24 });
+  return inSource(marks.btf, () => encodeBtf(emitMinimized(marks, HOST_LITTLE_ENDIAN), { hdrLen: 24 }));
 }
 
 /** For a module (split) kernel BTF: a minimized base and a split BTF over it. */
 export function encodeMinimizedSplit(marks: MarkSet): { base: Uint8Array; split: Uint8Array } {
-  const { base, split } = emitMinimizedSplit(marks, HOST_LITTLE_ENDIAN);
+  const { base, split } = inSource(marks.btf, () => emitMinimizedSplit(marks, HOST_LITTLE_ENDIAN));
   return { base: encodeBtf(base, { hdrLen: 24 }), split: encodeBtf(split, { hdrLen: 24 }) };
 }
 
