@@ -2,7 +2,7 @@ import type { Btf } from '../btf/btf.ts';
 import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
 import { errors, inSource } from '../errors/index.ts';
-import { checkCTypeGraph } from './c-cycles.ts';
+import { checkCTypeGraph, recordOffset } from './c-cycles.ts';
 
 /**
  * `bpftool btf dump file F format c` (bpftool 7.1.0 / libbpf 1.1's btf_dump): a C header
@@ -131,7 +131,7 @@ class CDumper {
   private budget: number;
 
   constructor(
-    btf: Btf,
+    private readonly btf: Btf,
     private readonly layoutFixes: boolean,
   ) {
     this.n = btf.typeCount;
@@ -596,6 +596,19 @@ class CDumper {
   }
 
   private emitStructDef(id: number, t: CompositeType, lvl: number): void {
+    const outer = this.structId;
+    this.structId = id;
+    try {
+      this.emitStructBody(id, t, lvl);
+    } finally {
+      this.structId = outer;
+    }
+  }
+
+  /** The struct or union being printed (errors about its padding name it). */
+  private structId = 0;
+
+  private emitStructBody(id: number, t: CompositeType, lvl: number): void {
     this.spendDefinition(t.members.length);
     const out = this.out;
     const isStruct = t.kind === STRUCT;
@@ -650,7 +663,9 @@ class CDumper {
     // A gap of millions of `long: 64;` lines is no real struct: refuse instead of printing GBs.
     if (nextOff - curOff > MAX_PADDING_BITS) {
       throw errors.unsupported(
-        `a struct needs ${nextOff - curOff} bits of explicit padding (more than the C printer emits)`,
+        `type [${this.structId}] needs ${nextOff - curOff} bits of explicit padding (more than the C printer emits)`,
+        undefined,
+        recordOffset(this.btf, this.structId),
       );
     }
     const pads: [string, number][] = [
