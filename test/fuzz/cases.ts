@@ -185,7 +185,9 @@ export function makeCase(inputs: Inputs, seed: number, index: number): Case {
     case 'compat-insn':
     case 'runtime-insn': {
       const o = inputs.objects[pick(inputs.objects.length)] as (typeof inputs.objects)[number];
-      const m = tamper(o.bytes, r, o.code);
+      // The loader also reads maps, relocations and .BTF.ext: a third of its cases damage those.
+      const region = kind === 'runtime-insn' && pick(3) === 0 ? o.regions[pick(o.regions.length)] : undefined;
+      const m = region ? mutate(o.bytes, r, region) : tamper(o.bytes, r, o.code);
       return {
         index,
         kind,

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Case, classify, KINDS, type Kind, makeCase, type Outcome } from './cases.ts';
 import { CORPUS, type Inputs, loadInputs, MODULES_KERNEL, ROOT } from './inputs.ts';
 
@@ -50,12 +52,25 @@ export interface FuzzReport {
 export const RSS_BOUND_FACTOR = 256;
 export const RSS_SLACK_KB = 256 * 1024;
 
+/**
+ * A full collection between batches of cases, so peak RSS measures what cases keep alive
+ * (and what one batch allocates) rather than how long V8 lets garbage pile up.
+ */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+const GC_EVERY = 500;
+
 export function runFuzz(opts: FuzzOptions, inputs: Inputs = loadInputs()): FuzzReport {
+  const gc = collector();
+  gc();
   const hangMs = opts.hangMs ?? 5000;
   const counts: Record<Outcome, number> = { ok: 0, typed: 0, 'no-file': 0, internal: 0, hang: 0 };
   const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
   const failures: Failure[] = [];
   const setupRssKb = process.resourceUsage().maxRSS;
+  // Peak RSS only grows: what the cases add is what grows past the setup's peak.
   const dir = opts.cliEvery ? mkdtempSync(join(tmpdir(), 'btfkit-fuzz-')) : undefined;
   let cliRuns = 0;
   let slowestMs = 0;
@@ -80,6 +95,7 @@ export function runFuzz(opts: FuzzOptions, inputs: Inputs = loadInputs()): FuzzR
         const bad = cliCheck(inputs, c, dir, opts.cliTimeoutMs ?? 60_000);
         if (bad) failures.push({ index: i, kind: c.kind, outcome: 'cli', how: c.how, message: bad });
       }
+      if ((i - from + 1) % GC_EVERY === 0) gc();
       if ((i - from + 1) % 1000 === 0) opts.progress?.(i - from + 1);
     }
   } finally {

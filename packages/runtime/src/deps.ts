@@ -20,6 +20,7 @@ export {
   type ElfSymbol,
   encodeBtf,
   errors,
+  extInfoSectionName,
   extSectionName,
   inFile,
   isFailed,

@@ -1,5 +1,5 @@
 import { Kind } from '../btf/kinds.ts';
-import { extSectionName } from '../btfext/btfext.ts';
+import { extInfoSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
@@ -98,7 +98,8 @@ function globalFunctions(obj: BpfObject): Set<string> {
   const out = new Set<string>();
   if (!obj.ext) return out;
   for (const sec of obj.ext.funcInfo) {
-    const elfSec = obj.elf.section(extSectionName(obj.btf, sec));
+    const name = extInfoSectionName(obj.btf, sec);
+    const elfSec = name === undefined ? undefined : obj.elf.section(name);
     if (!elfSec) continue;
     for (const rec of sec.records) {
       if (!obj.btf.has(rec.typeId)) continue;
