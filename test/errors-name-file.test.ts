@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { btfkit, expectCleanError } from './fixtures/cli.ts';
+import { buildLoader, loadPrograms } from './fixtures/compat/support.ts';
 import { makeCase } from './fuzz/cases.ts';
 import { CORPUS, loadInputs } from './fuzz/inputs.ts';
 
@@ -59,5 +60,26 @@ describe('a bad access string offset in .BTF.ext', () => {
     const cell = JSON.parse(compat.stdout).cells[0];
     expect(cell.verdict).toBe('error');
     expect(cell.message).toContain(why);
+  });
+});
+
+describe('a func_info / line_info section whose name is no string', () => {
+  it('libbpf loads the object; relocate and compat accept it too', () => {
+    // Fuzz case 29532 (seed 15): a word of runqlat's .BTF.ext set to 32767.
+    const c = makeCase(inputs, 15, 29532);
+    const file = join(dir, 'runqlat-badsec.bpf.o');
+    writeFileSync(file, c.bytes);
+    const loads = loadPrograms(buildLoader(dir), file, '/sys/kernel/btf/vmlinux');
+    expect(loads.size).toBe(6);
+    expect([...loads.values()].every((l) => l.status === 'ok')).toBe(true);
+    const kernel = join(CORPUS, 'kernels/debian/12/x86_64/6.1.0-47-amd64.btf.tar.xz');
+    const rel = btfkit(['relocate', file, kernel]);
+    expect(rel.stderr).toBe('');
+    expect(rel.status).toBe(0);
+    const compat = btfkit(['compat', '--json', '--kernels', kernel, file]);
+    expect(compat.stderr).toBe('');
+    const cells = JSON.parse(compat.stdout).cells as { verdict: string }[];
+    expect(cells.map((x) => x.verdict)).not.toContain('error');
+    expect(cells.length).toBe(6);
   });
 });
