@@ -15,6 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
+import { KernelBudget, kernelFootprint } from './kernel-budget.ts';
 import { parseObjects } from './kernel-job.ts';
 import { fetchKernel } from './kernel-read.ts';
 import { minimizeKernelTask } from './kernel-task.ts';
@@ -377,8 +378,12 @@ async function runPool(
     fatal ??= e;
     settle?.reject(fatal);
   };
+  /** Inflated bytes held, admitted against one budget (kernel-budget.ts), by kernel index. */
+  const budget = new KernelBudget();
+  const footprints = new Map<number, number>();
   const done = (i: number, res: JobResult) => {
     held--;
+    budget.give(footprints.get(i) ?? 0);
     try {
       if (!res.ok && res.internal) throw new Error(res.error);
       finish(i, res);
@@ -401,8 +406,17 @@ async function runPool(
       w.post(head.task);
     }
     while (held < limit && nextJob < todo.length) {
-      const index = todo[nextJob++] as number;
+      const index = todo[nextJob] as number;
       const k = opts.kernels[index] as BatchKernel;
+      let footprint = footprints.get(index);
+      if (footprint === undefined) {
+        footprint = kernelFootprint(k.path);
+        footprints.set(index, footprint);
+      }
+      // Over budget: wait until a kernel held now is done (pump runs again then).
+      if (!budget.fits(footprint)) break;
+      budget.take(footprint);
+      nextJob++;
       const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
       held++;
       const slot: (typeof taken)[number] = { index };
