@@ -7,8 +7,8 @@ import { KINDS } from './fuzz/cases.ts';
 import { runFuzz, summary } from './fuzz/run.ts';
 
 describe('fuzz: 20,000 generated inputs of every kind', () => {
-  it('0 internal errors, 0 hangs, 0 messages without a file name, RSS within bound', () => {
-    const report = runFuzz({ seed: 2026, count: 20_000, cliEvery: 1000 });
+  it('0 internal errors, 0 hangs, 0 messages without a file name, RSS within bound', async () => {
+    const report = await runFuzz({ seed: 2026, count: 20_000, cliEvery: 1000 });
     console.log(summary(report));
     expect(report.cases).toBe(20_000);
     for (const k of KINDS) expect(report.byKind[k]).toBeGreaterThan(3000);
