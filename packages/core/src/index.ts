@@ -17,3 +17,4 @@ export * from './errors/index.ts';
 export * from './kernels/index.ts';
 export { type BatchKernel, type KernelOutcome, minimizeKernels, storePath } from './minimize/batch.ts';
 export { type MinimizeOptions, minimizeBtf } from './minimize/minimize.ts';
+export * from './sections/index.ts';

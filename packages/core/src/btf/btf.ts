@@ -1,7 +1,10 @@
 import { decodeName } from '../bytes/text.ts';
 import { errors } from '../errors/index.ts';
 import { Kind } from './kinds.ts';
-import { TypeRecords } from './records.ts';
+import { type LayoutEntry, TypeRecords } from './records.ts';
+
+export type { LayoutEntry } from './records.ts';
+
 import { type BtfType, type TypeId, VOID } from './types.ts';
 
 /** The decoded header, as found in the file. */
@@ -19,13 +22,6 @@ export interface BtfHeader {
   layoutLen?: number;
   /** Header bytes past the fields we know (hdrLen > 32), verbatim, for exact re-encoding. */
   extra?: Uint8Array;
-}
-
-/** One record of the layout section: how to skip a kind (sizes in bytes). */
-export interface LayoutEntry {
-  infoSz: number;
-  elemSz: number;
-  flags: number;
 }
 
 export interface BtfInit {

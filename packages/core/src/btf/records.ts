@@ -1,6 +1,5 @@
 import type { ByteReader } from '../bytes/reader.ts';
 import { errors } from '../errors/index.ts';
-import type { LayoutEntry } from './btf.ts';
 import { scanTypesFast } from './btf-wasm-kit.ts';
 import { MAX_KNOWN_KIND } from './kinds.ts';
 import {
@@ -15,6 +14,13 @@ import {
   type RefType,
   UNKNOWN_KIND,
 } from './types.ts';
+
+/** One record of the layout section: how to skip a kind (sizes in bytes). */
+export interface LayoutEntry {
+  infoSz: number;
+  elemSz: number;
+  flags: number;
+}
 
 const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 

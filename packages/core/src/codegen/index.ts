@@ -10,7 +10,6 @@ export {
   type SkeletonModel,
   type SkeletonSource,
 } from './model.ts';
-export { MAP_TYPES, type ProgramKind, programKind } from './sections.ts';
 
 /** Absolute paths of the runtime files a generated module imports (plain JS, no loader needed). */
 export const CODEGEN_RUNTIME = {

@@ -2,9 +2,10 @@ import type { Btf } from '../btf/btf.ts';
 import { Kind, Linkage } from '../btf/kinds.ts';
 import type { CompositeType, DatasecType, TypeId } from '../btf/types.ts';
 import { errors } from '../errors/index.ts';
+import { resolveSection } from '../sections/table.ts';
+import { MAP_TYPE_NAMES } from '../sections/uapi.ts';
 import type { NamedTypeDesc, TypeDesc } from './codec.js';
 import { TypeDescriber } from './describe.ts';
-import { MAP_TYPES, programKind } from './sections.ts';
 
 /** What codegen needs of a parsed BPF object (a structural subset of elf's BpfObject). */
 export interface SkeletonSource {
@@ -73,9 +74,14 @@ export function buildSkeletonModel(src: SkeletonSource, name: string): SkeletonM
 
   for (const p of src.programs) {
     if (p.isSubprog) continue;
-    const k = programKind(p.section);
-    const pm: ProgramModel = { section: p.section, type: k.type, attach: k.attach };
-    if (k.target !== undefined) pm.target = k.target;
+    // libbpf's reading of the section name; one libbpf does not know is 'unspec', as bpftool says.
+    const k = resolveSection(p.section);
+    const pm: ProgramModel = {
+      section: p.section,
+      type: k?.typeName ?? 'unspec',
+      attach: k?.prefix ?? p.section,
+    };
+    if (k && k.target !== '') pm.target = k.target;
     model.programs[p.name] = pm;
   }
 
@@ -130,7 +136,7 @@ function readMaps(
       switch (field) {
         case 'type':
           m.typeId = uintField(btf, member.type);
-          m.type = MAP_TYPES[m.typeId] ?? `type_${m.typeId}`;
+          m.type = MAP_TYPE_NAMES[m.typeId] ?? `type_${m.typeId}`;
           break;
         case 'max_entries':
           m.maxEntries = uintField(btf, member.type);

@@ -1,8 +1,8 @@
 import type { Btf } from '../btf/btf.ts';
 import { KERNELS_AHEAD } from '../minimize/batch.ts';
 import { KernelBudget, kernelFootprint } from '../minimize/kernel-budget.ts';
-import { decodeFetched, type FetchedKernel, fetchKernel } from '../minimize/kernel-read.ts';
-import type { Timings } from '../minimize/protocol.ts';
+import { decodeFetched, fetchKernel } from '../minimize/kernel-read.ts';
+import type { FetchedKernel, Timings } from '../minimize/protocol.ts';
 
 /**
  * Kernel BTFs in the order given, read the way `min-core-btf --kernels` reads them: the

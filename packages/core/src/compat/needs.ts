@@ -1,34 +1,17 @@
 import { Kind } from '../btf/kinds.ts';
 import { SHN } from '../elf/elf.ts';
+import { resolveSection } from '../sections/table.ts';
 import type { ObjectCode } from './image.ts';
 import { INSN_SIZE, isCall, isLdImm64, PSEUDO_KFUNC_CALL } from './insn.ts';
-
-/**
- * Section prefixes of program types whose attach or context checks use the kernel's own BTF
- * (libbpf's section table: the SEC_ATTACH_BTF types, plus tp_btf and iterators). A btfhub file
- * passed as btf_custom_path only serves CO-RE; these still need /sys/kernel/btf/vmlinux.
- */
-const NEEDS_KERNEL_BTF: readonly [string, string][] = [
-  ['fentry', 'fentry'],
-  ['fexit', 'fexit'],
-  ['fmod_ret', 'fmod_ret'],
-  ['freplace', 'freplace'],
-  ['tp_btf', 'BTF-enabled tracepoint (tp_btf)'],
-  ['lsm', 'LSM'],
-  ['lsm_cgroup', 'LSM'],
-  ['struct_ops', 'struct_ops'],
-  ['iter', 'iterator'],
-];
 
 /** Why a program needs BTF inside the kernel, or undefined when it does not. */
 export function kernelBtfNeed(code: ObjectCode, programName: string): string | undefined {
   const prog = code.functions.get(programName);
   if (!prog) return undefined;
-  const head = prog.section.split('/')[0] ?? '';
-  const base = head.replace(/\.s$/, '');
-  for (const [prefix, what] of NEEDS_KERNEL_BTF) {
-    if (base === prefix) return `${what} program (section ${prog.section})`;
-  }
+  // BTF-attached programs (fentry, tp_btf, lsm, iter, struct_ops): a btfhub file passed as
+  // btf_custom_path only serves CO-RE; these still need /sys/kernel/btf/vmlinux.
+  const sec = resolveSection(prog.section);
+  if (sec?.needsKernelBtf) return `${sec.prefix} program (section ${prog.section})`;
   const ext = externNeed(code);
   return ext ? `object ${ext} (libbpf resolves every typed extern of the object at load)` : undefined;
 }

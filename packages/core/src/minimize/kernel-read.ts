@@ -6,7 +6,7 @@ import { readInput, readResidentInput, readResidentInputAsync, residentOrPlain }
 import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
 import { readSingleBtfEntry } from '../kernels/tar.ts';
 import { isXz, xzDecompress, xzDecompressAsync } from '../kernels/xz.ts';
-import type { Timings } from './protocol.ts';
+import type { FetchedKernel, Timings } from './protocol.ts';
 
 /**
  * Reads one kernel BTF source with kernels/ (raw BTF, vmlinux ELF, btfhub .btf.tar.xz,
@@ -46,15 +46,6 @@ export function startKernelRead(path: string): Promise<{ bytes: Uint8Array; ms: 
   // Awaited only after the objects are parsed, which may fail first: not an unhandled rejection.
   pending.catch(() => undefined);
   return pending;
-}
-
-/** A kernel's BTF source bytes, out of its archive if it came in one. */
-export interface FetchedKernel {
-  /** The name for errors (`archive:entry` for an archive member). */
-  path: string;
-  bytes: Uint8Array;
-  /** From the archive's or entry's name, for archives. */
-  release?: string;
 }
 
 /**

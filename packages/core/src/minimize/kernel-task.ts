@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError } from '../errors/index.ts';
 import { type KernelJobResult, minimizeDecoded } from './kernel-job.ts';
-import { decodeFetched, type FetchedKernel } from './kernel-read.ts';
+import { decodeFetched } from './kernel-read.ts';
 import type { MinimizeOptions } from './minimize.ts';
-import type { JobResult, KernelTask, Timings } from './protocol.ts';
+import type { FetchedKernel, JobResult, KernelTask, Timings } from './protocol.ts';
 
 // A batch's per-kernel step, apart from kernel-job.ts so that a single-kernel command does not
 // load what only batches need (node:crypto for the result's hash).

@@ -1,7 +1,15 @@
-import type { FetchedKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
 
 /** Messages between the batch driver and its workers (structured-clone friendly). */
+
+/** A kernel's BTF source bytes, out of its archive if it came in one. */
+export interface FetchedKernel {
+  /** The name for errors (`archive:entry` for an archive member). */
+  path: string;
+  bytes: Uint8Array;
+  /** From the archive's or entry's name, for archives. */
+  release?: string;
+}
 
 export interface WorkerInit {
   objects: { file: string; bytes: Uint8Array }[];

@@ -1,0 +1,9 @@
+export {
+  type AttachKind,
+  type LibbpfVersion,
+  type ResolvedSection,
+  resolveSection,
+  SECTION_DEFS,
+  type SectionDef,
+} from './table.ts';
+export { AttachType, MAP_TYPE_NAMES, PROG_TYPE_NAMES, ProgFlags, ProgType } from './uapi.ts';
