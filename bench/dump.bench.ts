@@ -5,15 +5,19 @@
  * check plus its esbuild bundle and code cache), the bare bundle, and `pnpm --silent btfkit`
  * itself; and, when the environment sets NODE_EXTRA_CA_CERTS (bench/run.ts unsets it for
  * every measured process), the launcher with it, to show what it costs Node's start.
- * Goal: the dump ≤ 1.0× bpftool's wall time.
+ * Then every corpus kernel and /sys/kernel/btf/vmlinux, launcher against bpftool, each a row,
+ * with the worst ratio as the headline. Goal: the dump ≤ 0.7× bpftool's wall time on each.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type BenchRow,
+  benchKernels,
+  cpuNote,
   EXTRA_CA_CERTS,
+  kernelLabel,
   LAUNCHER,
   launcherBundle,
   median,
@@ -22,6 +26,7 @@ import {
   type SideBySideTiming,
   timeProcess,
   timeSideBySide,
+  worstRow,
 } from './lib.ts';
 
 const RELEASE = '6.12.111+deb12-cloud-amd64';
@@ -83,7 +88,30 @@ export default async function benchDump(log: (line: string) => void = console.lo
           },
         ]
       : [];
+    // Every kernel, the smallest first: no one kernel's size stands for the rest.
+    const all = join(tmp, 'all');
+    mkdirSync(all);
+    const perKernel = benchKernels(all).map((k): BenchRow => {
+      const [b, ours] = timeSideBySide([
+        { cmd: 'bpftool', args: ['btf', 'dump', 'file', k.raw] },
+        { cmd: process.execPath, args: [LAUNCHER, 'dump', k.raw] },
+      ]) as [SideBySideTiming, SideBySideTiming];
+      return {
+        case: `btfkit dump CLI (launcher), ${kernelLabel(k)}`,
+        ms: ours.medianMs,
+        rssMiB: ours.rssMiB,
+        ref: 'bpftool btf dump file',
+        refMs: b.medianMs,
+        refRssMiB: b.rssMiB,
+        note: cpuNote(ours, b),
+      };
+    });
+    const headline = worstRow(perKernel, 'dump, every kernel', 'goal ≤ 0.7×');
+    if (headline)
+      log(`${headline.case}: ${(headline.ms / (headline.refMs as number)).toFixed(2)}× (${headline.note})`);
+
     return [
+      ...(headline ? [headline] : []),
       {
         case: 'decode: validating scan (in-process)',
         ms: decode,
@@ -129,6 +157,7 @@ export default async function benchDump(log: (line: string) => void = console.lo
         note: 'stdout to a file in the temp dir',
       },
       ...certRows,
+      ...perKernel,
     ];
   } finally {
     rmSync(tmp, { recursive: true, force: true });

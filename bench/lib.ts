@@ -1,11 +1,12 @@
 /**
  * Shared helpers for bench modules: medians, timing a command as a child process (wall
- * time from process.hrtime, peak RSS from GNU time), and the CLI as `pnpm btfkit` runs it
+ * time, CPU time and peak RSS from bench/rusage.c), and the CLI as `pnpm btfkit` runs it
  * (scripts/btfkit.cjs and its esbuild bundle).
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -56,8 +57,50 @@ export interface ProcessTiming {
 }
 
 /**
+ * bench/rusage.c, built once per bench process into a temp dir (removed at exit): runs a
+ * command and reports its wall time, CPU time with microsecond resolution (wait4's rusage;
+ * GNU time's %U/%S count hundredths of a second, too coarse for a 20 ms bpftool run) and
+ * peak RSS.
+ */
+let rusageBinary: string | undefined;
+function rusage(): string {
+  if (rusageBinary !== undefined) return rusageBinary;
+  const dir = mkdtempSync(join(tmpdir(), 'btfkit-bench-rusage-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'rusage');
+  execFileSync('gcc', ['-O2', '-o', bin, join(ROOT, 'bench/rusage.c')]);
+  rusageBinary = bin;
+  return bin;
+}
+
+/** One run of a command: wall and CPU (user+sys, waited-for children included) ms, peak RSS KiB. */
+interface Run {
+  wallMs: number;
+  cpuMs: number;
+  rssKiB: number;
+}
+
+function runOnce(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; stdoutFile?: string; env?: NodeJS.ProcessEnv },
+): Run {
+  const out = opts.stdoutFile ?? '/dev/null';
+  const r = spawnSync(rusage(), ['-o', out, cmd, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const last = r.stderr.toString().trim().split('\n').at(-1) ?? '';
+  const [tag, wall, user, sys, rss] = last.split(' ');
+  if (tag !== 'rusage') throw new Error(`${cmd}: no rusage line in ${last}`);
+  return { wallMs: Number(wall), cpuMs: Number(user) + Number(sys), rssKiB: Number(rss) };
+}
+
+/**
  * Times `cmd args` `runs` times, stdout to /dev/null (or to `stdoutFile`, truncated each
- * run), each under `/usr/bin/time -f %M` for its peak RSS. Throws if it fails.
+ * run), under bench/rusage.c for its peak RSS. Throws if it fails.
  */
 export function timeProcess(
   cmd: string,
@@ -65,29 +108,14 @@ export function timeProcess(
   runs = RUNS,
   opts: { cwd?: string; stdoutFile?: string; env?: NodeJS.ProcessEnv } = {},
 ): ProcessTiming {
-  const cwd = opts.cwd ?? ROOT;
-  const devnull = openSync(opts.stdoutFile ?? '/dev/null', 'w');
-  try {
-    const runsMs: number[] = [];
-    let rssKiB = 0;
-    for (let i = 0; i < runs; i++) {
-      if (opts.stdoutFile) ftruncateSync(devnull, 0);
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
-        cwd,
-        stdio: ['ignore', devnull, 'pipe'],
-        ...(opts.env ? { env: opts.env } : {}),
-      });
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-      runsMs.push(ms);
-      const last = r.stderr.toString().trim().split('\n').at(-1) ?? '0';
-      rssKiB = Math.max(rssKiB, Number.parseInt(last, 10));
-    }
-    return { medianMs: median(runsMs), runsMs, rssMiB: rssKiB / 1024 };
-  } finally {
-    closeSync(devnull);
+  const runsMs: number[] = [];
+  let rssKiB = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = runOnce(cmd, args, opts);
+    runsMs.push(r.wallMs);
+    rssKiB = Math.max(rssKiB, r.rssKiB);
   }
+  return { medianMs: median(runsMs), runsMs, rssMiB: rssKiB / 1024 };
 }
 
 /** One command of a side-by-side measurement (see timeSideBySide). */
@@ -98,8 +126,8 @@ export interface Contender {
 }
 
 /**
- * A contender's medians over its runs: wall and CPU (user+sys, children included, from GNU
- * time), peak RSS. On a shared machine wall time measures the neighbours too; CPU does not.
+ * A contender's medians over its runs: wall and CPU (user+sys, children included), peak
+ * RSS. On a shared machine wall time measures the neighbours too; CPU does less.
  */
 export interface SideBySideTiming extends ProcessTiming {
   cpuMs: number;
@@ -119,22 +147,10 @@ export function timeSideBySide(contenders: Contender[], runs = RUNS): SideBySide
     for (let k = 0; k < contenders.length; k++) {
       const i = (round + k) % contenders.length;
       const { cmd, args, opts = {} } = contenders[i] as Contender;
-      const out = openSync(opts.stdoutFile ?? '/dev/null', 'w');
-      try {
-        const t0 = process.hrtime.bigint();
-        const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', cmd, ...args], {
-          cwd: opts.cwd ?? ROOT,
-          stdio: ['ignore', out, 'pipe'],
-          ...(opts.env ? { env: opts.env } : {}),
-        });
-        (wall[i] as number[]).push(Number(process.hrtime.bigint() - t0) / 1e6);
-        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-        const [u, sy, m] = (r.stderr.toString().trim().split('\n').at(-1) ?? '').split(' ').map(Number);
-        (cpu[i] as number[]).push(((u ?? 0) + (sy ?? 0)) * 1000);
-        rss[i] = Math.max(rss[i] as number, m ?? 0);
-      } finally {
-        closeSync(out);
-      }
+      const r = runOnce(cmd, args, opts);
+      (wall[i] as number[]).push(r.wallMs);
+      (cpu[i] as number[]).push(r.cpuMs);
+      rss[i] = Math.max(rss[i] as number, r.rssKiB);
     }
   }
   return contenders.map((_, i) => ({
@@ -143,4 +159,73 @@ export function timeSideBySide(contenders: Contender[], runs = RUNS): SideBySide
     rssMiB: (rss[i] as number) / 1024,
     cpuMs: median(cpu[i] as number[]),
   }));
+}
+
+/** The corpus kernels' archives (test/corpus/kernels, btfhub layout), sorted. */
+export const CORPUS_ARCHIVES = join(ROOT, 'test/corpus/kernels');
+
+/** The running kernel's BTF, measured beside the corpus kernels when it can be read. */
+export const RUNNING_KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+
+/** One kernel a bench runs on: its name in the table, raw BTF path, and size. */
+export interface BenchKernel {
+  name: string;
+  raw: string;
+  bytes: number;
+  /** The .btf.tar.xz it was extracted from (none for the running kernel). */
+  archive?: string;
+}
+
+/**
+ * Every corpus kernel extracted once into `dir` (raw BTF, as bpftool reads it), smallest
+ * first, then /sys/kernel/btf/vmlinux when it is readable: a bench that runs each of these
+ * cannot be tuned to one kernel's size.
+ */
+export function benchKernels(dir: string): BenchKernel[] {
+  const archives = readdirSync(CORPUS_ARCHIVES, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.btf.tar.xz'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+  const kernels = archives.map((archive): BenchKernel => {
+    const name = basename(archive, '.btf.tar.xz');
+    execFileSync('tar', ['-xJf', archive, '-C', dir, `${name}.btf`]);
+    const raw = join(dir, `${name}.btf`);
+    return { name, raw, bytes: statSync(raw).size, archive };
+  });
+  kernels.sort((a, b) => a.bytes - b.bytes);
+  try {
+    accessSync(RUNNING_KERNEL_BTF, constants.R_OK);
+    kernels.push({
+      name: 'running kernel',
+      raw: RUNNING_KERNEL_BTF,
+      bytes: statSync(RUNNING_KERNEL_BTF).size,
+    });
+  } catch {
+    // No BTF in this kernel (or not readable): the corpus kernels only.
+  }
+  return kernels;
+}
+
+/** A kernel's size for a case name: "5.10.0-32-cloud-amd64 (3.2 MiB)". */
+export const kernelLabel = (k: BenchKernel): string => `${k.name} (${(k.bytes / 2 ** 20).toFixed(1)} MiB)`;
+
+/** "CPU 60 vs 20 ms (3.00×)": a side-by-side pair's CPU (user+sys) medians. */
+export const cpuNote = (ours: { cpuMs: number }, ref: { cpuMs: number }): string =>
+  `CPU ${ours.cpuMs.toFixed(0)} vs ${ref.cpuMs.toFixed(0)} ms (${(ours.cpuMs / ref.cpuMs).toFixed(2)}×)`;
+
+/**
+ * The row with the highest ratio among `rows`, as a headline row of its own (the case it
+ * came from named in its note), so that a table is summed up by its worst case, not its best.
+ */
+export function worstRow(rows: BenchRow[], label: string, goal: string): BenchRow | undefined {
+  const rated = rows.filter((r) => r.refMs !== undefined && r.refMs > 0);
+  if (rated.length === 0) return undefined;
+  const ratio = (r: BenchRow) => r.ms / (r.refMs as number);
+  const worst = rated.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
+  const best = rated.reduce((a, b) => (ratio(b) < ratio(a) ? b : a));
+  return {
+    ...worst,
+    case: `HEADLINE ${label}: worst of ${rated.length}`,
+    note: `${goal}; worst: ${worst.case}; best ${ratio(best).toFixed(2)}× (${best.case})`,
+  };
 }

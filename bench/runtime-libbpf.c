@@ -2,11 +2,13 @@
 // libbpf 1.1. Two measurements, timed inside the process (no process start-up in them):
 //
 //   runtime-libbpf load OBJECT RUNS
-//       RUNS × (open + load + attach every program + close); prints one JSON array of ms.
+//       RUNS × (open + load + attach every program + close); prints one JSON array of
+//       [wall ms, CPU ms] per run.
 //   runtime-libbpf ringbuf OBJECT ROUNDS CALLS
 //       ringbench.bpf.o: per round, CALLS getppid() calls fill the ring (64 samples each),
 //       then ring_buffer__consume() drains it with a callback that decodes every sample;
-//       after one untimed round, prints {"rounds": [[ms, events], ...]}.
+//       after one untimed round, prints {"rounds": [[ms, events, cpu ms], ...]} (wall time,
+//       and this process's CPU time).
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -22,6 +24,13 @@ static double now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -98,9 +107,11 @@ int main(int argc, char **argv)
 		int runs = atoi(argv[3]);
 		printf("[");
 		for (int i = 0; i < runs; i++) {
+			double c0 = cpu_ms();
 			double t0 = now_ms();
 			if (load_once(argv[2])) { fprintf(stderr, "load failed\n"); return 1; }
-			printf("%s%.3f", i ? "," : "", now_ms() - t0);
+			double ms = now_ms() - t0;
+			printf("%s[%.3f,%.3f]", i ? "," : "", ms, cpu_ms() - c0);
 		}
 		printf("]\n");
 		return 0;
@@ -125,10 +136,12 @@ int main(int argc, char **argv)
 		for (int r = 0; r <= rounds; r++) {
 			for (int i = 0; i < calls; i++) syscall(SYS_getppid);
 			uint64_t before = received;
+			double c0 = cpu_ms();
 			double t0 = now_ms();
 			ring_buffer__consume(rb);
 			double ms = now_ms() - t0;
-			if (r > 0) printf("%s[%.3f, %llu]", r > 1 ? ", " : "", ms, (unsigned long long)(received - before));
+			double cpu = cpu_ms() - c0;
+			if (r > 0) printf("%s[%.3f, %llu, %.3f]", r > 1 ? ", " : "", ms, (unsigned long long)(received - before), cpu);
 		}
 		printf("], \"checksum\": %llu}\n", (unsigned long long)checksum);
 		ring_buffer__free(rb);

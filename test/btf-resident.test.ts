@@ -138,4 +138,12 @@ describe('resident kernel files', () => {
     expect(same(bytes, readFileSync(path))).toBe(true);
     expectInPlace(path, bytes);
   });
+
+  it('the running kernel read in the thread pool: sysfs serves a page a read, the rest is read at once', async () => {
+    const path = '/sys/kernel/btf/vmlinux';
+    const bytes = await readResidentInputAsync(path, 'kernel BTF');
+    expect(bytes.length).toBeGreaterThan(4096);
+    expect(same(bytes, readFileSync(path))).toBe(true);
+    expectInPlace(path, bytes);
+  });
 });

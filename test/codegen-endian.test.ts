@@ -6,6 +6,7 @@ import { buildSkeletonModel, parseBpfObject } from '@btfkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSkeleton } from '../packages/core/src/codegen/skeleton.js';
 import { compileBpf } from './fixtures/clang.ts';
+import { INITIAL } from './fixtures/plugin/endian/initial.ts';
 
 // Big-endian codecs, checked against bytes others wrote: clang -target bpfeb encodes the C
 // initializer of `sample` into .data (bit-fields from the most significant bit, as big-endian
@@ -14,21 +15,6 @@ import { compileBpf } from './fixtures/clang.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures/plugin/endian');
 
-// The C initializer in sample.bpf.c, as the codecs give it back.
-const INITIAL = {
-  a: 0xab,
-  b: 0x1234,
-  c: -123456,
-  d: 0x0102030405060708n,
-  e: -2n,
-  f1: 5,
-  f2: 1234,
-  f3: 200000,
-  m: 'MODE_BIG',
-  name: 'bpfeb',
-  in: { s: -2, tag: [1, 2, 3] },
-  arr: [1, 0x100, 0xffff],
-};
 // What be-writer.c stores.
 const WRITTEN = {
   a: 0x5a,

@@ -400,6 +400,17 @@ describe('--kernels FILE: any kernel source named explicitly, whatever its name'
     expect(brief).toContainEqual([undefined, undefined, undefined, 'my kernel.raw', 'my kernel.raw.btf']);
   });
 
+  it('min-core-btf KERNEL: /sys/kernel/btf/vmlinux as the one kernel, bytes as bpftool writes them', () => {
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, 'single-running.btf');
+    const r = cli(['-q', VMLINUX, out, OBJECT]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const bpftoolOut = join(dir, 'bpftool-single-running.btf');
+    bpftool(['gen', 'min_core_btf', VMLINUX, bpftoolOut, OBJECT]);
+    expect(readFileSync(out)).toEqual(readFileSync(bpftoolOut));
+  });
+
   it('compat: the same two files', () => {
     const [cmd, argv] = cliArgs(['compat', '--json', '--kernels', VMLINUX, oddName, OBJECT]);
     const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 28 });

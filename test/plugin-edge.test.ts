@@ -189,8 +189,8 @@ describe('typed skeleton', () => {
       const bad = run();
       expect(bad.status).not.toBe(0);
       const expected = readFileSync(join(fixture, 'consumer.ts'), 'utf8').match(/@ts-expect-error/g);
-      expect(expected).toHaveLength(15);
-      expect(bad.stdout.match(/Unused '@ts-expect-error' directive/g)).toHaveLength(15);
+      expect(expected).toHaveLength(17);
+      expect(bad.stdout.match(/Unused '@ts-expect-error' directive/g)).toHaveLength(17);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -17,6 +17,10 @@ export const BUNDLERS: Bundler[] = ['vite', 'rollup', 'rolldown', 'esbuild', 'we
 /** Where the entry's output goes inside outDir: `main.js`, or `<subdir>/main.js`. */
 export interface Layout {
   subdir?: string;
+  /** The bundler's root: Vite `root` (default: the entry's folder), webpack/Rspack `context`, esbuild `absWorkingDir`. */
+  root?: string;
+  /** Source maps on (Rollup, Rolldown, Vite, esbuild). */
+  sourcemap?: boolean;
 }
 
 /** The built entry's path under outDir. */
@@ -54,7 +58,7 @@ export async function build(
         logLevel: 'warn',
         onLog,
       });
-      await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames });
+      await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames, sourcemap: layout.sourcemap });
       await b.close();
       break;
     }
@@ -67,7 +71,7 @@ export async function build(
         logLevel: 'warn',
         onLog,
       });
-      await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames });
+      await b.write({ dir: outDir, format: 'es', entryFileNames: entryNames, sourcemap: layout.sourcemap });
       await b.close();
       break;
     }
@@ -76,13 +80,14 @@ export async function build(
       await viteBuild({
         configFile: false,
         logLevel: 'silent',
-        root: join(entry, '..'),
+        root: layout.root ?? join(entry, '..'),
         plugins: await plugins(),
         build: {
           ssr: entry,
           outDir,
           emptyOutDir: true,
           ssrEmitAssets: true,
+          sourcemap: layout.sourcemap,
           rollupOptions: {
             output: { format: 'es', entryFileNames: entryNames },
             onwarn: (w: { message: string }) => warnings.push(w.message),
@@ -101,6 +106,8 @@ export async function build(
         outdir: outDir,
         assetNames: 'assets/[name]-[hash]',
         logLevel: 'silent',
+        sourcemap: layout.sourcemap,
+        absWorkingDir: layout.root,
         plugins: await plugins(),
       });
       for (const w of r.warnings as { text: string }[]) warnings.push(w.text);
@@ -112,6 +119,7 @@ export async function build(
         mode: 'none' as const,
         target: 'node',
         entry,
+        ...(layout.root ? { context: layout.root } : {}),
         output: { path: outDir, filename: mainFile(layout) },
         plugins: await plugins(),
         infrastructureLogging: { level: 'none' as const },

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildPackages } from './fixtures/packages.ts';
 
 // @btfkit/runtime as users get it: built by its package's build script (and @btfkit/core's),
 // imported by package name with no source condition, and bundled into one file by esbuild.
@@ -37,8 +38,7 @@ function runApp(file: string): { id: number; name: string } {
 
 let dir: string;
 beforeAll(() => {
-  for (const pkg of ['core', 'runtime'])
-    execFileSync('pnpm', ['--silent', 'run', 'build'], { cwd: join(ROOT, 'packages', pkg), stdio: 'pipe' });
+  buildPackages();
   dir = mkdtempSync(join(tmpdir(), 'btfkit-pkg-'));
 });
 

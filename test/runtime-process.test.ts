@@ -1,15 +1,16 @@
 // Process-level behaviour of @btfkit/runtime, in child processes: what an unprivileged user is
 // told, and that a process exiting without close() leaves nothing attached in the kernel.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'btfkit-rt-proc-'));
 // The unprivileged child must be able to read its script.
 chmodSync(work, 0o755);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const bpftool = <T>(...args: string[]): T =>
   JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as T;
 
@@ -32,7 +33,12 @@ function runNode(
   prefix: string[] = [],
 ): { status: number | null; stdout: string; stderr: string } {
   const [cmd, ...args] = [...prefix, process.execPath, '--import', 'tsx', path];
-  const r = spawnSync(cmd as string, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  // The child's own temp folder (tsx caches there), writable by whichever user it runs as.
+  const childTmp = join(work, 'tmp');
+  mkdirSync(childTmp, { recursive: true });
+  chmodSync(childTmp, 0o1777);
+  const env = { ...process.env, TMPDIR: childTmp };
+  const r = spawnSync(cmd as string, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Btf } from '../packages/core/src/btf/index.ts';
+import { createCodecs } from '../packages/core/src/codegen/codec.js';
 import { TypeDescriber } from '../packages/core/src/codegen/describe.ts';
 import { RecordViews } from '../packages/runtime/src/maps/record-view.ts';
 import { buildLayoutFixture, type Written } from './fixtures/codegen/layouts.ts';
@@ -23,6 +24,13 @@ function viewOf(name: string, bytes: Uint8Array, offset = 0): Record<string, unk
   const View = new RecordViews(Object.fromEntries(d.named), btf.littleEndian).classOf(desc);
   if (!View) throw new Error(`${name}: no view class`);
   return new View(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset) as never;
+}
+
+function codecOf(name: string) {
+  const id = btf.byName(name).find((i) => [4, 5].includes(btf.type(i).kind)) as number;
+  const d = new TypeDescriber(btf);
+  const desc = d.describe(id);
+  return createCodecs(Object.fromEntries(d.named), btf.littleEndian).codec(desc);
 }
 
 /** Follows a dotted path through views (getters) and arrays. */
@@ -61,6 +69,10 @@ describe('lazy record views against gcc-written bytes', () => {
         [shifted, 5],
       ] as const) {
         const v = viewOf(name, bytes, off);
+        // toJSON() (built from the getters) is exactly the codec's eager decode.
+        expect(norm((v.toJSON as () => unknown).call(v)), `${name} toJSON at ${off}`).toEqual(
+          norm(codecOf(name).decode(bytes, off)),
+        );
         for (const [path, expected] of Object.entries(w.values)) {
           expect(norm(at(v, path)), `${name}.${path} at ${off}`).toEqual(expected);
           // toJSON() is the eager decode of the whole record.

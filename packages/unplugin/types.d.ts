@@ -1,7 +1,18 @@
 // The skeleton module's types. A generated `probe.bpf.d.o.ts` fills in the shape of one object;
 // `unplugin-btfkit/client` types any `*.bpf.o` import with the generic shape.
 
-import type { AttachOptions, BpfMap, LoadedObject, PerCpuMap, PerfEvent } from '@btfkit/runtime';
+import type {
+  AttachOptions,
+  BpfMap,
+  BytesColumn,
+  CharColumn,
+  LoadedObject,
+  PerCpuMap,
+  PerfEvent,
+} from '@btfkit/runtime';
+
+/** Columns of char[N] fields (a byte slab, `string(i)`) and of raw-byte fields. */
+export type { BytesColumn, CharColumn };
 
 /** What a codec accepts when encoding: any subset of the fields (the rest are written as zero). */
 export type DeepPartial<T> = T extends bigint | number | string | boolean | Uint8Array
@@ -45,7 +56,11 @@ export interface ProgramInfo {
 
 type CodecOf<T> = [T] extends [never] ? undefined : Codec<T>;
 
-export interface MapInfo<K, V, E, T extends string = string> {
+/**
+ * `C`: a ring buffer's or perf event array's columnar batch shape (column name → typed
+ * array), what `map.columns()` batches hold.
+ */
+export interface MapInfo<K, V, E, T extends string = string, C = never> {
   readonly name: string;
   /** BPF map type ("hash", "ringbuf", ...) and its number. */
   readonly type: T;
@@ -58,6 +73,8 @@ export interface MapInfo<K, V, E, T extends string = string> {
   readonly value: CodecOf<V>;
   /** Ring buffer / perf event array record type, from `__type(value, ...)` or an `event:` decl tag. */
   readonly event: CodecOf<E>;
+  /** Type only (never set): the columns shape `C`, carried for LoadedMap. */
+  readonly columnsShape?: C;
 }
 
 export interface GlobalVar<T> {
@@ -88,7 +105,8 @@ export type BtfResult =
 export interface SkeletonShape {
   name: string;
   programs: Record<string, ProgramInfo>;
-  maps: Record<string, MapInfo<unknown, unknown, unknown>>;
+  // biome-ignore lint/suspicious/noExplicitAny: any column shape (MapInfo's C is invariant-free data)
+  maps: Record<string, MapInfo<unknown, unknown, unknown, string, any>>;
   globals: Record<string, GlobalVar<unknown>>;
   types: Record<string, Codec<unknown>>;
 }
@@ -110,6 +128,8 @@ export interface LoadOptions<S extends SkeletonShape> {
   programs?: readonly (keyof S['programs'] & string)[];
   /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
   logLevel?: number;
+  /** Whose CO-RE decisions to make; default: the plugin's `libbpf` option, else '1.1'. */
+  libbpf?: '1.1' | '1.7';
 }
 
 /** Map types whose value is one slot per possible CPU. */
@@ -119,16 +139,19 @@ type PerCpuMapType = 'percpu_hash' | 'percpu_array' | 'lru_percpu_hash' | 'percp
 type Data<T> = [T] extends [never] ? Uint8Array : T;
 
 /** The runtime map for a skeleton map: typed by its codecs, iterable when it is a stream. */
+/** Columns of a record type; without one, whatever columns() finds (it then throws). */
+type Columns<C> = [C] extends [never] ? Record<string, unknown> : C;
+
 export type LoadedMap<M> =
-  M extends MapInfo<infer K, infer V, infer E, infer T>
+  M extends MapInfo<infer K, infer V, infer E, infer T, infer C>
     ? string extends T
       ? BpfMap<Data<K>, Data<V>, unknown>
       : T extends PerCpuMapType
         ? PerCpuMap<Data<K>, Data<V>>
         : T extends 'ringbuf'
-          ? BpfMap<Data<K>, Data<V>, Data<E>>
+          ? BpfMap<Data<K>, Data<V>, Data<E>, Columns<C>>
           : T extends 'perf_event_array'
-            ? BpfMap<Data<K>, Data<V>, PerfEvent<Data<E>>>
+            ? BpfMap<Data<K>, Data<V>, PerfEvent<Data<E>>, Columns<C>>
             : BpfMap<Data<K>, Data<V>, never>
     : never;
 

@@ -4,12 +4,16 @@
  * folder goes when the run ends, whatever a test forgot or a crash left behind. Tests still
  * remove what they make as they go: this is the net under them, not the habit.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), 'btfkit-test-run-'));
+  // As /tmp is (world-writable, sticky): a test that runs a child as another user
+  // (runtime-process drops to nobody) hands it paths inside, and the child's own tools (tsx's
+  // cache) make their folders in TMPDIR; mkdtemp's 0700 would refuse both.
+  chmodSync(root, 0o1777);
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = root;
   return () => {

@@ -3,6 +3,9 @@ export * from './btfext/index.ts';
 export {
   buildSkeletonModel,
   CODEGEN_RUNTIME,
+  type ColumnArrayType,
+  type ColumnSpec,
+  columnLayout,
   createCodecs,
   type RuntimeCodec,
   type SkeletonModel,
@@ -11,7 +14,17 @@ export {
   TypeDescriber,
 } from './codegen/index.ts';
 export * from './compat/index.ts';
-export { isFailed, isPoisoned, type RelocateResult, type Relocation, relocateObject } from './core/index.ts';
+export {
+  DEFAULT_LIBBPF,
+  isFailed,
+  isLibbpfVersion,
+  isPoisoned,
+  LIBBPF_VERSIONS,
+  type LibbpfVersion,
+  type RelocateResult,
+  type Relocation,
+  relocateObject,
+} from './core/index.ts';
 export * from './elf/index.ts';
 export * from './errors/index.ts';
 export * from './kernels/index.ts';

@@ -3,9 +3,10 @@
  * the way libbpf 1.1's bpf_object__load does it (maps, BTF, CO-RE, ELF relocations, subprogram
  * linking, program load), and the handle that attaches, reads and closes them.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { release } from 'node:os';
-import { type AttachOptions, attachProgram, type Link } from './attach/attach.ts';
+import type { AttachOptions, Link } from './attach/attach.ts';
+import { attachAny, attachable } from './attach/dispatch.ts';
 import {
   type BpfObject,
   type BpfProgram,
@@ -15,7 +16,10 @@ import {
   encodeBtf,
   errors,
   inFile,
+  isLibbpfVersion,
   Kind,
+  LIBBPF_VERSIONS,
+  type LibbpfVersion,
   parseBpfObject,
   RUNNING_KERNEL_BTF,
   TypeDescriber,
@@ -31,11 +35,14 @@ import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
 import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
 import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
-import { type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { ProgType, type ResolvedSection, resolveSection } from './loader/sections.ts';
+import { runningKernelBtfBytes } from './loader/vmlinux.ts';
+import { ColumnCodec } from './maps/columns.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
 import { RecordViews } from './maps/record-view.ts';
 import { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
+import { type RunOptions, type RunResult, runProgram } from './program-run.ts';
 import { btfLoad, closeFd, mapCreate, mapFreeze, mapUpdate, objInfo, progLoad } from './sys/bpf.ts';
 import { possibleCpus } from './sys/cpus.ts';
 import { KernelError, verifierError } from './sys/errors.ts';
@@ -61,6 +68,11 @@ export interface LoadOptions {
   codecs?: Record<string, { key?: Codec<unknown>; value?: Codec<unknown> }>;
   /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
   logLevel?: number;
+  /**
+   * Which libbpf's CO-RE decisions to make: '1.1' (default) or '1.7', which also patches a
+   * direct load of a moved array member that 1.1 poisons (see @btfkit/core's profiles).
+   */
+  libbpf?: LibbpfVersion;
 }
 
 export interface LoadedProgram {
@@ -72,6 +84,11 @@ export interface LoadedProgram {
   id: number;
   /** The instructions handed to the kernel (host byte order). */
   insns: Uint8Array;
+  /**
+   * Runs the program once in the kernel on a packet and/or context (BPF_PROG_TEST_RUN), without
+   * attaching it: its return value, the packet and context as it left them, the time it took.
+   */
+  run(data?: Uint8Array | null, ctx?: Uint8Array | null, opts?: RunOptions): RunResult;
 }
 
 const live = new Set<{ closeSync(): void }>();
@@ -88,6 +105,11 @@ export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): Loade
 }
 
 function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
+  if (opts.libbpf !== undefined && !isLibbpfVersion(opts.libbpf)) {
+    throw errors.badOption(
+      `libbpf option: '${String(opts.libbpf)}' is not one of ${LIBBPF_VERSIONS.join(', ')}`,
+    );
+  }
   const obj = parseBpfObject(bytes, opts.file);
   const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   if (obj.littleEndian !== hostLe) {
@@ -114,6 +136,12 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
         `program '${p.name}': SEC("${p.section}") is not a section name libbpf knows`,
         opts.file,
       );
+    // freplace targets another program's BTF, struct_ops a kernel struct: not loaded here yet.
+    if (def.progType === ProgType.EXT || def.attach === 'struct_ops')
+      throw errors.unsupported(
+        `program '${p.name}': SEC("${p.section}") programs are not supported by @btfkit/runtime yet`,
+        opts.file,
+      );
     defs.set(p, def);
   }
 
@@ -131,7 +159,7 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
         'the kernel exposes no BTF and no btf option was given for CO-RE',
       );
     }
-    core = applyCore(obj, target, release());
+    core = applyCore(obj, target, release(), opts.libbpf);
   }
   const code = (p: BpfProgram): Uint8Array => {
     if (core) return core.code(p);
@@ -216,7 +244,7 @@ let vmlinuxCache: Btf | null | undefined;
 function runningKernelBtf(): Btf | undefined {
   if (vmlinuxCache === undefined) {
     vmlinuxCache = existsSync(RUNNING_KERNEL_BTF)
-      ? decodeBtf(new Uint8Array(readFileSync(RUNNING_KERNEL_BTF)), {
+      ? decodeBtf(runningKernelBtfBytes(RUNNING_KERNEL_BTF), {
           file: RUNNING_KERNEL_BTF,
           validate: false,
         })
@@ -372,6 +400,7 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
   private readonly consumers: { close(): void }[] = [];
   private closed = false;
   private describer: TypeDescriber | undefined;
+  private readonly columnCodecs = new Map<TypeId, ColumnCodec>();
 
   constructor(
     readonly object: BpfObject,
@@ -391,8 +420,14 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       return;
     }
     const map = new BpfMap(spec.name, fd, spec, key, value);
-    if (spec.mapType === MapType.RINGBUF) map.stream = () => this.ringbuf(spec.name);
-    if (spec.mapType === MapType.PERF_EVENT_ARRAY) map.stream = () => this.perfbuf(spec.name);
+    if (spec.mapType === MapType.RINGBUF) {
+      map.stream = () => this.ringbuf(spec.name);
+      map.columnStream = (max) => this.ringbuf(spec.name).columnBatches(max);
+    }
+    if (spec.mapType === MapType.PERF_EVENT_ARRAY) {
+      map.stream = () => this.perfbuf(spec.name);
+      map.columnStream = (max) => this.perfbuf(spec.name).columnBatches(max);
+    }
     this.mapTable[spec.name] = map;
   }
 
@@ -404,8 +439,11 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
   }
 
   /** @internal */
-  addProgram(p: LoadedProgram): void {
-    this.programTable[p.name] = p;
+  addProgram(p: Omit<LoadedProgram, 'run'>): void {
+    this.programTable[p.name] = {
+      ...p,
+      run: (data, ctx, o) => runProgram(p.name, p.fd, p.def, data, ctx, o),
+    };
   }
 
   private codecFor(typeId: TypeId, size: number): Codec<unknown> {
@@ -429,9 +467,8 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       for (const p of Object.values(this.programTable)) {
         const o = given[p.name];
         if (o === false) continue;
-        if (p.def.attach === 'none') continue;
-        if (!o?.target && !p.def.target && p.def.attach !== 'tracing') continue;
-        made.push(attachProgram(p.name, p.fd, p.def, o || {}));
+        if (!attachable(p.def, o || undefined)) continue;
+        made.push(attachAny(p.name, p.fd, p.def, o || {}));
       }
     } catch (e) {
       for (const l of made) l.destroy();
@@ -469,10 +506,9 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     const m = this.map(name);
     if (m.type !== MapType.RINGBUF) throw errors.badOption(`map '${name}' is not a ring buffer`);
     let o: RingBufferOptions<T> = opts;
-    if (!opts.decode && !opts.record) {
-      const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
-      if (id) o = this.recordOf<T>(id);
-    }
+    const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
+    if (!opts.decode && !opts.record && id) o = { ...this.recordOf<T>(id), ...opts };
+    if (id && !o.columns) o = { ...o, columns: () => this.columnCodecOf(id) };
     const rb = new RingBuffer<T>(name, m.fd, m.spec.maxEntries, o);
     this.consumers.push(rb);
     return rb;
@@ -489,13 +525,33 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     return { decode: (b) => c.decode(b, 0) as T };
   }
 
+  /** The columnar decoder of a record type (generated once per type and object). */
+  private columnCodecOf(id: TypeId): ColumnCodec {
+    let c = this.columnCodecs.get(id);
+    if (!c) {
+      this.describer ??= new TypeDescriber(this.btf);
+      const desc = this.describer.describe(id);
+      const types = Object.fromEntries(this.describer.named);
+      const size = createCodecs(types, this.object.littleEndian).sizeOf(desc);
+      c = new ColumnCodec(types, desc, size, this.object.littleEndian);
+      this.columnCodecs.set(id, c);
+    }
+    return c;
+  }
+
   /** Events of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map as an async iterable. */
   perfbuf<T = Uint8Array>(name: string, opts: PerfBufferOptions<T> & { type?: string } = {}): PerfBuffer<T> {
     const m = this.map(name);
     if (m.type !== MapType.PERF_EVENT_ARRAY)
       throw errors.badOption(`map '${name}' is not a perf event array`);
     const decode = opts.decode ?? (opts.type ? this.decoder<T>(opts.type) : this.eventDecoder<T>(m.spec));
-    const pb = new PerfBuffer<T>(name, m.fd, m.spec.maxEntries, { ...opts, ...(decode ? { decode } : {}) });
+    const id = opts.type ? this.typeNamed(opts.type) : m.spec.eventTypeId;
+    const columns = opts.columns ?? (id ? () => this.columnCodecOf(id) : undefined);
+    const pb = new PerfBuffer<T>(name, m.fd, m.spec.maxEntries, {
+      ...opts,
+      ...(decode ? { decode } : {}),
+      ...(columns ? { columns } : {}),
+    });
     this.consumers.push(pb);
     return pb;
   }

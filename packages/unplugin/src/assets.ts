@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, sep } from 'node:path';
+import MagicString from 'magic-string';
 import type { UnpluginBuildContext, UnpluginContext } from 'unplugin';
 
 export type Ctx = UnpluginBuildContext & UnpluginContext;
@@ -26,21 +27,37 @@ export function inlineSink(): AssetSink {
 }
 
 /**
+ * The Rollup family's emitted assets for one build: each file name is emitted once, however
+ * many modules refer to it (names carry a content hash, so one name is one content), and every
+ * module gets the same reference. `reset()` at each build start: references are per build.
+ */
+export class EmittedAssets {
+  private readonly refs = new Map<string, string>();
+
+  reset(): void {
+    this.refs.clear();
+  }
+
+  emit(ctx: Ctx, fileName: string, bytes: Uint8Array): string {
+    let ref = this.refs.get(fileName);
+    if (ref === undefined) {
+      // The Rollup family returns a reference id (typed void by unplugin).
+      ref = (ctx.emitFile as unknown as (a: object) => string)({ type: 'asset', fileName, source: bytes });
+      this.refs.set(fileName, ref);
+    }
+    return ref;
+  }
+}
+
+/**
  * Rollup, Rolldown, Vite (client build): the host's emitFile, and `import.meta.ROLLUP_FILE_URL_<ref>`,
  * which the host renders relative to the chunk that ends up holding the module.
  */
-export function rollupSink(ctx: Ctx): AssetSink {
+export function rollupSink(ctx: Ctx, emitted: EmittedAssets): AssetSink {
   return {
     imports: [],
-    ref(fileName, bytes) {
-      // The Rollup family returns a reference id (typed void by unplugin).
-      const ref = (ctx.emitFile as unknown as (a: object) => string)({
-        type: 'asset',
-        fileName,
-        source: bytes,
-      });
-      return `{ url: () => import.meta.ROLLUP_FILE_URL_${ref} }`;
-    },
+    ref: (fileName, bytes) =>
+      `{ url: () => import.meta.ROLLUP_FILE_URL_${emitted.emit(ctx, fileName, bytes)} }`,
   };
 }
 
@@ -49,34 +66,34 @@ export function rollupSink(ctx: Ctx): AssetSink {
  * The module gets a placeholder instead, which `resolveAssetPlaceholders` (renderChunk) turns
  * into the path from the chunk that holds it to the asset.
  */
-export function relativeSink(ctx: Ctx): AssetSink {
+export function relativeSink(ctx: Ctx, emitted: EmittedAssets): AssetSink {
   return {
     imports: [],
-    ref(fileName, bytes) {
-      const ref = (ctx.emitFile as unknown as (a: object) => string)({
-        type: 'asset',
-        fileName,
-        source: bytes,
-      });
-      return `{ url: () => new URL(${q(placeholder(ref))}, import.meta.url).href }`;
-    },
+    ref: (fileName, bytes) =>
+      `{ url: () => new URL(${q(placeholder(emitted.emit(ctx, fileName, bytes)))}, import.meta.url).href }`,
   };
 }
 
 const PLACEHOLDER = /__BTFKIT_ASSET_([A-Za-z0-9_$-]+)__/g;
 const placeholder = (ref: string) => `__BTFKIT_ASSET_${ref}__`;
 
-/** renderChunk: each placeholder becomes `./…` or `../…` from the chunk's folder to the asset. */
+/**
+ * renderChunk: each placeholder becomes `./…` or `../…` from the chunk's folder to the asset.
+ * Edited with magic-string, so the chunk's source map can follow (a path is shorter or longer
+ * than its placeholder: without a map of the edit, every later column on that line is off).
+ */
 export function resolveAssetPlaceholders(
   code: string,
   chunkFileName: string,
   fileNameOf: (ref: string) => string,
-): string | undefined {
+): MagicString | undefined {
   if (!code.includes('__BTFKIT_ASSET_')) return undefined;
-  return code.replace(PLACEHOLDER, (_m, ref: string) => {
-    const rel = posix.relative(posix.dirname(chunkFileName), fileNameOf(ref));
-    return rel.startsWith('.') ? rel : `./${rel}`;
-  });
+  const s = new MagicString(code);
+  for (const m of code.matchAll(PLACEHOLDER)) {
+    const rel = posix.relative(posix.dirname(chunkFileName), fileNameOf(m[1] as string));
+    s.overwrite(m.index, m.index + m[0].length, rel.startsWith('.') ? rel : `./${rel}`);
+  }
+  return s;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   type CompatResult,
   type Finding,
   type KernelBtf,
+  type LibbpfVersion,
   VERDICTS,
 } from '@btfkit/core';
 import { type ObjectInput, sha256 } from './btfset.ts';
@@ -23,10 +24,16 @@ const ANALYSIS_ID = 'btfkit-compat-1';
 export class CompatChecker {
   private readonly memory = new Map<string, CompatResult>();
 
-  /** `withoutBtf`: whether a configured kernel is marked as built without BTF of its own. */
+  /**
+   * `withoutBtf`: whether a configured kernel is marked as built without BTF of its own.
+   * `shownPath`: how a kernel's path appears in results (the report is a build output, which
+   * must not carry the build machine's absolute paths).
+   */
   constructor(
     private readonly cacheDir: string | undefined,
     private readonly withoutBtf: (k: KernelEntry) => boolean = () => false,
+    private readonly shownPath: (path: string) => string = (path) => path,
+    private readonly libbpf?: LibbpfVersion,
   ) {}
 
   async analyze(
@@ -38,6 +45,8 @@ export class CompatChecker {
     const key = sha256(
       [
         ANALYSIS_ID,
+        // Only another profile is hashed in: results cached with the default stay valid.
+        ...(this.libbpf !== undefined && this.libbpf !== '1.1' ? [`libbpf=${this.libbpf}`] : []),
         name,
         sha256(obj.bytes),
         ...kernels.map(
@@ -52,7 +61,7 @@ export class CompatChecker {
       targets.push({
         btf: (await decode(k)).btf,
         release: k.release,
-        path: k.path,
+        path: this.shownPath(k.path),
         builtinBtf: !this.withoutBtf(k),
         ...known('distro', k.distro),
         ...known('version', k.version),
@@ -61,7 +70,7 @@ export class CompatChecker {
     }
     const minimized = new Map<string, Uint8Array>();
     for (const k of kernels) if (k.minimized) minimized.set(k.kernel.release, k.minimized);
-    const result = analyzeCompat([obj.parsed], targets, { names: [name], minimized });
+    const result = analyzeCompat([obj.parsed], targets, { names: [name], minimized, libbpf: this.libbpf });
     this.memory.set(key, result);
     this.toDisk(key, result);
     return result;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { listKernels as listCoreKernels, RUNNING_KERNEL_BTF, runningKernel } from '@btfkit/core';
+import { errors, listKernels as listCoreKernels, RUNNING_KERNEL_BTF, runningKernel } from '@btfkit/core';
 
 /** One configured kernel, named as btfhub-archive names it ('unknown' where the path does not say). */
 export interface KernelEntry {
@@ -14,6 +14,8 @@ export interface KernelEntry {
  * The configured kernels, through core's listKernels (btfhub trees, files, globs; sorted), with
  * relative inputs taken from the bundler's root rather than the process's cwd.
  * `/sys/kernel/btf/vmlinux` is the running kernel, named from os-release and uname as btfhub would.
+ * An input that yields no kernel (an empty directory, a glob matching nothing) is an error, as
+ * it is for the CLI: a build with none would silently emit no BTF.
  */
 export function listKernels(inputs: readonly string[], root: string): KernelEntry[] {
   const out: KernelEntry[] = [];
@@ -29,6 +31,13 @@ export function listKernels(inputs: readonly string[], root: string): KernelEntr
         path: RUNNING_KERNEL_BTF,
       });
     } else rest.push(resolve(root, input));
+  }
+  for (const input of rest) {
+    if (listCoreKernels([input]).length === 0)
+      throw errors.notFound(
+        input,
+        "option 'kernels': expected at least one kernel BTF (raw .btf, vmlinux or btfhub .btf.tar.xz) here, found none",
+      );
   }
   if (rest.length > 0) {
     for (const k of listCoreKernels(rest)) {

@@ -1,11 +1,14 @@
-import { resolve } from 'node:path';
-import { errors } from '@btfkit/core';
+import { errors, isLibbpfVersion, LIBBPF_VERSIONS, type LibbpfVersion } from '@btfkit/core';
 
 export type Pattern = string | RegExp;
 
 /** What users pass to `btfkit({...})`. */
 export interface Options {
-  /** Kernel BTF sources: files (raw BTF, vmlinux, btfhub `.btf.tar.xz`), directories (btfhub trees) and globs. */
+  /**
+   * Kernel BTF sources: files (raw BTF, vmlinux, btfhub `.btf.tar.xz`), directories (btfhub trees)
+   * and globs; relative ones from the bundler's root (Vite `root`, webpack `context`, esbuild
+   * `absWorkingDir`, else the working directory). A directory or glob with no kernel is an error.
+   */
   kernels?: string | string[];
   /** Which imports the plugin handles (globs or RegExps on the absolute path). Default: `*.bpf.o` and `*.bpf.c`. */
   include?: Pattern | Pattern[];
@@ -32,8 +35,17 @@ export interface Options {
   withoutBtf?: string[] | 'all';
   /** Emit the HTML compatibility report as an asset: `true` names it `btfkit-report.html`. */
   report?: boolean | string;
-  /** The persistent cache of minimized BTF; `false` turns it off. Default: `node_modules/.cache/btfkit`. */
+  /**
+   * The persistent cache of minimized BTF, relative to the bundler's root as `kernels` is;
+   * `false` turns it off. Default: `node_modules/.cache/btfkit`.
+   */
   cacheDir?: string | false;
+  /**
+   * Which libbpf the compatibility check decides as: '1.1' (Debian 12's, the default) or '1.7'
+   * (libbpf 1.6+ patches direct loads of moved array members that 1.1 poisons), as the CLI's
+   * `--libbpf`.
+   */
+  libbpf?: LibbpfVersion;
 }
 
 export interface ResolvedOptions {
@@ -49,7 +61,9 @@ export interface ResolvedOptions {
   withoutBtf: string[];
   /** The report asset's file name, when one is asked for. */
   report: string | undefined;
+  /** As given (resolved against the bundler's root once it is known); undefined when turned off. */
   cacheDir: string | undefined;
+  libbpf: LibbpfVersion | undefined;
 }
 
 // Each validator returns undefined when the value is fine, else what was expected.
@@ -88,12 +102,13 @@ const CHECKS: Record<keyof Options, Check> = {
       : 'a boolean or a relative .html file name',
   cacheDir: (v) =>
     v === false || (typeof v === 'string' && v !== '') ? undefined : 'a directory path or false',
+  libbpf: (v) => (isLibbpfVersion(v) ? undefined : LIBBPF_VERSIONS.map((x) => `'${x}'`).join(' or ')),
 };
 
 const DEFAULT_INCLUDE: Pattern[] = [/\.bpf\.[oc]$/];
 
 /** Checks every option before any work: an unknown key or a bad value is an error naming it. */
-export function resolveOptions(raw: unknown, root: string = process.cwd()): ResolvedOptions {
+export function resolveOptions(raw: unknown): ResolvedOptions {
   if (raw === undefined || raw === null) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw errors.badOption(`unplugin-btfkit: options must be an object, got ${describe(raw)}`);
@@ -125,8 +140,8 @@ export function resolveOptions(raw: unknown, root: string = process.cwd()): Reso
     compat: opts.compat ?? 'off',
     withoutBtf: opts.withoutBtf === 'all' ? ['all'] : (opts.withoutBtf ?? []),
     report: opts.report === true ? 'btfkit-report.html' : opts.report || undefined,
-    cacheDir:
-      opts.cacheDir === false ? undefined : resolve(root, opts.cacheDir ?? 'node_modules/.cache/btfkit'),
+    cacheDir: opts.cacheDir === false ? undefined : (opts.cacheDir ?? 'node_modules/.cache/btfkit'),
+    libbpf: opts.libbpf,
   };
 }
 

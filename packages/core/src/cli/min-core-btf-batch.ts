@@ -1,3 +1,4 @@
+import type { LibbpfVersion } from '../core/profile.ts';
 import { errors } from '../errors/index.ts';
 import { kernelSourceName, listKernels } from '../kernels/index.ts';
 import { checkOutDir, type KernelOutcome, minimizeKernels } from '../minimize/batch.ts';
@@ -13,7 +14,7 @@ export async function runBatch(
   inputs: string[],
   outDir: string,
   objectPaths: string[],
-  o: { compat: boolean; quiet: boolean; strict: boolean; jobs: number | undefined },
+  o: { compat: boolean; quiet: boolean; strict: boolean; jobs: number | undefined; libbpf?: LibbpfVersion },
 ): Promise<number> {
   checkOutDir(outDir);
   // Everything is checked before anything is written: a bad object or kernel tree is a clear
@@ -47,6 +48,7 @@ export async function runBatch(
       kernels,
       objects: objectFiles,
       bpftoolCompat: o.compat,
+      libbpf: o.libbpf,
       strict: o.strict,
       jobs: o.jobs,
       signal: abort.signal,

@@ -1,4 +1,5 @@
 import type { TypeDesc } from './codec.js';
+import { columnLayout, columnTsType } from './columns.ts';
 import type { SkeletonModel } from './model.ts';
 
 /**
@@ -31,7 +32,8 @@ export function skeletonDts(model: SkeletonModel, typesModule: string, source: s
     const k = info.key ? ts(info.key) : 'never';
     const v = info.value ? ts(info.value) : 'never';
     const e = info.event ? ts(info.event) : 'never';
-    out.push(`    ${prop(m)}: __btfkit.MapInfo<${k}, ${v}, ${e}, ${JSON.stringify(info.type)}>;`);
+    const c = info.event ? columnsType(model, info.event) : 'never';
+    out.push(`    ${prop(m)}: __btfkit.MapInfo<${k}, ${v}, ${e}, ${JSON.stringify(info.type)}, ${c}>;`);
   }
   out.push('  };', '  globals: {');
   for (const [g, info] of Object.entries(model.globals))
@@ -44,6 +46,12 @@ export function skeletonDts(model: SkeletonModel, typesModule: string, source: s
   }
   out.push('  };', '}>;', 'export default skeleton;', '');
   return out.join('\n');
+}
+
+/** A record type's columnar batch shape: one typed array (or char/byte slab) per column. */
+function columnsType(model: SkeletonModel, event: TypeDesc): string {
+  const cols = columnLayout(model.types, event).map((c) => `${prop(c.name)}: ${columnTsType(c, '__btfkit')}`);
+  return `{ ${cols.join('; ')} }`;
 }
 
 function fieldsType(

@@ -1,5 +1,6 @@
 export type { FieldDesc, NamedTypeDesc, RuntimeCodec, TypeDesc } from './codec.js';
 export { createCodecs } from './codec.js';
+export { type ColumnArrayType, type ColumnSpec, columnLayout, columnTsType } from './columns.ts';
 export { TypeDescriber } from './describe.ts';
 export { skeletonDts } from './dts.ts';
 export {

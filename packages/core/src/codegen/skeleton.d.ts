@@ -15,6 +15,8 @@ export interface SkeletonIo {
   object: AssetRef;
   kernels: KernelAsset[];
   loadRuntime?: () => Promise<{ loadObject(bytes: Uint8Array, opts: Record<string, unknown>): unknown }>;
+  /** The libbpf profile load() passes to loadObject unless its caller names one. */
+  libbpf?: string;
 }
 
 /** The untyped skeleton; the generated module's declarations give it its precise type. */

@@ -19,7 +19,7 @@ export class SkeletonError extends Error {
 
 /**
  * @param {any} model  SkeletonModel
- * @param {{ object: any, kernels: any[], loadRuntime?: () => Promise<any> }} io
+ * @param {{ object: any, kernels: any[], loadRuntime?: () => Promise<any>, libbpf?: string }} io
  *   object / kernels[i].btf: `{ url: string }` (file:, data: or http(s): URL, or a path) or `{ bytes }`;
  *   kernels[i].btf may be absent with kernels[i].reason saying why.
  */
@@ -145,6 +145,8 @@ export function createSkeleton(model, io) {
     return runtime.loadObject(bytes, {
       file: `${model.name}.bpf.o`,
       codecs,
+      // The libbpf the build's compat check decided as, so load() decides the same.
+      ...(io.libbpf !== undefined ? { libbpf: io.libbpf } : {}),
       ...rest,
       ...(Object.keys(bySection).length > 0 ? { globals: bySection } : {}),
       ...(btf !== undefined ? { btf } : {}),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/btf.ts';
+import type { LibbpfVersion } from '../core/profile.ts';
 import { isFailed, isPoisoned, type Relocation, relocateObject } from '../core/relocate.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { objectCode } from './image.ts';
@@ -38,6 +39,8 @@ export type Relocator = (obj: BpfObject, kernel: CompatKernel) => readonly Reloc
 export interface CompatOptions {
   /** The relocation engine (default: btfkit's own, `relocateObject`). */
   relocate?: Relocator;
+  /** Which libbpf the default engine decides as (core/profile.ts). Default 1.1. */
+  libbpf?: LibbpfVersion;
   /**
    * `initial` (default): .rodata holds the object's initial values, as when it is loaded
    * unchanged, so the verifier prunes code behind `const volatile` flags. `unknown`: user
@@ -55,12 +58,23 @@ export interface CompatOptions {
  * walk (as cheap as a decision-only pass, and it also sees what only patching finds: loads and
  * stores that cannot be resized are poisoned, instruction mismatches refused).
  */
-export const engineRelocator: Relocator = (obj, kernel) => {
-  const { relocations } = relocateObject(obj, kernel.btf, { release: kernel.release });
+export const engineRelocator: Relocator = (obj, kernel) => engineRelocation(obj, kernel);
+
+/** The engine deciding as a given libbpf does. */
+export function libbpfRelocator(libbpf: LibbpfVersion | undefined): Relocator {
+  return libbpf === undefined ? engineRelocator : (obj, kernel) => engineRelocation(obj, kernel, libbpf);
+}
+
+function engineRelocation(
+  obj: BpfObject,
+  kernel: CompatKernel,
+  libbpf?: LibbpfVersion,
+): readonly RelocDecision[] {
+  const { relocations } = relocateObject(obj, kernel.btf, { release: kernel.release, libbpf });
   // With nothing poisoned or refused every program is `ok` and the patches do not matter.
   if (relocations.every((r) => !isFailed(r.outcome) && !isPoisoned(r.outcome))) return [];
   return relocations.map(toDecision);
-};
+}
 
 export function toDecision(r: Relocation): RelocDecision {
   const o = r.outcome;
@@ -139,7 +153,7 @@ export class CompatAnalysis {
     private readonly objects: readonly BpfObject[],
     opts: Omit<CompatOptions, 'minimized'> = {},
   ) {
-    this.relocate = opts.relocate ?? engineRelocator;
+    this.relocate = opts.relocate ?? libbpfRelocator(opts.libbpf);
     this.contexts = objects.map((obj, i) =>
       objectContext(obj, opts.names?.[i] ?? objectName(obj, `object${i}`), opts.rodata),
     );

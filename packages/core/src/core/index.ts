@@ -7,6 +7,14 @@ export { essentialName, essentialNameLength, essentialNamesEqual, typesByEssenti
 export { oracleLines } from './oracle.ts';
 export { Insns, POISON_IMM, patchInsn } from './patch.ts';
 export {
+  DEFAULT_LIBBPF,
+  isLibbpfVersion,
+  LIBBPF_VERSIONS,
+  type LibbpfRules,
+  type LibbpfVersion,
+  libbpfRules,
+} from './profile.ts';
+export {
   type Calculated,
   type CoreRelo as CoreReloRecord,
   type DecideResult,

@@ -7,6 +7,7 @@ import { Errno } from './errno.ts';
 import { RelocationKind, relocationKindName } from './kinds.ts';
 import { type Mismatch, matchCandidate } from './match.ts';
 import { type InsnClass, Insns, patchInsn } from './patch.ts';
+import type { LibbpfVersion } from './profile.ts';
 import { accessString, isSpecFailure, parseSpec, type Spec } from './spec.ts';
 import { calcRelocation, isCalcFailure, type RelocationResult } from './value.ts';
 
@@ -53,7 +54,11 @@ export interface RelocateOptions {
    * they are searched only for local types of which `target` (vmlinux) has no candidate.
    */
   modules?: readonly Btf[];
-  /** Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default little. */
+  /**
+   * Byte order of the host libbpf runs on; only LSHIFT_U64 depends on it. Default: the
+   * object's own, since an object loads only on a host of its byte order (libbpf 1.1 refuses
+   * a foreign-endian object, and clang's bpfeb output holds the big-endian shifts).
+   */
   hostLittleEndian?: boolean;
   /**
    * bpftool gen min_core_btf's walk instead of libbpf's loader: every record of every
@@ -74,6 +79,14 @@ export interface RelocateOptions {
    * libbpf 1.1.2, which loads programs, accepts them. Default false.
    */
   rejectNegativeIndices?: boolean;
+  /** Which libbpf's rules to follow (core/profile.ts). Default '1.1'. */
+  libbpf?: LibbpfVersion;
+  /**
+   * Fill `cPath` for records that resolve (default true). False leaves it '' for those: the
+   * minimizer reports only poisoned or failed records, which always get theirs, and a C path
+   * made for each of a 41-object run's ~2,900 records was ~10% of its CPU time.
+   */
+  describeResolved?: boolean;
 }
 
 export interface Patched {
@@ -256,7 +269,14 @@ function walk(
 ): boolean {
   const localBtf = obj.btf;
   if (!localBtf || !obj.ext) return false;
-  const run: Run = { localBtf, target, opts, modules: opts.modules ?? [], cache: new Map(), patch };
+  const run: Run = {
+    localBtf,
+    target,
+    opts: { ...opts, hostLittleEndian: opts.hostLittleEndian ?? obj.littleEndian },
+    modules: opts.modules ?? [],
+    cache: new Map(),
+    patch,
+  };
   for (const sec of obj.ext.coreRelos) {
     const secName = localBtf.hasString(sec.sectionNameOff) ? localBtf.str(sec.sectionNameOff) : '';
     if (secName === '') {
@@ -374,7 +394,10 @@ function relocateOne(
     cPath: '',
     outcome: { error: '', errno: 0 },
   };
+  // Once the spec is parsed, a failed record always gets its C path (see describeResolved).
+  let describe: (() => string) | undefined;
   const fail = (errno: number, error: string) => {
+    describe?.();
     out.outcome = { error, errno };
     return out;
   };
@@ -405,9 +428,12 @@ function relocateOne(
       `cannot parse access string "${out.accessString}" of ${out.cPath}: ${local.reason}`,
     );
   }
-  out.cPath = cPath(localBtf, rec.typeId, local, rec.kind);
+  // The C path is a string per record: made now unless only unresolved records need one.
+  const path = () => (out.cPath ||= cPath(localBtf, rec.typeId, local, rec.kind));
+  describe = path;
+  if (opts.describeResolved !== false) path();
   if (opts.rejectNegativeIndices && local.raw.some((idx) => idx < 0)) {
-    return fail(Errno.EINVAL, `access string "${out.accessString}" of ${out.cPath} holds a negative index`);
+    return fail(Errno.EINVAL, `access string "${out.accessString}" of ${path()} holds a negative index`);
   }
 
   let res: RelocationResult;
@@ -434,23 +460,23 @@ function relocateOne(
     for (let i = 0; i < list.length; i++) {
       const cand = list[i] as Candidate;
       const m = matchCandidate(local, cand.btf, cand.id);
-      if (m.code < 0) return fail(m.code, `error matching candidate #${i} [${cand.id}] for ${out.cPath}`);
+      if (m.code < 0) return fail(m.code, `error matching candidate #${i} [${cand.id}] for ${path()}`);
       if (m.code === 0) {
         if (i === 0) firstMismatch = m.mismatch;
         continue;
       }
       const r = calcRelocation(rec.kind, local, m.spec, localBtf, opts);
-      if (isCalcFailure(r)) return fail(r.errno, `${out.cPath}: ${r.reason}`);
+      if (isCalcFailure(r)) return fail(r.errno, `${path()}: ${r.reason}`);
       if (!first) first = { res: r, spec: m.spec };
       else if (m.spec.bitOffset !== first.spec.bitOffset) {
         return fail(
           Errno.EINVAL,
-          `${out.cPath} is ambiguous ${where(opts.release)}: candidates [${list[0]?.id}] and [${cand.id}] put it at different offsets (bit ${first.spec.bitOffset} vs ${m.spec.bitOffset})`,
+          `${path()} is ambiguous ${where(opts.release)}: candidates [${list[0]?.id}] and [${cand.id}] put it at different offsets (bit ${first.spec.bitOffset} vs ${m.spec.bitOffset})`,
         );
       } else if (r.poison !== first.res.poison || r.newVal !== first.res.newVal) {
         return fail(
           Errno.EINVAL,
-          `${out.cPath} is ambiguous ${where(opts.release)}: candidates disagree on the value (${first.res.newVal} vs ${r.newVal})`,
+          `${path()} is ambiguous ${where(opts.release)}: candidates disagree on the value (${first.res.newVal} vs ${r.newVal})`,
         );
       }
       matched.push(cand);
@@ -462,9 +488,10 @@ function relocateOne(
       out.targetSpec = { btf: first.spec.btf, rootId: first.spec.rootTypeId, raw: first.spec.raw };
     } else {
       const r = calcRelocation(rec.kind, local, undefined, localBtf, opts);
-      if (isCalcFailure(r)) return fail(r.errno, `${out.cPath}: ${r.reason}`);
+      if (isCalcFailure(r)) return fail(r.errno, `${path()}: ${r.reason}`);
       res = r;
       if (r.poison) {
+        path();
         const reason = missingReason(localBtf, local, rec.kind, list.length, firstMismatch, opts.release);
         if (!insns) {
           out.outcome = { poison: true, reason, insns: [] };
@@ -483,9 +510,9 @@ function relocateOne(
     return out;
   }
   const p = patchInsn(insns, insn, res);
-  if ('errno' in p) return fail(p.errno, `${out.cPath}: ${p.reason}`);
+  if ('errno' in p) return fail(p.errno, `${path()}: ${p.reason}`);
   if ('poison' in p) {
-    const reason = `${out.cPath} is ${res.origSize} bytes in the program but ${res.newSize} ${where(opts.release)}, and a load/store of that type cannot be resized`;
+    const reason = `${path()} is ${res.origSize} bytes in the program but ${res.newSize} ${where(opts.release)}, and a load/store of that type cannot be resized`;
     out.outcome = { poison: true, reason, insns: p.insns, memszAdjust: true };
     return out;
   }

@@ -2,6 +2,7 @@ import { type Btf, type CompositeType, IntEncoding, Kind, type TypeId } from '..
 import { resolveSize, signedBitQuirk, skipModsAndTypedefs, typeById } from './btfview.ts';
 import { Errno } from './errno.ts';
 import { isEnumvalBased, isFieldBased, isTypeBased, RelocationKind } from './kinds.ts';
+import { type LibbpfVersion, libbpfRules } from './profile.ts';
 import type { Accessor, Spec } from './spec.ts';
 
 /**
@@ -29,6 +30,8 @@ export interface CalcFailure {
 export interface Options {
   /** Host byte order libbpf was compiled for; LSHIFT_U64 depends on it. Default little. */
   hostLittleEndian?: boolean;
+  /** Which libbpf's rules (profile.ts). Default 1.1. */
+  libbpf?: LibbpfVersion;
 }
 
 interface FieldOut {
@@ -50,11 +53,12 @@ function fieldValue(kind: number, spec: Spec | undefined, opts: Options): FieldO
   if (!spec) return { errno: Errno.EUCLEAN, reason: 'poison' };
   const acc = spec.accessors[spec.accessors.length - 1] as Accessor;
   const btf = spec.btf;
+  const rules = libbpfRules(opts.libbpf);
   if (acc.name === undefined) {
     // Last step is an array element (or the root itself used as an array).
     if (kind === RelocationKind.FieldByteOffset) {
       out.val = BigInt(Math.floor(spec.bitOffset / 8));
-      const sz = resolveSize(btf, acc.typeId);
+      const sz = memSize(btf, acc.typeId, rules.arrayElementMemSize);
       if (sz < 0) return { errno: Errno.EINVAL, reason: `element type [${acc.typeId}] has no size` };
       out.size = sz;
       out.typeId = acc.typeId;
@@ -103,7 +107,11 @@ function fieldValue(kind: number, spec: Spec | undefined, opts: Options): FieldO
     case RelocationKind.FieldByteOffset:
       out.val = BigInt(byteOff);
       if (!bitfield) {
-        out.size = byteSz;
+        if (rules.arrayElementMemSize) {
+          const sz = memSize(btf, fieldTypeId, true);
+          if (sz < 0) return { errno: Errno.EINVAL, reason: `member type [${fieldTypeId}] has no size` };
+          out.size = sz;
+        } else out.size = byteSz;
         out.typeId = fieldTypeId;
       }
       break;
@@ -111,10 +119,12 @@ function fieldValue(kind: number, spec: Spec | undefined, opts: Options): FieldO
       out.val = BigInt(byteSz);
       break;
     case RelocationKind.FieldSigned: {
-      // libbpf 1.1 reads the INT encoding word whatever the member's kind is.
+      // libbpf 1.1 reads the INT encoding word whatever the member's kind is; 1.3 fixed that.
       const enumSigned = (mt.kind === Kind.Enum || mt.kind === Kind.Enum64) && mt.kflag;
       const intSigned =
-        mt.kind === Kind.Int ? (mt.encoding & IntEncoding.Signed) !== 0 : signedBitQuirk(btf, fieldTypeId);
+        mt.kind === Kind.Int
+          ? (mt.encoding & IntEncoding.Signed) !== 0
+          : !rules.signedOnlyIntOrEnum && signedBitQuirk(btf, fieldTypeId);
       out.val = enumSigned || intSigned ? 1n : 0n;
       out.validate = true;
       break;
@@ -136,6 +146,22 @@ function fieldValue(kind: number, spec: Spec | undefined, opts: Options): FieldO
       return { errno: Errno.EOPNOTSUPP, reason: `unsupported field relocation kind ${kind}` };
   }
   return out;
+}
+
+/**
+ * The size a direct load/store of type `id` accesses, for the size-adjustment check: the
+ * whole type in libbpf < 1.6; from 1.6 the innermost element of an array (a load reads one
+ * element, not the array).
+ */
+function memSize(btf: Btf, id: TypeId, elementOfArrays: boolean): number {
+  if (!elementOfArrays) return resolveSize(btf, id);
+  let elem = skipModsAndTypedefs(btf, id);
+  for (let depth = 0; elem >= 0 && depth < 4096; depth++) {
+    const t = btf.type(elem);
+    if (t.kind !== Kind.Array) break;
+    elem = skipModsAndTypedefs(btf, t.type);
+  }
+  return elem < 0 ? Errno.EINVAL : resolveSize(btf, elem);
 }
 
 /** `bpf_core_calc_type_relo`: value 0 when no candidate matched (never poison). */

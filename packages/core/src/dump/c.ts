@@ -1,14 +1,19 @@
 import type { Btf } from '../btf/btf.ts';
 import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
+import type { LibbpfVersion } from '../core/profile.ts';
 import { errors, inSource } from '../errors/index.ts';
 import { checkCTypeGraph, recordOffset } from './c-cycles.ts';
+import { sortedTypeIds } from './c-sort.ts';
 
 /**
- * `bpftool btf dump file F format c` (bpftool 7.1.0 / libbpf 1.1's btf_dump): a C header
- * (vmlinux.h). The type order, forward declarations, inline anonymous types, `___N` suffixes
- * for duplicate names and the bit padding follow libbpf's BTF-to-C converter as shipped in
- * libbpf 1.1 (padding with `long: 0`-style alignment marks, no `mode()`/`aligned()` attrs).
+ * `bpftool btf dump file F format c`: a C header (vmlinux.h). The type order, forward
+ * declarations, inline anonymous types, `___N` suffixes for duplicate names and the bit
+ * padding follow libbpf's BTF-to-C converter. By default the bytes are bpftool 7.1.0's (libbpf
+ * 1.1: id order, no `mode()` attributes); `libbpf: '1.7'` gives bpftool 7.7.0's (libbpf 1.7):
+ * types sorted (c-sort.ts) unless `unsorted`, a preamble defining `__ksym`, `__weak` and
+ * `__bpf_fastcall`, `mode(byte)`/`mode(word)` on enums whose size C would not give them,
+ * and an `extern` prototype for every kfunc (a FUNC tagged `bpf_kfunc`) at the end.
  * Returns bytes: names are copied as the raw bytes of the string section.
  */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): Buffer {
@@ -17,13 +22,23 @@ export function dumpC(btf: Btf, opts: DumpCOptions = {}): Buffer {
 }
 
 function printC(btf: Btf, opts: DumpCOptions): Buffer {
-  const d = new CDumper(btf, opts.layoutFixes === true);
+  const modern = opts.libbpf === '1.7';
+  const d = new CDumper(btf, opts.layoutFixes === true || modern);
   // Refuse what has no C spelling (and would make the recursive printer loop) first.
   checkCTypeGraph(btf, d.allTypes);
   d.out.push(HEADER);
+  if (modern) d.out.push(PREAMBLE_7_7);
   const n = btf.typeCount;
   try {
-    for (let id = 1; id < n; id++) d.dumpType(id);
+    if (modern && opts.unsorted !== true) {
+      // bpftool walks its sorted list from the second entry: the type that sorts first
+      // (an anonymous enum, if any) is printed only if another type needs it.
+      const order = sortedTypeIds({ types: d.allTypes, str: (off) => d.name(off) });
+      for (let i = 1; i < order.length; i++) d.dumpType(order[i] as number);
+    } else {
+      for (let id = 1; id < n; id++) d.dumpType(id);
+    }
+    if (modern) d.dumpKfuncs();
   } catch (e) {
     // Only a pathological (hundreds of thousands deep, acyclic) chain gets here.
     if (e instanceof RangeError)
@@ -42,6 +57,10 @@ export interface DumpCOptions {
    * after it in the structs that embed it.
    */
   layoutFixes?: boolean;
+  /** '1.7': bpftool 7.7.0's header (see dumpC). Default '1.1' (bpftool 7.1.0). */
+  libbpf?: LibbpfVersion;
+  /** With libbpf '1.7': keep id order (`format c unsorted`). */
+  unsorted?: boolean;
 }
 
 const HEADER =
@@ -49,6 +68,11 @@ const HEADER =
   '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n' +
   '#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n' +
   '#endif\n\n';
+const PREAMBLE_7_7 =
+  '#ifndef __ksym\n#define __ksym __attribute__((section(".ksyms")))\n#endif\n\n' +
+  '#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n' +
+  '#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n' +
+  '#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n';
 const FOOTER =
   '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n';
 
@@ -220,6 +244,42 @@ class CDumper {
           break;
       }
     }
+  }
+
+  /** The raw name at a string offset. */
+  name(off: number): string {
+    return this.str(off);
+  }
+
+  /**
+   * bpftool >= 7.5's kfunc prototypes: every FUNC a whole-function DECL_TAG names `bpf_kfunc`,
+   * sorted by name, as `extern [__bpf_fastcall ]<prototype> __weak __ksym;`
+   * (`__bpf_fastcall` when a `bpf_fastcall` tag names the FUNC too).
+   */
+  dumpKfuncs(): void {
+    const kfuncs: number[] = [];
+    const fastcalls = new Set<number>();
+    for (let id = 1; id < this.n; id++) {
+      const t = this.t(id);
+      if (t.kind !== DECL_TAG || t.componentIdx !== -1) continue;
+      if (t.type >= this.n || this.t(t.type).kind !== FUNC) continue;
+      const tag = this.str(t.nameOff);
+      if (tag === 'bpf_kfunc') kfuncs.push(t.type);
+      if (tag === 'bpf_fastcall') fastcalls.add(t.type);
+    }
+    const names = new Map(kfuncs.map((id) => [id, this.str(this.t(id).nameOff)]));
+    kfuncs.sort((a, b) => {
+      const x = names.get(a) as string;
+      const y = names.get(b) as string;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    this.out.push('\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n');
+    for (const id of kfuncs) {
+      this.out.push(fastcalls.has(id) ? 'extern __bpf_fastcall ' : 'extern ');
+      this.emitTypeDecl((this.t(id) as { type: number }).type, names.get(id) as string, 0);
+      this.out.push(' __weak __ksym;\n');
+    }
+    this.out.push('#endif\n\n');
   }
 
   dumpType(id: number): void {

@@ -1,5 +1,4 @@
 import { closeSync, fstatSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { errors } from '../errors/index.ts';
 import { type Allocate, readFromStart, unlinkedTempFile } from './temp-file.ts';
 
@@ -175,10 +174,17 @@ function useXzTool(bytes: Uint8Array): boolean {
  */
 let childProcess: typeof import('node:child_process') | undefined;
 function processes(): typeof import('node:child_process') {
-  childProcess ??= createRequire(import.meta.url)(
-    'node:child_process',
-  ) as typeof import('node:child_process');
+  childProcess ??= process.getBuiltinModule('node:child_process');
   return childProcess;
+}
+
+/**
+ * A require beside this module, made on first use: node:module itself loads Node's ES module
+ * loader and source-map support (~0.7 ms), which only a command that reads an archive
+ * in-process needs.
+ */
+function requireHere(id: string): unknown {
+  return process.getBuiltinModule('node:module').createRequire(import.meta.url)(id);
 }
 
 type Lzma = {
@@ -187,7 +193,7 @@ type Lzma = {
 let lzma: Lzma | undefined;
 /** The native addon, loaded on first use only: most commands never see an xz file. */
 function inProcess(): Lzma['xz'] {
-  if (!lzma) lzma = createRequire(import.meta.url)('@napi-rs/lzma') as Lzma;
+  if (!lzma) lzma = requireHere('@napi-rs/lzma') as Lzma;
   return lzma.xz;
 }
 

@@ -13,7 +13,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_LIBBPF, type LibbpfVersion } from '../core/profile.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
+import { nowMs } from './clock.ts';
 import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
 import { KernelBudget, kernelFootprint } from './kernel-budget.ts';
 import { parseObjects } from './kernel-job.ts';
@@ -64,6 +66,8 @@ export interface BatchOptions {
   kernels: readonly BatchKernel[];
   objects: readonly { file: string; bytes: Uint8Array }[];
   bpftoolCompat?: boolean;
+  /** Which libbpf / bpftool to decide as (see MinimizeOptions). Default 1.1. */
+  libbpf?: LibbpfVersion;
   /** A kernel that cannot satisfy every relocation is not written (reported as failed). */
   strict?: boolean;
   /** Worker count; default: half the cores, at least one (at most one per kernel); see runPool. */
@@ -126,6 +130,8 @@ export function storePath(sha256: string): string {
 function inputsKey(opts: BatchOptions): string {
   const h = createHash('sha256');
   h.update(`btfkit-min-core-btf/1 compat=${opts.bpftoolCompat === true} strict=${opts.strict === true}\n`);
+  // Stamps made with the default profile stay valid: only another profile is hashed in.
+  if (opts.libbpf !== undefined && opts.libbpf !== DEFAULT_LIBBPF) h.update(`libbpf=${opts.libbpf}\n`);
   for (const o of opts.objects) h.update(createHash('sha256').update(o.bytes).digest('hex')).update('\n');
   return h.digest('hex');
 }
@@ -199,7 +205,7 @@ function startWorker(init: WorkerInit): Worker {
 }
 
 export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> {
-  const start = performance.now();
+  const start = nowMs();
   const { outDir } = opts;
   const inputs = inputsKey(opts);
   opts.signal?.throwIfAborted();
@@ -337,7 +343,7 @@ async function runBatch(opts: BatchOptions, start: number, inputs: string): Prom
     withdraw(outDir, all);
   }
   const distinct = new Set(all.filter((o) => o.sha256).map((o) => o.sha256)).size;
-  return { outcomes: all, distinctFiles: distinct, timings: totals, wallMs: performance.now() - start };
+  return { outcomes: all, distinctFiles: distinct, timings: totals, wallMs: nowMs() - start };
 }
 
 async function runPool(
@@ -359,6 +365,7 @@ async function runPool(
   const init: WorkerInit = {
     objects: opts.objects.map((o) => ({ file: o.file, bytes: o.bytes })),
     bpftoolCompat: opts.bpftoolCompat === true,
+    libbpf: opts.libbpf,
   };
   const workers: Worker[] = [];
   /** Something that minimizes one task at a time and reports through `result`. */
@@ -478,7 +485,8 @@ async function runPool(
         const inline: Runner = {
           post: (task) =>
             setImmediate(() => {
-              if (fatal === undefined) result(inline, minimizeKernelTask(task, objects, init.bpftoolCompat));
+              if (fatal === undefined)
+                result(inline, minimizeKernelTask(task, objects, init.bpftoolCompat, init.libbpf));
             }),
         };
         idle.push(inline);

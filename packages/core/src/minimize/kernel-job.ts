@@ -2,6 +2,7 @@ import type { Btf } from '../btf/btf.ts';
 import { type BpfObject, parseBpfObject } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
 import { readInput } from '../io/input.ts';
+import { nowMs } from './clock.ts';
 import { readKernelTimed } from './kernel-read.ts';
 import {
   encodeMinimized,
@@ -39,7 +40,7 @@ export interface KernelJobOptions extends MinimizeOptions {
   base?: string;
   /** With `base`: emit a split BTF over a minimized base instead of one flat BTF. */
   splitOutput?: boolean;
-  /** The kernel file, already read (kernel-read.ts startKernelRead), and how long that took. */
+  /** The kernel file, already read (kernel-read.ts readKernelFile), and how long that took. */
   kernelRead?: { bytes: Uint8Array; ms: number };
 }
 
@@ -75,7 +76,7 @@ export function minimizeDecoded(
   const release = opts.release ?? kernel.release;
   const marked = markObjects(kernel.btf, objects, { ...opts, release });
   timings.relocate += marked.relocateMs;
-  const t0 = performance.now();
+  const t0 = nowMs();
   let bytes: Uint8Array;
   let baseBytes: Uint8Array | undefined;
   if (base !== undefined && opts.splitOutput === true) {
@@ -85,6 +86,6 @@ export function minimizeDecoded(
   } else {
     bytes = encodeMinimized(marked.marks);
   }
-  timings.emit += performance.now() - t0;
+  timings.emit += nowMs() - t0;
   return { bytes, baseBytes, unsatisfied: marked.unsatisfied, release, timings };
 }

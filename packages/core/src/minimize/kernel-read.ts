@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
 import type { Btf } from '../btf/btf.ts';
-import { readInput, readResidentInput, readResidentInputAsync, residentOrPlain } from '../io/input.ts';
+import { readInput, readResidentInput, residentOrPlain } from '../io/input.ts';
 // The kernels/ modules themselves, not its index: that would bring in the tree lister (and
 // its glob library), which single-kernel commands never use.
 import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
 import { readSingleBtfEntry } from '../kernels/tar.ts';
 import { isXz, xzDecompress, xzDecompressAsync } from '../kernels/xz.ts';
+import { nowMs } from './clock.ts';
 import type { FetchedKernel, Timings } from './protocol.ts';
 
 /**
@@ -14,7 +15,7 @@ import type { FetchedKernel, Timings } from './protocol.ts';
  * kernels/readBtfSource does decompress + decode in one call, so an archive is taken apart
  * here with its lower-level pieces: xz → the single `<release>.btf` tar entry → decode.
  * `base` makes it a module's split BTF. `read` is the file's bytes when already read
- * (startKernelRead) and how long that took.
+ * (readKernelFile) and how long that took.
  */
 export function readKernelTimed(
   path: string,
@@ -22,30 +23,27 @@ export function readKernelTimed(
   timings: Timings,
   read?: { bytes: Uint8Array; ms: number },
 ): { btf: Btf; release: string } {
-  let t = performance.now();
+  let t = nowMs();
   const bytes = read?.bytes ?? readResidentInput(path, 'kernel BTF');
-  timings.read += read?.ms ?? performance.now() - t;
-  t = performance.now();
+  timings.read += read?.ms ?? nowMs() - t;
+  t = nowMs();
   const archive = isXz(bytes);
   const fetched = archive ? unpackArchive(path, xzDecompress(bytes, path)) : { path, bytes };
-  if (archive) timings.decompress += performance.now() - t;
+  if (archive) timings.decompress += nowMs() - t;
   return decodeFetched(fetched, base, timings);
 }
 
 /**
- * Starts reading a kernel file in the thread pool (io/input.ts readResidentInputAsync), for
- * readKernelTimed to take over: the caller parses its objects meanwhile. A missing file
- * throws now; a failed read rejects when awaited.
+ * Reads a kernel file into a BTF arena now, timed, for readKernelTimed to take over. On this
+ * thread, before the objects are parsed: reading it in the thread pool meanwhile started
+ * libuv's four threads, and the first read waits until each of them has run, which cost
+ * more than the overlap saved (~1 ms on a quiet machine, up to tens of ms on a busy one).
+ * A missing or unreadable file throws.
  */
-export function startKernelRead(path: string): Promise<{ bytes: Uint8Array; ms: number }> {
-  const t = performance.now();
-  const pending = readResidentInputAsync(path, 'kernel BTF').then((bytes) => ({
-    bytes,
-    ms: performance.now() - t,
-  }));
-  // Awaited only after the objects are parsed, which may fail first: not an unhandled rejection.
-  pending.catch(() => undefined);
-  return pending;
+export function readKernelFile(path: string): { bytes: Uint8Array; ms: number } {
+  const t = nowMs();
+  const bytes = readResidentInput(path, 'kernel BTF');
+  return { bytes, ms: nowMs() - t };
 }
 
 /**
@@ -59,14 +57,14 @@ export function startKernelRead(path: string): Promise<{ bytes: Uint8Array; ms: 
  * file here is read plainly rather than first sniffed.
  */
 export async function fetchKernel(path: string, timings: Timings, resident = false): Promise<FetchedKernel> {
-  let t = performance.now();
+  let t = nowMs();
   const bytes = readInput(path, 'kernel BTF');
-  timings.read += performance.now() - t;
+  timings.read += nowMs() - t;
   if (!isXz(bytes)) return { path, bytes };
-  t = performance.now();
+  t = nowMs();
   const tar = await xzDecompressAsync(bytes, path, undefined, resident ? residentOrPlain : undefined);
   const fetched = unpackArchive(path, tar);
-  timings.decompress += performance.now() - t;
+  timings.decompress += nowMs() - t;
   return fetched;
 }
 
@@ -88,8 +86,8 @@ export function decodeFetched(
   base: Btf | undefined,
   timings: Timings,
 ): { btf: Btf; release: string } {
-  const t = performance.now();
+  const t = nowMs();
   const k = btfSourceFromBytes(fetched.bytes, fetched.path, base === undefined ? {} : { base });
-  timings.decode += performance.now() - t;
+  timings.decode += nowMs() - t;
   return { btf: k.btf, release: fetched.release ?? k.release ?? basename(fetched.path) };
 }

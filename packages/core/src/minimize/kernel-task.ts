@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { LibbpfVersion } from '../core/profile.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError } from '../errors/index.ts';
 import { type KernelJobResult, minimizeDecoded } from './kernel-job.ts';
@@ -28,12 +29,13 @@ export function minimizeKernelTask(
   task: KernelTask,
   objects: readonly BpfObject[],
   bpftoolCompat: boolean,
+  libbpf?: LibbpfVersion,
 ): JobResult {
   try {
     const out = minimizeFetched(
       task.fetched,
       objects,
-      { bpftoolCompat, release: task.release },
+      { bpftoolCompat, release: task.release, libbpf },
       task.timings,
     );
     return {

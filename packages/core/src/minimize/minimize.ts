@@ -2,9 +2,11 @@ import type { Btf } from '../btf/btf.ts';
 import { encodeBtf } from '../btf/encode.ts';
 import { HOST_LITTLE_ENDIAN } from '../bytes/reader.ts';
 import { relocationKindName } from '../core/kinds.ts';
-import { isFailed, isPoisoned } from '../core/relocate.ts';
+import type { LibbpfVersion } from '../core/profile.ts';
+import { type Decision, isFailed, isPoisoned, type Relocation } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError, errors, inSource } from '../errors/index.ts';
+import { nowMs } from './clock.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
 import { MarkSet } from './marks.ts';
 import { type RelocationDecision, toDecision, walkRecords } from './relocate.ts';
@@ -14,6 +16,8 @@ export interface MinimizeOptions {
   bpftoolCompat?: boolean;
   /** The kernel's release, named in reports. */
   release?: string;
+  /** Which libbpf (and so bpftool: 1.1 = 7.1.0, 1.7 = 7.7.0) to decide as. Default 1.1. */
+  libbpf?: LibbpfVersion;
 }
 
 /** A relocation the kernel cannot satisfy: poisoned (the instruction would fail verification) or refused. */
@@ -48,7 +52,7 @@ export function markObjects(
 }
 
 function markAll(kernel: Btf, objects: readonly BpfObject[], opts: MinimizeOptions): MarkResult {
-  const t0 = performance.now();
+  const t0 = nowMs();
   const marks = new MarkSet(kernel, { bpftoolCompat: opts.bpftoolCompat });
   const unsatisfied: Unsatisfied[] = [];
   let relocations = 0;
@@ -58,7 +62,7 @@ function markAll(kernel: Btf, objects: readonly BpfObject[], opts: MinimizeOptio
       throw errors.notFound(file, 'expected a .BTF.ext section (CO-RE relocations) in the BPF object');
     }
     // Most records are only marked: a decision object is made for those reported.
-    for (const r of walkRecords(obj, kernel, opts.release)) {
+    for (const r of walkRecords(obj, kernel, opts.release, opts)) {
       relocations++;
       if (isFailed(r.outcome)) {
         const d = toDecision(obj, r);
@@ -67,7 +71,7 @@ function markAll(kernel: Btf, objects: readonly BpfObject[], opts: MinimizeOptio
           file,
         );
       }
-      if (isPoisoned(r.outcome)) unsatisfied.push({ object: file, decision: toDecision(obj, r) });
+      if (isPoisoned(r.outcome)) unsatisfied.push(unsatisfiedRecord(file, obj, r));
       try {
         marks.record(r.kindNumber, r.targetSpec);
       } catch (e) {
@@ -78,7 +82,23 @@ function markAll(kernel: Btf, objects: readonly BpfObject[], opts: MinimizeOptio
       }
     }
   }
-  return { marks, unsatisfied, relocations, relocateMs: performance.now() - t0 };
+  return { marks, unsatisfied, relocations, relocateMs: nowMs() - t0 };
+}
+
+/**
+ * An unsatisfied record whose decision is made when first read: naming its owning program
+ * reads the object's symbols and programs, which a quiet run (-q) never needs. An own
+ * getter, so a structured clone (a batch worker's message) or JSON (its stamps) has the value.
+ */
+function unsatisfiedRecord(object: string, obj: BpfObject, r: Relocation<Decision>): Unsatisfied {
+  let decision: RelocationDecision | undefined;
+  return {
+    object,
+    get decision() {
+      decision ??= toDecision(obj, r);
+      return decision;
+    },
+  };
 }
 
 /** bpftool gen min_core_btf: the minimized BTF bytes (24-byte header, host endian). */

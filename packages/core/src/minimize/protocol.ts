@@ -1,3 +1,4 @@
+import type { LibbpfVersion } from '../core/profile.ts';
 import type { Unsatisfied } from './minimize.ts';
 
 /** Messages between the batch driver and its workers (structured-clone friendly). */
@@ -14,6 +15,7 @@ export interface FetchedKernel {
 export interface WorkerInit {
   objects: { file: string; bytes: Uint8Array }[];
   bpftoolCompat: boolean;
+  libbpf?: LibbpfVersion;
 }
 
 /**

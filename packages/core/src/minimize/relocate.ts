@@ -1,4 +1,5 @@
 import type { Btf } from '../btf/btf.ts';
+import { type LibbpfVersion, libbpfRules } from '../core/profile.ts';
 import {
   type Decision,
   isFailed,
@@ -33,10 +34,27 @@ export interface RelocationDecision {
  * every section (no program or autoload filtering), candidates from the kernel only, one
  * pruned candidate cache per object, libbpf's calculation and ambiguity checks, stopping at
  * the first error. Like btfgen, it does not read the object's programs: `toDecision` names
- * the owning program of the few decisions that get reported.
+ * the owning program of the few decisions that get reported. With `bpftoolCompat`, access
+ * strings are parsed as that bpftool's own libbpf parses them (7.1.0's refuses negative
+ * indices, 7.7.0's libbpf 1.7 accepts them). Only reported decisions get a C path (`cPath`
+ * is '' for records that resolve).
  */
-export function walkRecords(obj: BpfObject, kernel: Btf, release?: string): Relocation<Decision>[] {
-  return relocateObject(obj, kernel, { allRecords: true, skipPrograms: true, release }).relocations;
+export function walkRecords(
+  obj: BpfObject,
+  kernel: Btf,
+  release?: string,
+  opts: { libbpf?: LibbpfVersion; bpftoolCompat?: boolean } = {},
+): Relocation<Decision>[] {
+  const rejectNegativeIndices =
+    opts.bpftoolCompat === true && libbpfRules(opts.libbpf).btfgenRejectsNegativeIndices;
+  return relocateObject(obj, kernel, {
+    allRecords: true,
+    skipPrograms: true,
+    describeResolved: false,
+    release,
+    libbpf: opts.libbpf,
+    rejectNegativeIndices,
+  }).relocations;
 }
 
 /** One record's outcome in the minimizer's terms, for a report or an error. */

@@ -23,7 +23,7 @@ if (port === null) throw new Error('minimize worker started outside worker_threa
 const GC_BUDGET = 96 * 2 ** 20;
 
 port.on('message', (task: KernelTask) => {
-  const res = minimizeKernelTask(task, objects, init.bpftoolCompat);
+  const res = minimizeKernelTask(task, objects, init.bpftoolCompat, init.libbpf);
   port.postMessage(res, res.ok ? [res.bytes.buffer as ArrayBuffer] : []);
   // The kernel just done is garbage now. V8 left to itself keeps this isolate at ~12-60 MiB
   // of heap + external memory over the corpus kernels (a full collection every ~4 kernels;

@@ -13,6 +13,8 @@ import { KernelError } from '../sys/errors.ts';
 import { NativeBuffer } from '../sys/native.ts';
 import { PerfIoctl, PerfType, perfEventOpen, perfIoctl } from '../sys/perf.ts';
 import { pmuType, retprobeBit, tracepointId } from '../sys/tracefs.ts';
+import type { IterTarget } from './iter.ts';
+import type { PerfEventSpec } from './perf-event.ts';
 
 export class Link {
   private fds: number[];
@@ -30,6 +32,12 @@ export class Link {
   get open(): boolean {
     return this.fds.length > 0;
   }
+  /** @internal Hands the fds over to another link (which then owns them); this one is left empty. */
+  release(): number[] {
+    const fds = this.fds;
+    this.fds = [];
+    return fds;
+  }
   /** Detaches: closing the link (and its perf event) is what removes the program. */
   destroy(): void {
     for (const fd of this.fds) closeFd(fd);
@@ -42,6 +50,18 @@ export interface AttachOptions {
   target?: string;
   /** uprobes: only this process (default: all). */
   pid?: number;
+  /** xdp: XDP_FLAGS_* (XdpFlags); tcx: BPF_F_BEFORE/AFTER (TcxFlags); cgroup: BPF_F_* link flags. */
+  flags?: number;
+  /** tc/classifier sections, which name no direction: the tcx hook to attach to. */
+  direction?: 'ingress' | 'egress';
+  /** tcx: the program or link fd the new program goes before/after (with flags). */
+  relativeFd?: number;
+  /** tc programs: 'tcx' link or 'netlink' filter (see TcOptions in netdev.ts). */
+  tcMode?: 'tcx' | 'netlink';
+  /** perf_event programs: the event opened on each CPU to carry the program. */
+  perfEvent?: PerfEventSpec;
+  /** iter programs: what the iterator walks (a map, a task), when it takes a parameter. */
+  iter?: IterTarget;
 }
 
 /** Attaches program `name` (fd `progFd`) per its section definition. */
@@ -73,6 +93,7 @@ export function attachProgram(
       need('raw tracepoint');
       return new Link(name, 'raw_tracepoint', target, [rawTracepointOpen(target, progFd)]);
     case 'tracing':
+    case 'lsm':
       // The target was fixed at load time through attach_btf_id.
       return new Link(name, 'tracing', target, [rawTracepointOpen(null, progFd)]);
     case 'kprobe':
@@ -143,7 +164,7 @@ export function attachProgram(
 }
 
 /** A perf event carrying the program: a BPF link when the kernel has them, else the ioctl. */
-function perfLink(name: string, kind: string, target: string, progFd: number, pfd: number): Link {
+export function perfLink(name: string, kind: string, target: string, progFd: number, pfd: number): Link {
   try {
     let link = -1;
     try {

@@ -1,5 +1,6 @@
 /**
- * CO-RE for loading: our engine (@btfkit/core's relocateObject, libbpf 1.1's decisions)
+ * CO-RE for loading: our engine (@btfkit/core's relocateObject, libbpf 1.1's decisions, or
+ * another libbpf's with the `libbpf` load option)
  * against the kernel's BTF, giving each program's patched instructions, and the explanation
  * of a poisoned relocation when the verifier trips over one.
  */
@@ -10,6 +11,7 @@ import {
   errors,
   isFailed,
   isPoisoned,
+  type LibbpfVersion,
   type Relocation,
   relocateObject,
 } from '../deps.ts';
@@ -20,8 +22,13 @@ export interface CoreApplied {
   relocations: Relocation[];
 }
 
-export function applyCore(obj: BpfObject, target: Btf, release?: string): CoreApplied {
-  const res = relocateObject(obj, target, release ? { release } : {});
+export function applyCore(
+  obj: BpfObject,
+  target: Btf,
+  release?: string,
+  libbpf?: LibbpfVersion,
+): CoreApplied {
+  const res = relocateObject(obj, target, { ...(release ? { release } : {}), ...(libbpf ? { libbpf } : {}) });
   if (res.failed) {
     const last = res.relocations[res.relocations.length - 1];
     const why = last && isFailed(last.outcome) ? last.outcome.error : 'unknown error';

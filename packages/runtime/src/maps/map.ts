@@ -4,12 +4,14 @@
  * own type (PerCpuMap): their value is one value per possible CPU, each rounded up to 8 bytes,
  * as the kernel copies them.
  */
+
 import { errors, type RuntimeCodec } from '../deps.ts';
 import type { MapSpec } from '../loader/maps.ts';
 import { MapType } from '../loader/maps.ts';
 import { mapDelete, mapGetNextKey, mapLookup, mapUpdate, objInfo, UpdateFlags } from '../sys/bpf.ts';
 import { possibleCpus } from '../sys/cpus.ts';
 import { NativeBuffer, Scratch } from '../sys/native.ts';
+import type { Column, ColumnBatch } from './columns.ts';
 
 export interface Codec<T> {
   size: number;
@@ -50,9 +52,10 @@ export const PERCPU_MAP_TYPES: ReadonlySet<number> = new Set<number>([
 
 /**
  * A map whose value is `V`. `E` is what `for await` over it yields: the record type of a ring
- * buffer, the samples of a perf event array; `never` for maps that are not streams.
+ * buffer, the samples of a perf event array; `never` for maps that are not streams. `C` is
+ * the shape of its columnar batches (column name → typed array), as codegen types it.
  */
-export class BpfMap<K = unknown, V = unknown, E = unknown> {
+export class BpfMap<K = unknown, V = unknown, E = unknown, C = Record<string, Column>> {
   private readonly scratch = new Scratch(64);
 
   constructor(
@@ -131,6 +134,19 @@ export class BpfMap<K = unknown, V = unknown, E = unknown> {
 
   /** @internal Ring buffers and perf event arrays: opens their consumer (set by LoadedObject). */
   stream: (() => AsyncIterable<E>) | undefined;
+
+  /** @internal Ring buffers and perf event arrays: their columnar batches (set by LoadedObject). */
+  columnStream: ((max?: number) => AsyncIterable<ColumnBatch<C>>) | undefined;
+
+  /**
+   * `for await (const batch of obj.maps.events.columns())`: the records as columnar batches
+   * (one typed array per field, refilled by each batch; see RingBuffer.columns()).
+   */
+  columns(max?: number): AsyncIterable<ColumnBatch<C>> {
+    if (!this.columnStream)
+      throw errors.badOption(`map '${this.name}' is not a ring buffer or perf event array`);
+    return this.columnStream(max);
+  }
 
   /**
    * `for await (const ev of obj.maps.events)`: the records of a ring buffer (or the samples of

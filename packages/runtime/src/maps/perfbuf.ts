@@ -23,6 +23,13 @@ import {
   perfEventOpen,
   perfIoctl,
 } from '../sys/perf.ts';
+import {
+  type Column,
+  type ColumnBatch,
+  type ColumnCodec,
+  type ColumnDecode,
+  sourceMemory,
+} from './columns.ts';
 import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mmap.ts';
 
 const RECORD_SAMPLE = 9;
@@ -35,6 +42,8 @@ export interface PerfBufferOptions<T> {
   /** Data pages per CPU (a power of two); default 8. */
   pageCount?: number;
   decode?: (bytes: Uint8Array) => T;
+  /** The record type's columnar decoder, made on the first columns() call. */
+  columns?: () => ColumnCodec;
 }
 
 interface CpuRing {
@@ -50,6 +59,7 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
   private readonly epoll: Epoll;
   private readonly dataSize: number;
   private readonly decode: (bytes: Uint8Array) => T;
+  private readonly columnCodec: (() => ColumnCodec) | undefined;
   private closed = false;
   private waiter: (() => void) | undefined;
 
@@ -64,6 +74,7 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
       throw errors.badOption(`perf buffer '${name}': pageCount must be a power of two, got ${pages}`);
     this.dataSize = pages * PAGE_SIZE;
     this.decode = opts.decode ?? ((b) => b.slice() as unknown as T);
+    this.columnCodec = opts.columns;
     this.epoll = new Epoll(64);
     const key = new NativeBuffer(4);
     const val = new NativeBuffer(4);
@@ -187,6 +198,105 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
     }
   }
 
+  /**
+   * Takes up to `max` samples available now, from every CPU, decoded into columns (one typed
+   * array per field, see columns.ts; `batch.cpu[i]` is sample i's CPU, `batch.lost` what the
+   * kernel reported lost). The same batch object and arrays are refilled at every call.
+   */
+  columns<C = Record<string, Column>>(max = 4096): ColumnBatch<C> {
+    const c = this.columnState(max);
+    const { batch, scratch, stride, offs, sizes } = c;
+    batch.length = 0;
+    batch.lost = 0;
+    if (this.closed) return batch as ColumnBatch<C>;
+    const ds = this.dataSize;
+    let n = 0;
+    // Rings are visited from a rotating first one, so a busy CPU cannot starve the others.
+    const count = this.rings.length;
+    for (let q = 0; q < count && n < max; q++) {
+      const r = this.rings[(c.next + q) % count] as CpuRing;
+      const d = r.data;
+      const head = Number(Atomics.load(r.head, 0));
+      let tail = Number(r.head[1]);
+      while (tail < head && n < max) {
+        const off = tail % ds;
+        const type = word(d, off, ds);
+        const s0 = d[(off + 6) % ds] as number;
+        const s1 = d[(off + 7) % ds] as number;
+        const size = LE ? s0 | (s1 << 8) : (s0 << 8) | s1;
+        if (size < 8) break;
+        if (type === RECORD_SAMPLE) {
+          const len = word(d, off + 8, ds);
+          const from = (off + 12) % ds;
+          const take = Math.min(len, stride);
+          const at = n * stride;
+          if (from + take <= ds) for (let k = 0; k < take; k++) scratch[at + k] = d[from + k] as number;
+          else for (let k = 0; k < take; k++) scratch[at + k] = d[(from + k) % ds] as number;
+          offs[n] = at;
+          sizes[n] = len;
+          batch.cpu[n] = r.cpu;
+          n++;
+        } else if (type === RECORD_LOST) {
+          const lo = word(d, off + (LE ? 16 : 20), ds);
+          const hi = word(d, off + (LE ? 20 : 16), ds);
+          batch.lost += lo + hi * 2 ** 32;
+        }
+        tail += size;
+      }
+      Atomics.store(r.head, 1, BigInt(tail));
+    }
+    c.next = count > 0 ? (c.next + 1) % count : 0;
+    c.decode(offs, sizes, n, 0);
+    batch.length = n;
+    return batch as ColumnBatch<C>;
+  }
+
+  /** columns() batches as they come (those with only lost counts too), waiting when idle. */
+  async *columnBatches<C = Record<string, Column>>(
+    max = 4096,
+  ): AsyncGenerator<ColumnBatch<C>, void, undefined> {
+    for (;;) {
+      if (this.closed) return;
+      const b = this.columns<C>(max);
+      if (b.length > 0 || b.lost > 0) yield b;
+      else await this.readable();
+    }
+  }
+
+  private columnar:
+    | {
+        batch: ColumnBatch<unknown>;
+        decode: ColumnDecode;
+        scratch: Uint8Array;
+        stride: number;
+        offs: Int32Array;
+        sizes: Int32Array;
+        next: number;
+      }
+    | undefined;
+
+  /** The columns' batch and decoder, over a scratch copy of the samples (8-byte aligned). */
+  private columnState(max: number) {
+    const c = this.columnar;
+    if (c && c.batch.capacity >= max) return c;
+    const codec = this.columnCodec?.();
+    if (!codec)
+      throw errors.badOption(`perf buffer '${this.name}': no record type to make columns of (give a type)`);
+    const capacity = Math.max(max, c?.batch.capacity ?? 0);
+    const stride = Math.max(8, (codec.size + 7) & ~7);
+    const buf = new ArrayBuffer(stride * capacity);
+    const bound = codec.bind<unknown>(sourceMemory(buf, 0, buf.byteLength), capacity);
+    this.columnar = {
+      ...bound,
+      scratch: new Uint8Array(buf),
+      stride,
+      offs: new Int32Array(capacity),
+      sizes: new Int32Array(capacity),
+      next: c?.next ?? 0,
+    };
+    return this.columnar;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -198,4 +308,13 @@ export class PerfBuffer<T = Uint8Array> implements AsyncIterable<PerfEvent<T>> {
     }
     this.rings.length = 0;
   }
+}
+
+/** The u32 at `off` of a perf ring of `ds` bytes (it may wrap), in host byte order. */
+function word(d: Uint8Array, off: number, ds: number): number {
+  const b0 = d[off % ds] as number;
+  const b1 = d[(off + 1) % ds] as number;
+  const b2 = d[(off + 2) % ds] as number;
+  const b3 = d[(off + 3) % ds] as number;
+  return (LE ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
 }

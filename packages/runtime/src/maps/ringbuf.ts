@@ -17,6 +17,7 @@
  */
 import { errors } from '../deps.ts';
 import { Epoll } from '../sys/epoll.ts';
+import { type Column, type ColumnBatch, type ColumnCodec, type RingDecode, sourceMemory } from './columns.ts';
 import { Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE } from './mmap.ts';
 
 const BUSY = 0x80000000;
@@ -36,6 +37,8 @@ export interface RingBufferOptions<T> {
    * (`(v, o) => new View(v, o)`). Takes precedence over `decode`. Default: the payload bytes.
    */
   record?: RecordFactory<T>;
+  /** The record type's columnar decoder, made on the first columns() call. */
+  columns?: () => ColumnCodec;
 }
 
 /**
@@ -118,6 +121,10 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
   readonly make: RecordFactory<T>;
   private closed = false;
   private waiter: (() => void) | undefined;
+  private readonly columnCodec: (() => ColumnCodec) | undefined;
+  /** The columnar batch columns() refills, and its decoder bound to this ring's pages. */
+  private columnar: { batch: ColumnBatch<unknown>; ring: RingDecode } | undefined;
+  private readonly ringPos = new Float64Array(1);
 
   constructor(
     readonly name: string,
@@ -125,6 +132,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     readonly size: number,
     opts: RingBufferOptions<T> = {},
   ) {
+    this.columnCodec = opts.columns;
     this.consumer = new Mapping(fd, PAGE_SIZE, PROT_READ | PROT_WRITE, 0, `ringbuf ${name} consumer page`);
     try {
       this.producer = new Mapping(fd, PAGE_SIZE + 2 * size, PROT_READ, PAGE_SIZE, `ringbuf ${name} data`);
@@ -211,6 +219,45 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     const batch = new RecordBatch(n, this.dataView, this.offsets, this.sizes, this.make);
     this.lastBatch = batch;
     return batch;
+  }
+
+  /**
+   * Takes up to `max` records available now and decodes them into columns: one typed array
+   * per field (see columns.ts), the same batch object and arrays refilled at every call, so
+   * the batch is valid until the next one. The records' space goes back to the kernel at
+   * once (their values are copied out). Needs the map's record type.
+   */
+  columns<C = Record<string, Column>>(max = BATCH): ColumnBatch<C> {
+    let c = this.columnar;
+    if (!c || c.batch.capacity < max) {
+      if (!this.columnCodec)
+        throw errors.badOption(`ring buffer '${this.name}': no record type to make columns of (give a type)`);
+      const mem = sourceMemory(this.producer.buffer, PAGE_SIZE, 2 * this.size);
+      c = this.columnCodec().bind<unknown>(mem, Math.max(max, c?.batch.capacity ?? 0));
+      this.columnar = c;
+    }
+    const batch = c.batch;
+    batch.length = 0;
+    if (this.closed) return batch as ColumnBatch<C>;
+    this.release();
+    const start = this.head;
+    const n = c.ring(start, Number(Atomics.load(this.prod, 0)), max, this.mask, this.ringPos);
+    this.head = this.ringPos[0] as number;
+    batch.length = n;
+    if (this.head !== start) this.publish(this.head);
+    return batch as ColumnBatch<C>;
+  }
+
+  /** columns() batches as they come, waiting (epoll) when the ring is empty. */
+  async *columnBatches<C = Record<string, Column>>(
+    max = BATCH,
+  ): AsyncGenerator<ColumnBatch<C>, void, undefined> {
+    for (;;) {
+      if (this.closed) return;
+      const b = this.columns<C>(max);
+      if (b.length > 0) yield b;
+      else await this.readable();
+    }
   }
 
   /**

@@ -14,6 +14,8 @@ const FIELDS: Record<keyof typeof AttrOffsets, string> = {
   linkCreate: 'link_create.',
   rawTracepoint: 'raw_tracepoint.',
   info: 'info.',
+  test: 'test.',
+  iterCreate: 'iter_create.',
 };
 
 function cField(group: keyof typeof AttrOffsets, field: string): string {

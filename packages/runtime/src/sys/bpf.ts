@@ -19,11 +19,13 @@ export const BpfCmd = {
   MAP_DELETE_ELEM: 3,
   MAP_GET_NEXT_KEY: 4,
   PROG_LOAD: 5,
+  PROG_TEST_RUN: 10,
   OBJ_GET_INFO_BY_FD: 15,
   RAW_TRACEPOINT_OPEN: 17,
   BTF_LOAD: 18,
   MAP_FREEZE: 22,
   LINK_CREATE: 28,
+  ITER_CREATE: 33,
 } as const;
 
 export const ATTR_SIZE = 144;
@@ -72,9 +74,38 @@ export const AttrOffsets = {
     fd_array: 120,
   },
   btfLoad: { btf: 0, btf_log_buf: 8, btf_size: 16, btf_log_size: 20, btf_log_level: 24 },
-  linkCreate: { prog_fd: 0, target_fd: 4, attach_type: 8, flags: 12, target_btf_id: 16, bpf_cookie: 16 },
+  // tcx (6.6+, newer than the header the ABI test reads) overlays relative_fd u32 @16 and
+  // expected_revision u64 @24 on iter_info / iter_info_len.
+  linkCreate: {
+    prog_fd: 0,
+    target_fd: 4,
+    attach_type: 8,
+    flags: 12,
+    target_btf_id: 16,
+    bpf_cookie: 16,
+    iter_info: 16,
+    iter_info_len: 24,
+  },
   rawTracepoint: { name: 0, prog_fd: 8 },
   info: { bpf_fd: 0, info_len: 4, info: 8 },
+  test: {
+    prog_fd: 0,
+    retval: 4,
+    data_size_in: 8,
+    data_size_out: 12,
+    data_in: 16,
+    data_out: 24,
+    repeat: 32,
+    duration: 36,
+    ctx_size_in: 40,
+    ctx_size_out: 44,
+    ctx_in: 48,
+    ctx_out: 56,
+    flags: 64,
+    cpu: 68,
+    batch_size: 72,
+  },
+  iterCreate: { link_fd: 0, flags: 4 },
 } as const;
 
 /** BPF_OBJ_NAME_LEN: names are truncated to 15 bytes plus NUL, as libbpf does. */
@@ -346,6 +377,12 @@ export interface LinkCreateAttr {
   targetBtfId?: number;
   /** perf_event links: a cookie readable with bpf_get_attach_cookie(). */
   cookie?: bigint;
+  /** Iterator links: the `struct bpf_iter_link_info` bytes (a map fd, a cgroup, a task). */
+  iterInfo?: Uint8Array;
+  /** tcx links: the program or link the new one goes before/after (BPF_F_BEFORE/AFTER). */
+  relativeFd?: number;
+  /** tcx links: fail with ESTALE unless the hook's revision is still this one. */
+  expectedRevision?: bigint;
 }
 
 export function linkCreate(a: LinkCreateAttr, what: string): number {
@@ -357,7 +394,19 @@ export function linkCreate(a: LinkCreateAttr, what: string): number {
   v.setUint32(o.flags, a.flags ?? 0, LE);
   if (a.cookie !== undefined) u64(v, o.bpf_cookie, a.cookie);
   else if (a.targetBtfId) v.setUint32(o.target_btf_id, a.targetBtfId, LE);
-  return must(BpfCmd.LINK_CREATE, `BPF_LINK_CREATE ${what}`);
+  if (a.relativeFd !== undefined) v.setUint32(16, a.relativeFd, LE);
+  if (a.expectedRevision !== undefined) u64(v, 24, a.expectedRevision);
+  // The iterator info is read by the kernel during the call only.
+  const info = a.iterInfo && a.iterInfo.length > 0 ? NativeBuffer.from(a.iterInfo) : undefined;
+  try {
+    if (info && a.iterInfo) {
+      u64(v, o.iter_info, info.address);
+      v.setUint32(o.iter_info_len, a.iterInfo.length, LE);
+    }
+    return must(BpfCmd.LINK_CREATE, `BPF_LINK_CREATE ${what}`);
+  } finally {
+    info?.free();
+  }
 }
 
 /** BPF_RAW_TRACEPOINT_OPEN: `name` for raw tracepoints; null for tp_btf/fentry/fexit/lsm. */
@@ -404,4 +453,101 @@ export function cString(bytes: Uint8Array): string {
 
 export function closeFd(fd: number): void {
   if (fd >= 0) libc.close(fd);
+}
+
+/** BPF_ITER_CREATE: a readable fd producing one pass of an iterator link's output. */
+export function iterCreate(linkFd: number, what: string): number {
+  const v = fresh();
+  v.setUint32(AttrOffsets.iterCreate.link_fd, linkFd, LE);
+  return must(BpfCmd.ITER_CREATE, `BPF_ITER_CREATE ${what}`);
+}
+
+/** BPF_F_TEST_RUN_ON_CPU: run on `cpu` (raw_tp only). */
+export const TEST_RUN_ON_CPU = 1;
+
+export interface TestRunAttr {
+  progFd: number;
+  data?: Uint8Array;
+  /** Room for the packet the program leaves (it may grow it); 0 asks for none. */
+  dataSizeOut: number;
+  ctx?: Uint8Array;
+  ctxSizeOut: number;
+  /** The program writes its context back over ctx_in (syscall programs). */
+  ctxInPlace?: boolean;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** The packet as the program left it (empty for programs without packet data). */
+  dataOut: Uint8Array;
+  /** The context as the program left it (empty when none was asked for). */
+  ctxOut: Uint8Array;
+  /** Average run time per repetition, in nanoseconds, as the kernel measured it. */
+  duration: number;
+}
+
+/**
+ * BPF_PROG_TEST_RUN. Output buffers are given generously; ENOSPC (the program grew its packet
+ * past them) is an error rather than a silently truncated packet.
+ */
+export function progTestRun(a: TestRunAttr, what: string): TestRunResult {
+  const bufs: NativeBuffer[] = [];
+  const native = (b: Uint8Array | undefined): NativeBuffer | undefined => {
+    if (!b || b.length === 0) return undefined;
+    const n = NativeBuffer.from(b);
+    bufs.push(n);
+    return n;
+  };
+  const room = (size: number): NativeBuffer | undefined => {
+    if (size <= 0) return undefined;
+    const n = new NativeBuffer(size);
+    bufs.push(n);
+    return n;
+  };
+  try {
+    const dataIn = native(a.data);
+    const ctxIn = native(a.ctx);
+    const dataOut = room(a.dataSizeOut);
+    const ctxOut = room(a.ctxSizeOut);
+    const v = fresh();
+    const o = AttrOffsets.test;
+    v.setUint32(o.prog_fd, a.progFd, LE);
+    if (dataIn && a.data) {
+      v.setUint32(o.data_size_in, a.data.length, LE);
+      u64(v, o.data_in, dataIn.address);
+    }
+    if (dataOut) {
+      v.setUint32(o.data_size_out, dataOut.size, LE);
+      u64(v, o.data_out, dataOut.address);
+    }
+    if (ctxIn && a.ctx) {
+      v.setUint32(o.ctx_size_in, a.ctx.length, LE);
+      u64(v, o.ctx_in, ctxIn.address);
+    }
+    if (ctxOut) {
+      v.setUint32(o.ctx_size_out, ctxOut.size, LE);
+      u64(v, o.ctx_out, ctxOut.address);
+    }
+    v.setUint32(o.repeat, a.repeat ?? 0, LE);
+    v.setUint32(o.flags, a.flags ?? 0, LE);
+    v.setUint32(o.cpu, a.cpu ?? 0, LE);
+    must(BpfCmd.PROG_TEST_RUN, `BPF_PROG_TEST_RUN ${what}`);
+    const dataLen = dataOut ? Math.min(dataOut.size, v.getUint32(o.data_size_out, LE)) : 0;
+    const ctxLen = ctxOut ? Math.min(ctxOut.size, v.getUint32(o.ctx_size_out, LE)) : 0;
+    return {
+      retval: v.getUint32(o.retval, LE),
+      dataOut: dataOut ? dataOut.bytes.slice(0, dataLen) : new Uint8Array(),
+      ctxOut: ctxOut
+        ? ctxOut.bytes.slice(0, ctxLen)
+        : a.ctxInPlace && ctxIn
+          ? ctxIn.bytes.slice()
+          : new Uint8Array(),
+      duration: v.getUint32(o.duration, LE),
+    };
+  } finally {
+    for (const b of bufs) b.free();
+  }
 }

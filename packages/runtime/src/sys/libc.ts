@@ -78,4 +78,23 @@ export const libc = {
   errno(): number {
     return koffi.errno();
   },
+  socket: lib.func('int socket(int domain, int type, int protocol)') as (
+    d: number,
+    t: number,
+    p: number,
+  ) => number,
+  send: lib.func('long send(int fd, uint64_t buf, size_t len, int flags)') as unknown as (
+    fd: number,
+    buf: bigint,
+    len: number,
+    flags: number,
+  ) => number,
+  recv: lib.func('long recv(int fd, uint64_t buf, size_t len, int flags)') as unknown as (
+    fd: number,
+    buf: bigint,
+    len: number,
+    flags: number,
+  ) => number,
+  /** if_nametoindex(3): the index of a network interface in this process's network namespace (0: none). */
+  ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
 };

@@ -3,7 +3,8 @@
  *
  * `struct perf_event_attr` (uapi linux/perf_event.h), the fields used:
  *   type u32 @0, size u32 @4, config u64 @8, sample_period u64 @16, sample_type u64 @24,
- *   read_format u64 @32, flag bits u64 @40 (bit 0 disabled), wakeup_events u32 @48,
+ *   read_format u64 @32, flag bits u64 @40 (bit 0 disabled, bit 10 freq: sample_period is
+ *   a frequency), wakeup_events u32 @48,
  *   bp_type u32 @52, config1 u64 @56 (kprobe_func / uprobe_path), config2 u64 @64
  *   (probe offset). We pass size 128 (PERF_ATTR_SIZE_VER7).
  */
@@ -31,6 +32,8 @@ export interface PerfEventAttr {
   sampleType?: number;
   wakeupEvents?: number;
   disabled?: boolean;
+  /** samplePeriod is a frequency (samples per second), as `perf record -F`. */
+  freq?: boolean;
 }
 
 export function perfEventOpen(a: PerfEventAttr, pid: number, cpu: number, what: string): number {
@@ -42,7 +45,7 @@ export function perfEventOpen(a: PerfEventAttr, pid: number, cpu: number, what: 
     v.setBigUint64(8, BigInt(a.config), LE);
     v.setBigUint64(16, BigInt(a.samplePeriod ?? 0), LE);
     v.setBigUint64(24, BigInt(a.sampleType ?? 0), LE);
-    v.setBigUint64(40, a.disabled ? 1n : 0n, LE);
+    v.setBigUint64(40, (a.disabled ? 1n : 0n) | (a.freq ? 1n << 10n : 0n), LE);
     v.setUint32(48, a.wakeupEvents ?? 0, LE);
     v.setBigUint64(56, a.config1 ?? 0n, LE);
     v.setBigUint64(64, a.config2 ?? 0n, LE);

@@ -4,6 +4,7 @@ import { nextTurn, prefetchKernels } from '../../compat/kernel-stream.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
 import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
 import { builtWithoutBtf } from '../../compat/without-btf.ts';
+import type { LibbpfVersion } from '../../core/profile.ts';
 import { type BpfObject, parseBpfObject } from '../../elf/object.ts';
 import { errors } from '../../errors/index.ts';
 import { readInput } from '../../io/input.ts';
@@ -11,6 +12,7 @@ import { listKernels } from '../../kernels/index.ts';
 import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
 import { bpfObjectsAmong, splitKernelArgs } from '../kernel-args.ts';
+import { libbpfOption, libbpfVersionOf } from '../libbpf-option.ts';
 import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
@@ -32,6 +34,8 @@ options:
                         or typed-ksym externs (libbpf loads kernel BTF for the whole object)
   --rodata unknown      treat .rodata constants as unknown (default: the object's initial values,
                         as loading it unchanged does)
+  --libbpf VER          decide as libbpf VER does: 1.1 (Debian 12's, the default) or 1.7
+                        (1.6+ patches direct loads of moved array members 1.1 poisons)
   --json                print the result as JSON
   --html FILE           write the HTML report to FILE (includes minimized BTF sizes)
   --sizes               also minimize the BTF per kernel to show sizes and shared files
@@ -48,6 +52,7 @@ async function run(argv: string[]): Promise<number> {
     options: {
       'without-btf': { type: 'string', multiple: true },
       rodata: { type: 'string' },
+      ...libbpfOption,
       json: { type: 'boolean' },
       html: { type: 'string' },
       sizes: { type: 'boolean' },
@@ -76,6 +81,7 @@ async function run(argv: string[]): Promise<number> {
   if (values.rodata !== undefined && values.rodata !== 'unknown' && values.rodata !== 'initial') {
     throw errors.badOption(`--rodata takes 'unknown' or 'initial', not '${values.rodata}'`);
   }
+  const libbpf = libbpfVersionOf(values.libbpf);
   const without = values['without-btf'] ?? [];
   const entries = listKernels(kernelArgs);
   if (entries.length === 0) throw errors.badOption(`no kernel BTF found in ${kernelArgs.join(', ')}`);
@@ -88,6 +94,7 @@ async function run(argv: string[]): Promise<number> {
     objects.push(parseBpfObject(readInput(file, 'BPF object'), file));
   }
   const analysis = new CompatAnalysis(objects, {
+    libbpf,
     rodata: values.rodata === 'unknown' ? 'unknown' : 'initial',
   });
   const sizes = values.sizes === true || values.html !== undefined;
@@ -95,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
     const { value: btf } = await btfs.next();
     if (btf === undefined) throw new Error(`compat: no BTF read for ${e.path}`);
     const builtinBtf = !builtWithoutBtf(without, e);
-    const minimized = sizes ? tryMinimize(btf, objects, e.release) : undefined;
+    const minimized = sizes ? tryMinimize(btf, objects, e.release, libbpf) : undefined;
     analysis.addKernel(
       {
         btf,
@@ -122,9 +129,10 @@ function tryMinimize(
   btf: Parameters<typeof minimizeBtf>[0],
   objects: Parameters<typeof minimizeBtf>[1],
   release: string,
+  libbpf: LibbpfVersion,
 ) {
   try {
-    return minimizeBtf(btf, objects, { release });
+    return minimizeBtf(btf, objects, { release, libbpf });
   } catch {
     return undefined;
   }

@@ -3,16 +3,22 @@ import { dumpC } from '../../dump/c.ts';
 import { dumpRawTo } from '../../dump/raw.ts';
 import { errors } from '../../errors/index.ts';
 import { readBtfSource } from '../../kernels/source.ts';
+import { libbpfOption, libbpfVersionOf } from '../libbpf-option.ts';
 import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
-const usage = `usage: btfkit dump [--base BASE] [--format raw|c [--layout-fixes]] FILE
+const usage = `usage: btfkit dump [--base BASE] [--libbpf VER] [--format raw|c [--layout-fixes|--unsorted]] FILE
 
 Prints the types of FILE as 'bpftool btf dump file FILE [--base-btf BASE]' does
-(bpftool 7.1.0), byte for byte. FILE: raw BTF, a BPF object, a vmlinux ELF or a
-btfhub .btf.tar.xz. --format c prints a C header (vmlinux.h) instead.
+(bpftool 7.1.0, or 7.7.0 with --libbpf 1.7), byte for byte. FILE: raw BTF, a BPF
+object, a vmlinux ELF or a btfhub .btf.tar.xz. --format c prints a C header
+(vmlinux.h) instead.
   --base BASE     the BTF that FILE (split BTF, e.g. a kernel module) extends
   --format FMT    raw (default) or c
+  --libbpf VER    1.1 (default): bpftool 7.1.0's output; 1.7: bpftool 7.7.0's (for
+                  --format c: types sorted, a __ksym/__weak/__bpf_fastcall preamble,
+                  mode(byte)/mode(word) on enums, kfunc prototypes; raw is the same)
+  --unsorted      with --libbpf 1.7 --format c: types in id order ('format c unsorted')
   --layout-fixes  with --format c: add mode(byte)/mode(word) to enums whose size C
                   cannot express, as later libbpf does (bpftool 7.1 omits them, and
                   structs embedding a 1-byte enum then get a different layout)
@@ -30,6 +36,8 @@ export const dump: Command = {
         base: { type: 'string' },
         format: { type: 'string', default: 'raw' },
         'layout-fixes': { type: 'boolean' },
+        unsorted: { type: 'boolean' },
+        ...libbpfOption,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -41,10 +49,15 @@ export const dump: Command = {
     if (file === undefined || extra.length > 0) throw errors.badOption(`expected exactly one FILE\n${usage}`);
     const format = values.format;
     if (format !== 'raw' && format !== 'c') throw errors.badOption(`unknown --format '${format}' (raw or c)`);
+    const libbpf = libbpfVersionOf(values.libbpf);
+    if (values.unsorted === true && (format !== 'c' || libbpf !== '1.7'))
+      throw errors.badOption('--unsorted applies to --format c with --libbpf 1.7');
     const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
     const { btf } = await readBtfSource(file, base ? { base } : {});
-    if (format === 'c') writeStdoutSync(dumpC(btf, { layoutFixes: values['layout-fixes'] === true }));
-    else dumpRawTo(btf, writeStdoutSync, { reuseChunks: true });
+    if (format === 'c') {
+      const layoutFixes = values['layout-fixes'] === true;
+      writeStdoutSync(dumpC(btf, { layoutFixes, libbpf, unsorted: values.unsorted === true }));
+    } else dumpRawTo(btf, writeStdoutSync, { reuseChunks: true });
     return 0;
   },
 };

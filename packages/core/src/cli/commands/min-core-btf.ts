@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { errors } from '../../errors/index.ts';
 import { writeFilesAtomic } from '../../minimize/files.ts';
 import { minimizeKernelFile, parseObjects, readObjectFiles } from '../../minimize/kernel-job.ts';
-import { startKernelRead } from '../../minimize/kernel-read.ts';
+import { readKernelFile } from '../../minimize/kernel-read.ts';
 import { formatUnsatisfied } from '../../minimize/report.ts';
 import { splitKernelArgs } from '../kernel-args.ts';
+import { libbpfOption, libbpfUsage, libbpfVersionOf } from '../libbpf-option.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit min-core-btf [options] KERNEL OUT OBJECT...
@@ -31,7 +32,9 @@ options:
                      one); finished kernels stay in OUT/btf and OUT/.stamps, and a re-run
                      resumes from them (kernels already done are skipped)
   --jobs N           batch mode: worker threads (default: half the cores; each keeps xz(1) busy beside it)
-  --bpftool-compat   fail where bpftool 7.1.0 fails (FWD or TYPE_TAG reached by marking)
+  --bpftool-compat   fail where bpftool fails (FWD or TYPE_TAG reached by marking; with
+                     --libbpf 1.1, bpftool 7.1.0's libbpf also refuses negative indices)
+${libbpfUsage(21)}
   --strict           write nothing for a kernel that cannot satisfy every relocation
   -q, --quiet        do not list relocations the kernel cannot satisfy
 `;
@@ -48,6 +51,7 @@ async function run(argv: string[]): Promise<number> {
       jobs: { type: 'string' },
       'bpftool-compat': { type: 'boolean' },
       strict: { type: 'boolean' },
+      ...libbpfOption,
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -59,6 +63,7 @@ async function run(argv: string[]): Promise<number> {
   const compat = values['bpftool-compat'] === true;
   const quiet = values.quiet === true;
   const strict = values.strict === true;
+  const libbpf = libbpfVersionOf(values.libbpf);
 
   if (kernels.length > 0 || values['out-dir'] !== undefined) {
     const outDir = values['out-dir'];
@@ -73,7 +78,7 @@ async function run(argv: string[]): Promise<number> {
       throw errors.badOption(`--jobs expects a positive number, got '${values.jobs}'`);
     // The batch's modules (worker threads, tree listing, hashing) load only for batches.
     const { runBatch } = await import('../min-core-btf-batch.ts');
-    return runBatch(kernels, outDir, positionals, { compat, quiet, strict, jobs });
+    return runBatch(kernels, outDir, positionals, { compat, quiet, strict, jobs, libbpf });
   }
 
   if (values.jobs !== undefined) throw errors.badOption('--jobs applies to --kernels batches');
@@ -91,17 +96,20 @@ async function run(argv: string[]): Promise<number> {
     if (clash !== undefined) throw errors.badOption(`refusing to overwrite input file ${clash} with ${o}`);
   }
 
-  // The kernel is read in the thread pool while this thread parses the objects.
-  const kernelRead = startKernelRead(kernel);
+  // The kernel first: a missing one is the first error (kernel-read.ts says why not async).
+  const kernelRead = readKernelFile(kernel);
   const objects = parseObjects(readObjectFiles(objectPaths));
   const result = minimizeKernelFile(kernel, objects, {
     bpftoolCompat: compat,
+    libbpf,
     base: values.base,
     splitOutput: values['base-out'] !== undefined,
-    kernelRead: await kernelRead,
+    kernelRead,
   });
-  const report = formatUnsatisfied(result.release ?? kernel, result.unsatisfied);
-  if (!quiet) for (const line of report) process.stderr.write(`${line}\n`);
+  // Formatted only when shown: naming each record's program reads the object's symbols.
+  if (!quiet)
+    for (const line of formatUnsatisfied(result.release ?? kernel, result.unsatisfied))
+      process.stderr.write(`${line}\n`);
   if (strict && result.unsatisfied.length > 0) {
     process.stderr.write(`btfkit min-core-btf: --strict: ${out} not written\n`);
     return 1;

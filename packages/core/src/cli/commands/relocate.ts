@@ -4,13 +4,14 @@ import { parseBpfObject } from '../../elf/index.ts';
 import { errors } from '../../errors/index.ts';
 import { readInput } from '../../io/input.ts';
 import { readBtfSource } from '../../kernels/index.ts';
+import { libbpfOption, libbpfUsage, libbpfVersionOf } from '../libbpf-option.ts';
 import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
-const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] OBJECT TARGET
+const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] [--libbpf VER] OBJECT TARGET
 
 Applies the CO-RE relocations of OBJECT against the kernel BTF TARGET and prints what
-libbpf 1.1 would do with each one, in libbpf's order.
+libbpf (1.1 unless --libbpf says otherwise) would do with each one, in libbpf's order.
 TARGET: raw BTF, a vmlinux or BPF object ELF, a btfhub .btf.tar.xz, /sys/kernel/btf/vmlinux.
   --json          one JSON object per line, exactly as core-oracle prints them
                   (prog, relo, kind, insn, class, field, from, to | poison | error)
@@ -18,6 +19,7 @@ TARGET: raw BTF, a vmlinux or BPF object ELF, a btfhub .btf.tar.xz, /sys/kernel/
                   does, a local type's candidates come from BASE, and from the module
                   only when BASE has none
   --release NAME  kernel release named in explanations (default: from a btfhub name)
+${libbpfUsage(18)}
 Exit status 1 when libbpf would refuse to load the object.
 `;
 
@@ -33,6 +35,7 @@ export const relocate: Command = {
         json: { type: 'boolean', default: false },
         base: { type: 'string' },
         release: { type: 'string' },
+        ...libbpfOption,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -44,13 +47,14 @@ export const relocate: Command = {
     if (objectPath === undefined || targetPath === undefined || extra.length > 0) {
       throw errors.badOption(`expected OBJECT and TARGET\n${usage}`);
     }
+    const libbpf = libbpfVersionOf(values.libbpf);
     const obj = parseBpfObject(readInput(objectPath, 'BPF object'), objectPath);
     const base = values.base === undefined ? undefined : (await readBtfSource(values.base)).btf;
     const target = await readBtfSource(targetPath, { base });
     const release = values.release ?? target.release;
     const res = base
-      ? relocateObject(obj, base, { release, modules: [target.btf] })
-      : relocateObject(obj, target.btf, { release });
+      ? relocateObject(obj, base, { release, modules: [target.btf], libbpf })
+      : relocateObject(obj, target.btf, { release, libbpf });
     const out = values.json ? res.relocations.flatMap(oracleLines) : table(res.relocations);
     writeStdoutSync(out.length > 0 ? `${out.join('\n')}\n` : '');
     return res.failed ? 1 : 0;

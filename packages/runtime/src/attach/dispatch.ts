@@ -1,0 +1,80 @@
+/**
+ * attach() for every kind: programs on interfaces, cgroups, perf events and iterators here,
+ * tracing kinds (tracepoints, raw tracepoints, BTF-typed, k/uprobes) in attach.ts. Kept apart so
+ * the modules for each kind can build on attach.ts's Link without an import cycle.
+ */
+import { errors } from '../deps.ts';
+import type { ResolvedSection } from '../loader/sections.ts';
+import { type AttachOptions, attachProgram, type Link } from './attach.ts';
+import { cgroupLink } from './cgroup.ts';
+import { iterLink } from './iter.ts';
+import { tcLink, xdpLink } from './netdev.ts';
+import { perfEventLink } from './perf-event.ts';
+
+/** The attach kinds of the SEC() table that attach() implements; the others load only. */
+const ATTACHED = new Set<string>([
+  'tracepoint',
+  'raw_tracepoint',
+  'tracing',
+  'lsm',
+  'kprobe',
+  'kretprobe',
+  'ksyscall',
+  'kretsyscall',
+  'uprobe',
+  'uretprobe',
+  'xdp',
+  'tc',
+  'tcx',
+  'cgroup',
+  'perf_event',
+  'iter',
+]);
+
+/** Whether attach() attaches this program (libbpf's auto-attach, plus the targets given). */
+export function attachable(sec: ResolvedSection, opts: AttachOptions | undefined): boolean {
+  if (!ATTACHED.has(sec.attach)) return false;
+  switch (sec.attach) {
+    case 'tracing':
+    case 'lsm':
+    case 'iter':
+      return true;
+    case 'perf_event':
+      return opts?.perfEvent !== undefined;
+    default:
+      return Boolean(opts?.target || sec.target);
+  }
+}
+
+export function attachAny(
+  name: string,
+  progFd: number,
+  sec: ResolvedSection,
+  opts: AttachOptions = {},
+): Link {
+  const target = opts.target ?? sec.target;
+  const need = (what: string): string => {
+    if (!target)
+      throw errors.badOption(`program '${name}' (SEC("${sec.section}")) needs ${what}; pass it as target`);
+    return target;
+  };
+  switch (sec.attach) {
+    case 'xdp':
+      return xdpLink(name, progFd, need('a network interface'), opts.flags);
+    case 'tcx':
+    case 'tc':
+      return tcLink(name, progFd, sec, need('a network interface'), opts);
+    case 'cgroup':
+      return cgroupLink(name, progFd, sec, need('a cgroup v2 directory'), opts.flags);
+    case 'perf_event':
+      if (!opts.perfEvent)
+        throw errors.badOption(
+          `program '${name}' (SEC("${sec.section}")) needs perfEvent: the event to sample`,
+        );
+      return perfEventLink(name, progFd, opts.perfEvent);
+    case 'iter':
+      return iterLink(name, progFd, sec.target, opts.iter);
+    default:
+      return attachProgram(name, progFd, sec, opts);
+  }
+}
