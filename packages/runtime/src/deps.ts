@@ -24,6 +24,7 @@ export {
   type ElfSymbol,
   encodeBtf,
   errors,
+  extInfoSectionName,
   extSectionName,
   inFile,
   isFailed,

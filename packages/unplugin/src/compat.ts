@@ -130,7 +130,8 @@ export function describeProblem(file: string, result: CompatResult, cell: Compat
 }
 
 function describeFinding(f: Finding): string {
-  let s = `${f.kind} ${f.cPath} (${f.function} relocation #${f.relo})`;
+  // A negative relo is no relocation: an instruction the verifier refuses as it stands.
+  let s = `${f.kind} ${f.cPath} (${f.function} ${f.relo < 0 ? `insn ${f.insn}` : `relocation #${f.relo}`})`;
   if (f.reason) s += `: ${f.reason}`;
   if (f.source) s += `, at ${f.source.file}:${f.source.line}:${f.source.column} \`${f.source.text.trim()}\``;
   for (const c of f.conditions) {

@@ -1,4 +1,4 @@
-import { growTo, instantiate, newMemory, type WasmMemory } from '../wasm/instance.ts';
+import { growTo, instantiate, tryNewMemory, type WasmMemory } from '../wasm/instance.ts';
 import { BTF_WASM } from './btf-wasm.ts';
 
 /**
@@ -108,13 +108,9 @@ export function residentBytes(size: number): Uint8Array | undefined {
   const records = maxRecords(size);
   const total = ARENA_FILE_AT + align(size) + align(records * 4) + 2 * indexBytes(records);
   if (total > 2 ** 32) return undefined;
-  let memory: WasmMemory;
-  try {
-    memory = newMemory(Math.ceil(total / PAGE));
-  } catch {
-    // Out of address space for one more memory (V8 reserves each one's full 32-bit range).
-    return undefined;
-  }
+  // Out of address space for one more memory (V8 reserves each one's full 32-bit range).
+  const memory = tryNewMemory(Math.ceil(total / PAGE));
+  if (memory === undefined) return undefined;
   const arena: Arena = { ...newKit(memory), top: ARENA_FILE_AT + align(size) };
   arenas.set(memory.buffer, arena);
   return new Uint8Array(memory.buffer, ARENA_FILE_AT, size);
@@ -150,8 +146,12 @@ function take(arena: Arena, bytes: number): number | undefined {
   return at;
 }
 
-function sharedKit(): Kit {
-  shared ??= newKit(newMemory(1));
+/** The shared instance; undefined when no memory can be had (the JavaScript paths run). */
+function sharedKit(): Kit | undefined {
+  if (shared === undefined) {
+    const memory = tryNewMemory(1);
+    if (memory !== undefined) shared = newKit(memory);
+  }
   return shared;
 }
 
@@ -172,10 +172,11 @@ export function scanTypesFast(words: Uint32Array, byteLength: number, firstId = 
   }
   const kit = sharedKit();
   lastScan = undefined;
+  if (kit === undefined) return undefined;
   const wordsAt = FILE_AT;
   const sharedOffsAt = wordsAt + align(byteLength);
   const end = sharedOffsAt + maxRecords(byteLength) * 4;
-  growTo(kit.memory, end);
+  if (!growTo(kit.memory, end)) return undefined;
   new Uint32Array(kit.memory.buffer, wordsAt, words.length).set(words);
   const count = kit.exports.scan(wordsAt, byteLength, sharedOffsAt);
   const found = scanned(kit, wordsAt, sharedOffsAt, count, firstId);
@@ -234,6 +235,7 @@ export function buildIndexFast(
   }
 
   const kit = sharedKit();
+  if (kit === undefined) return undefined;
   const scanned = lastScan !== undefined && lastScan.words.deref() === words && lastScan.count === n;
   let wordsAt: number;
   let offsAt: number;

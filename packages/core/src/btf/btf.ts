@@ -49,6 +49,12 @@ export class Btf {
   readonly header: BtfHeader | undefined;
   readonly layout: LayoutEntry[] | undefined;
   readonly base: Btf | undefined;
+  /**
+   * Where the bytes came from, when decoded from a named file: errors later stages find in
+   * these types (the C printer, the minimizer, candidate matching) name it, with record
+   * offsets shifted by `fileOffset` (the BTF's position in that file).
+   */
+  source: { file: string; fileOffset: number } | undefined;
   readonly startId: TypeId;
   readonly startStrOff: number;
   /** Own types built so far, by index (holes not yet built); complete when `records` is unset. */

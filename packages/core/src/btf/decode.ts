@@ -34,7 +34,10 @@ export function isBtf(bytes: Uint8Array): boolean {
 /** Decodes raw BTF (a `.BTF` section or a `/sys/kernel/btf/*` file). */
 export function decodeBtf(bytes: Uint8Array, opts: DecodeOptions = {}): Btf {
   const run = () => decode(bytes, opts);
-  return opts.file === undefined ? run() : inFile(opts.file, run);
+  if (opts.file === undefined) return run();
+  const btf = inFile(opts.file, run);
+  btf.source = { file: opts.file, fileOffset: opts.fileOffset ?? 0 };
+  return btf;
 }
 
 function decode(bytes: Uint8Array, opts: DecodeOptions): Btf {

@@ -92,12 +92,24 @@ export function parseBtfExt(bytes: Uint8Array, opts: BtfExtOptions = {}): BtfExt
 /** The ELF section name a .BTF.ext section refers to, from the object's .BTF strings. */
 export function extSectionName(btf: Btf, sec: ExtSection<unknown>): string {
   if (!btf.hasString(sec.sectionNameOff)) {
-    throw errors.badBtfExt(
+    const e = errors.badBtfExt(
       sec.offset,
       `expected sec_name_off to be a string offset in the object's .BTF, found ${sec.sectionNameOff}`,
     );
+    // Read on first use, long after parsing: the object's .BTF knows its file (the offset is
+    // already the absolute one in it).
+    throw btf.source ? e.withFile(btf.source.file) : e;
   }
   return btf.str(sec.sectionNameOff);
+}
+
+/**
+ * The section name of a func_info or line_info section, or undefined when sec_name_off is no
+ * string: libbpf (1.1) then matches it to no program and loads the object without that info
+ * (CO-RE sections, which it refuses instead, go through extSectionName).
+ */
+export function extInfoSectionName(btf: Btf, sec: ExtSection<unknown>): string | undefined {
+  return btf.hasString(sec.sectionNameOff) ? btf.str(sec.sectionNameOff) : undefined;
 }
 
 function parse(bytes: Uint8Array, opts: BtfExtOptions): BtfExt {

@@ -1,9 +1,9 @@
 import { Kind } from '../btf/kinds.ts';
-import { extSectionName } from '../btfext/btfext.ts';
+import { extInfoSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
-import { decodeInsns, INSN_SIZE, type Insn, isLdImm64, poisonInsn } from './insn.ts';
+import { decodeInsns, formatInsn, INSN_SIZE, type Insn, invalidInsn, isLdImm64, poisonInsn } from './insn.ts';
 import { type KconfigExtern, kconfigExterns } from './kconfig.ts';
 import type { RelocDecision } from './model.ts';
 import type { CodeImage, DataRef, Loc } from './reach.ts';
@@ -24,6 +24,11 @@ export interface ObjectCode {
   globalFuncs: Set<string>;
   /** `.kconfig` externs by name: libbpf's frozen map of kernel facts. */
   kconfig: Map<string, KconfigExtern>;
+  /**
+   * Instructions the verifier refuses when it walks them (a register past r10: "R15 is
+   * invalid"; see insn.ts invalidInsn): judged like poisoned instructions (fails when reached).
+   */
+  invalid: RelocDecision[];
 }
 
 export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
@@ -61,7 +66,36 @@ export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
     blobBySection,
     globalFuncs: globalFunctions(obj),
     kconfig: kconfigExterns(obj),
+    invalid: invalidInstructions(obj, sections),
   };
+}
+
+/** Instructions of the object's functions the verifier refuses as they stand (insn.ts invalidInsn). */
+function invalidInstructions(obj: BpfObject, sections: Map<number, Insn[]>): RelocDecision[] {
+  const out: RelocDecision[] = [];
+  for (const fn of obj.programs) {
+    const insns = sections.get(fn.sectionIndex);
+    if (!insns) continue;
+    const first = fn.insnOffset / INSN_SIZE;
+    for (let k = 0; k < fn.insnCount; k++) {
+      const insn = insns[first + k];
+      if (!insn) break;
+      const bad = invalidInsn(insns, first + k);
+      if (bad !== undefined) {
+        out.push({
+          prog: fn.name,
+          relo: -1,
+          kind: bad.kind,
+          insn: k,
+          cPath: formatInsn(insn, insns[first + k + 1]),
+          reason: bad.reason,
+          outcome: { poison: true },
+        });
+      }
+      if (isLdImm64(insn)) k++;
+    }
+  }
+  return out;
 }
 
 /** `sec:idx` of every function whose BTF FUNC (via func_info) has global linkage. */
@@ -69,7 +103,8 @@ function globalFunctions(obj: BpfObject): Set<string> {
   const out = new Set<string>();
   if (!obj.ext) return out;
   for (const sec of obj.ext.funcInfo) {
-    const elfSec = obj.elf.section(extSectionName(obj.btf, sec));
+    const name = extInfoSectionName(obj.btf, sec);
+    const elfSec = name === undefined ? undefined : obj.elf.section(name);
     if (!elfSec) continue;
     for (const rec of sec.records) {
       if (!obj.btf.has(rec.typeId)) continue;
@@ -105,7 +140,9 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
     }
     return insns;
   };
-  for (const d of decisions) {
+  // Invalid instructions last: their registers stay invalid whatever a relocation patched, and
+  // a relocation that poisoned the same instruction already explains it.
+  for (const d of code.invalid.length > 0 ? [...decisions, ...code.invalid] : decisions) {
     if ('error' in d.outcome) {
       error ??= d;
       continue;
@@ -124,6 +161,14 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
         `relocation ${d.relo} of '${d.prog}' points at instruction ${d.insn}, past its end`,
         code.obj.file,
       );
+    }
+    if ('poison' in d.outcome && d.relo < 0) {
+      const key = `${fn.sectionIndex}:${idx}`;
+      if (!poisoned.has(key)) {
+        insns[idx] = poisonInsn();
+        poisoned.set(key, d);
+      }
+      continue;
     }
     if ('poison' in d.outcome) {
       // libbpf poisons both slots of an LD_IMM64.

@@ -128,6 +128,44 @@ export function decodeInsns(bytes: Uint8Array, littleEndian: boolean, base = 0):
   return out;
 }
 
+/** BPF has eleven registers, r0–r10; a register nibble can name up to r15. */
+export const MAX_BPF_REG = 11;
+
+/**
+ * Why the verifier refuses the instruction at `idx` as it stands, when the reason is one the
+ * reachability walk cannot model: a register past r10 ("R15 is invalid"; an LD_IMM64 is
+ * judged with its second slot) or a MOV whose `off` is no sign-extension width ("BPF_MOV
+ * uses reserved fields"). `kind` names the finding.
+ */
+export function invalidInsn(
+  insns: readonly Insn[],
+  idx: number,
+): { kind: 'invalid-register' | 'invalid-insn'; reason: string } | undefined {
+  const i = insns[idx];
+  if (!i) return undefined;
+  const regs = [i.dst, i.src];
+  if (isLdImm64(i)) {
+    const hi = insns[idx + 1];
+    if (hi) regs.push(hi.dst, hi.src);
+  }
+  const reg = regs.find((r) => r >= MAX_BPF_REG);
+  if (reg !== undefined)
+    return {
+      kind: 'invalid-register',
+      reason: `the instruction names register r${reg}, which BPF does not have (r0–r10): the verifier refuses it ("R${reg} is invalid")`,
+    };
+  const cls = insnClass(i);
+  if ((cls === BPF_ALU || cls === BPF_ALU64) && insnOp(i) === ALU_MOV && (i.code & 0x08) === BPF_X) {
+    const widths = cls === BPF_ALU64 ? [0, 8, 16, 32] : [0, 8, 16];
+    if (!widths.includes(i.off))
+      return {
+        kind: 'invalid-insn',
+        reason: `a register move with off ${i.off}, which is no sign-extension width: the verifier refuses it ("BPF_MOV uses reserved fields")`,
+      };
+  }
+  return undefined;
+}
+
 /** The instruction libbpf writes over a relocation it could not resolve. */
 export function poisonInsn(): Insn {
   return { code: BPF_JMP | JMP_CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };

@@ -1,5 +1,6 @@
 import type { Btf } from '../btf/btf.ts';
 import { KERNELS_AHEAD } from '../minimize/batch.ts';
+import { KernelBudget, kernelFootprint } from '../minimize/kernel-budget.ts';
 import { decodeFetched, fetchKernel } from '../minimize/kernel-read.ts';
 import type { FetchedKernel, Timings } from '../minimize/protocol.ts';
 
@@ -16,7 +17,17 @@ import type { FetchedKernel, Timings } from '../minimize/protocol.ts';
 export function prefetchKernels(paths: readonly string[]): AsyncGenerator<Btf, void, undefined> {
   const inFlight: Promise<FetchedKernel>[] = [];
   let started = 0;
+  // Kernels inflating and the one in hand, admitted by inflated size (kernel-budget.ts).
+  const budget = new KernelBudget();
+  const footprints = paths.map(() => -1);
+  const footprint = (i: number) => {
+    if ((footprints[i] as number) < 0) footprints[i] = kernelFootprint(paths[i] as string);
+    return footprints[i] as number;
+  };
+  const canStart = () =>
+    started < paths.length && inFlight.length < 1 + KERNELS_AHEAD && budget.fits(footprint(started));
   const startNext = () => {
+    budget.take(footprint(started));
     const path = paths[started++] as string;
     const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
     // Decoded on this thread: read and inflated into BTF arenas, scanned and indexed in place.
@@ -25,13 +36,18 @@ export function prefetchKernels(paths: readonly string[]): AsyncGenerator<Btf, v
     p.catch(() => {});
     inFlight.push(p);
   };
-  while (started < paths.length && started < 1 + KERNELS_AHEAD) startNext();
+  while (canStart()) startNext();
   return (async function* () {
     for (let i = 0; i < paths.length; i++) {
+      // Kernel i was started: with nothing held, the budget always admits one.
+      if (started === i) startNext();
       const fetched = await (inFlight.shift() as Promise<FetchedKernel>);
-      if (started < paths.length) startNext();
+      while (canStart()) startNext();
       const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
       yield decodeFetched(fetched, undefined, timings).btf;
+      // The caller is done with kernel i when it asks for the next one.
+      budget.give(footprint(i));
+      while (canStart()) startNext();
     }
   })();
 }

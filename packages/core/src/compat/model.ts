@@ -21,7 +21,11 @@ export const VERDICTS: readonly Verdict[] = ['ok', 'guarded', 'fails', 'needs-ke
  */
 export interface RelocDecision {
   prog: string;
-  /** Index of the record within its ELF section's list in .BTF.ext. */
+  /**
+   * Index of the record within its ELF section's list in .BTF.ext; -1 for an instruction the
+   * verifier refuses as it stands (kind `invalid-register` or `invalid-insn`), judged like a
+   * poisoned one.
+   */
   relo: number;
   kind: string;
   insn: number;

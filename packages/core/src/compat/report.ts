@@ -339,7 +339,7 @@ function show(i,td){
   dbody.innerHTML=h;details.hidden=false;
 }
 function finding(f){
-  var h='<div class="finding"><div class="path">'+esc(f.cPath)+'</div>'+(f.reason?'<div class="reason">'+esc(f.reason)+'</div>':'')+'<div class="meta">'+esc(f.kind)+' relocation #'+f.relo+' · '+esc(f.function)+' insn '+f.insn+'</div>'+src(f.source);
+  var h='<div class="finding"><div class="path">'+esc(f.cPath)+'</div>'+(f.reason?'<div class="reason">'+esc(f.reason)+'</div>':'')+'<div class="meta">'+esc(f.kind)+(f.relo<0?'':' relocation #'+f.relo)+' · '+esc(f.function)+' insn '+f.insn+'</div>'+src(f.source);
   if(f.callChain&&f.callChain.length)h+='<div class="meta">called via '+f.callChain.map(esc).join(' → ')+' → '+esc(f.function)+'</div>';
   if(f.guard){var g=f.guard;h+='<div class="guard">guarded by <code>'+esc(g.test)+'</code> (always '+(g.taken?'taken':'not taken')+' here; '+esc(g.function)+' insn '+g.insn+')</div>'+(g.source?src(g.source):'');}
   if(f.conditions&&f.conditions.length){h+='<div class="meta">reached when:</div><ul>';f.conditions.forEach(function(c){h+='<li><code>'+esc(c.test)+'</code> '+(c.taken?'taken':'not taken')+' ('+esc(c.function)+' insn '+c.insn+(c.source?', line '+c.source.line+': <code>'+esc(c.source.text)+'</code>':'')+')</li>';});h+='</ul>';}

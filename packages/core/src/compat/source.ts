@@ -1,7 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import { Kind } from '../btf/kinds.ts';
 import type { CoreRelo, LineInfo } from '../btfext/btfext.ts';
-import { extSectionName } from '../btfext/btfext.ts';
+import { extInfoSectionName, extSectionName } from '../btfext/btfext.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { INSN_SIZE } from './insn.ts';
 import type { SourceLine } from './model.ts';
@@ -20,7 +20,8 @@ export class LineTable {
     if (this.bySection === undefined) {
       this.bySection = new Map();
       for (const sec of this.obj.ext?.lineInfo ?? []) {
-        const elfSec = this.obj.elf.section(extSectionName(this.obj.btf, sec));
+        const name = extInfoSectionName(this.obj.btf, sec);
+        const elfSec = name === undefined ? undefined : this.obj.elf.section(name);
         if (!elfSec) continue;
         const list = [...sec.records].sort((a, b) => a.insnOff - b.insnOff);
         this.bySection.set(elfSec.index, list);

@@ -1,4 +1,5 @@
 import type { Btf, TypeId } from '../btf/index.ts';
+import { inSource } from '../errors/index.ts';
 import { typeById } from './btfview.ts';
 import { type Candidate, findCandidates } from './candidates.ts';
 import { cPath, missingReason } from './describe.ts';
@@ -212,6 +213,15 @@ export function relocateObject(
   obj: RelocatableObject,
   target: Btf,
   opts: RelocateOptions = {},
+): RelocateResult | DecideResult {
+  // Errors candidate matching finds in a damaged target name the target's file.
+  return inSource(target, () => relocateWith(obj, target, opts));
+}
+
+function relocateWith(
+  obj: RelocatableObject,
+  target: Btf,
+  opts: RelocateOptions,
 ): RelocateResult | DecideResult {
   const patch = opts.allRecords !== true;
   const progs = !patch && opts.skipPrograms === true ? [] : programsOf(obj, patch);

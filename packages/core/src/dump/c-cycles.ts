@@ -121,7 +121,8 @@ function findCycle(
 const EMPTY: number[] = [];
 
 /** Byte offset of a type's record from the start of its BTF blob (for the error). */
-function recordOffset(btf: Btf, id: number): number | undefined {
+/** Where type `id`'s record starts in its BTF's bytes (for errors about it). */
+export function recordOffset(btf: Btf, id: number): number | undefined {
   let b: Btf | undefined = btf;
   while (b && id < b.startId) b = b.base;
   if (!b) return undefined;

@@ -2,8 +2,8 @@ import type { Btf } from '../btf/btf.ts';
 import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
 import type { LibbpfVersion } from '../core/profile.ts';
-import { errors } from '../errors/index.ts';
-import { checkCTypeGraph } from './c-cycles.ts';
+import { errors, inSource } from '../errors/index.ts';
+import { checkCTypeGraph, recordOffset } from './c-cycles.ts';
 import { sortedTypeIds } from './c-sort.ts';
 
 /**
@@ -17,6 +17,11 @@ import { sortedTypeIds } from './c-sort.ts';
  * Returns bytes: names are copied as the raw bytes of the string section.
  */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): Buffer {
+  // What the printer refuses is a property of the BTF's types: say which file holds them.
+  return inSource(btf, () => printC(btf, opts));
+}
+
+function printC(btf: Btf, opts: DumpCOptions): Buffer {
   const modern = opts.libbpf === '1.7';
   const d = new CDumper(btf, opts.layoutFixes === true || modern);
   // Refuse what has no C spelling (and would make the recursive printer loop) first.
@@ -150,7 +155,7 @@ class CDumper {
   private budget: number;
 
   constructor(
-    btf: Btf,
+    private readonly btf: Btf,
     private readonly layoutFixes: boolean,
   ) {
     this.n = btf.typeCount;
@@ -651,6 +656,19 @@ class CDumper {
   }
 
   private emitStructDef(id: number, t: CompositeType, lvl: number): void {
+    const outer = this.structId;
+    this.structId = id;
+    try {
+      this.emitStructBody(id, t, lvl);
+    } finally {
+      this.structId = outer;
+    }
+  }
+
+  /** The struct or union being printed (errors about its padding name it). */
+  private structId = 0;
+
+  private emitStructBody(id: number, t: CompositeType, lvl: number): void {
     this.spendDefinition(t.members.length);
     const out = this.out;
     const isStruct = t.kind === STRUCT;
@@ -705,7 +723,9 @@ class CDumper {
     // A gap of millions of `long: 64;` lines is no real struct: refuse instead of printing GBs.
     if (nextOff - curOff > MAX_PADDING_BITS) {
       throw errors.unsupported(
-        `a struct needs ${nextOff - curOff} bits of explicit padding (more than the C printer emits)`,
+        `type [${this.structId}] needs ${nextOff - curOff} bits of explicit padding (more than the C printer emits)`,
+        undefined,
+        recordOffset(this.btf, this.structId),
       );
     }
     const pads: [string, number][] = [

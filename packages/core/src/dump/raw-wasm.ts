@@ -1,5 +1,5 @@
 import type { Btf } from '../btf/btf.ts';
-import { growTo, instantiate, type WasmMemory } from '../wasm/instance.ts';
+import { growTo, tryInstantiate, type WasmMemory } from '../wasm/instance.ts';
 import { RAW_PRINTER_WASM } from './raw-printer-wasm.ts';
 import type { ByteSink } from './text-out.ts';
 
@@ -44,7 +44,9 @@ export function wasmPrints(btf: Btf): boolean {
 export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: boolean } = {}): number {
   const records = btf.rawRecords;
   if (records === undefined || !wasmPrints(btf)) return 0;
-  const printer = instantiate<PrinterExports>(RAW_PRINTER_WASM);
+  // No memory to be had (an address-space limit): the JavaScript printer prints it all.
+  const printer = tryInstantiate<PrinterExports>(RAW_PRINTER_WASM);
+  if (printer === undefined) return 0;
   const { memory } = printer;
   const { words } = records;
   const offsets = records.offsets;
@@ -58,7 +60,7 @@ export function dumpRawWasm(btf: Btf, sink: ByteSink, opts: { reuseChunks?: bool
   const outAt = strsAt + align(strings.length);
   // Room for the input and the printer's 64 MiB output bound, within a 32-bit memory.
   if (outAt + (80 << 20) > 2 ** 32) return 0;
-  growTo(memory, outAt + (2 << 20));
+  if (!growTo(memory, outAt + (2 << 20))) return 0;
   new Uint32Array(memory.buffer, wordsAt, words.length).set(words);
   new Uint32Array(memory.buffer, offsAt, offsets.length).set(offsets);
   new Uint8Array(memory.buffer, strsAt, strings.length).set(strings);

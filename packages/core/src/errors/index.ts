@@ -105,3 +105,18 @@ export function inFile<T>(file: string, fn: () => T, baseOffset = 0): T {
     throw e;
   }
 }
+
+/** What a decoded BTF says about where it came from (btf/btf.ts `source`). */
+export interface HasSource {
+  source?: { file: string; fileOffset: number } | undefined;
+}
+
+/**
+ * Runs `fn`, attributing any BtfkitError without a file to the file `btf` was decoded from
+ * (record offsets shifted to that file): for stages that find problems in a BTF's types long
+ * after it was decoded.
+ */
+export function inSource<T>(btf: HasSource, fn: () => T): T {
+  const s = btf.source;
+  return s === undefined ? fn() : inFile(s.file, fn, s.fileOffset);
+}

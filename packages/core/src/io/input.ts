@@ -1,6 +1,7 @@
-import { closeSync, fstatSync, openSync, read, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { residentBytes } from '../btf/btf-wasm-kit.ts';
-import { errors } from '../errors/index.ts';
+import { BtfkitError, errors } from '../errors/index.ts';
+import { readWholeBounded } from './bounded-read.ts';
 
 /**
  * Reading the files a user names (kernels, objects) whole, with a missing or unreadable
@@ -11,8 +12,9 @@ import { errors } from '../errors/index.ts';
 export function readInput(file: string, what: string): Uint8Array {
   let b: Buffer;
   try {
-    b = readFileSync(file);
+    b = readWholeBounded(file, what);
   } catch (e) {
+    if (e instanceof BtfkitError) throw e;
     throw inputError(file, what, e as Error);
   }
   // A file read into a buffer of its own is used as it is (copying a 5 MB kernel costs more

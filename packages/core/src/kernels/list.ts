@@ -48,7 +48,11 @@ export function listKernels(inputs: string[]): KernelEntry[] {
     let st: ReturnType<typeof statSync>;
     try {
       st = statSync(input);
-    } catch {
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Only a missing path is "not found"; a symlink loop or a denied directory says why.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw errors.io(input, `cannot read kernel BTF: ${(e as Error).message}`);
       throw errors.notFound(input, 'expected a kernel BTF file, a btfhub-archive directory or a glob');
     }
     if (st.isDirectory()) {

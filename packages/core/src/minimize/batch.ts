@@ -17,10 +17,12 @@ import { DEFAULT_LIBBPF, type LibbpfVersion } from '../core/profile.ts';
 import { BtfkitError, errors } from '../errors/index.ts';
 import { nowMs } from './clock.ts';
 import { linkAtomic, writeFileAtomic, writeFileAtomicAsync } from './files.ts';
+import { KernelBudget, kernelFootprint } from './kernel-budget.ts';
 import { parseObjects } from './kernel-job.ts';
 import { fetchKernel } from './kernel-read.ts';
 import { minimizeKernelTask } from './kernel-task.ts';
 import type { Unsatisfied } from './minimize.ts';
+import { alive, lockOutDir } from './out-lock.ts';
 import type { JobResult, KernelTask, Timings, WorkerInit } from './protocol.ts';
 
 /**
@@ -36,8 +38,9 @@ import type { JobResult, KernelTask, Timings, WorkerInit } from './protocol.ts';
  *
  * All or nothing, as a result: while the batch runs, only the content store (btf/) and the
  * stamps grow; they are the resume cache. The tree and manifest.json are published at the
- * end, and only when every kernel succeeded: tree links first, the manifest last (it is the
- * commit point a consumer reads). A batch with a failed or interrupted kernel publishes
+ * end, and only when every kernel succeeded: the old manifest is withdrawn before the first
+ * tree link changes, the new one written last (it is the commit point a consumer reads), so a
+ * manifest on disk always matches the files it names, even after a kill in between. A batch with a failed or interrupted kernel publishes
  * nothing and withdraws an earlier run's manifest and tree links for its kernels, so OUT
  * never shows a half set; what it finished stays in the store, and a re-run resumes from it.
  */
@@ -203,9 +206,19 @@ function startWorker(init: WorkerInit): Worker {
 
 export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> {
   const start = nowMs();
-  const { outDir, kernels } = opts;
+  const { outDir } = opts;
   const inputs = inputsKey(opts);
   opts.signal?.throwIfAborted();
+  const lock = lockOutDir(outDir);
+  try {
+    return await runBatch(opts, start, inputs);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runBatch(opts: BatchOptions, start: number, inputs: string): Promise<BatchResult> {
+  const { outDir, kernels } = opts;
   // A run killed outright (SIGKILL, power loss) can leave a temp file behind; never an output.
   sweepStaleTemps(outDir);
   const outcomes: (KernelOutcome | undefined)[] = new Array(kernels.length);
@@ -243,12 +256,25 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
    */
   const writes: Promise<void>[] = [];
   const storing = new Map<string, Promise<void>>();
+  /**
+   * The first write that failed (a full or read-only file system): every write is handled as
+   * it is started, so a failure is never an unhandled rejection while the pool runs; the next
+   * kernel to finish stops the batch with it.
+   */
+  let writeFailure: unknown;
+  const track = (w: Promise<void>) => {
+    writes.push(w);
+    w.catch((e: unknown) => {
+      writeFailure ??= e;
+    });
+  };
   const finish = (i: number, res: JobResult) => {
+    if (writeFailure !== undefined) throw writeFailure;
     const k = kernels[i] as BatchKernel;
     let o: KernelOutcome;
     if (res.ok && opts.strict === true && res.unsatisfied.length > 0) {
-      rmSync(join(outDir, treePath(k)), { force: true });
-      rmSync(stampPath(outDir, k), { force: true });
+      removeOutput(join(outDir, treePath(k)));
+      removeOutput(stampPath(outDir, k));
       o = {
         kernel: k,
         status: 'failed',
@@ -275,7 +301,7 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
         unsatisfied: res.unsatisfied,
       };
       const stampBytes = new TextEncoder().encode(`${JSON.stringify(stamp)}\n`);
-      writes.push(stored.then(() => writeFileAtomicAsync(stampPath(outDir, k), stampBytes)));
+      track(stored.then(() => writeFileAtomicAsync(stampPath(outDir, k), stampBytes)));
       for (const key of Object.keys(totals) as (keyof Timings)[]) totals[key] += res.timings[key];
       o = {
         kernel: k,
@@ -288,8 +314,8 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
       };
     } else {
       // A kernel that cannot be minimized leaves no output of its own behind.
-      rmSync(join(outDir, treePath(k)), { force: true });
-      rmSync(stampPath(outDir, k), { force: true });
+      removeOutput(join(outDir, treePath(k)));
+      removeOutput(stampPath(outDir, k));
       o = { kernel: k, status: 'failed', unsatisfied: [], error: res.error };
     }
     outcomes[i] = o;
@@ -306,7 +332,11 @@ export async function minimizeKernels(opts: BatchOptions): Promise<BatchResult> 
 
   const all = outcomes as KernelOutcome[];
   if (all.every((o) => o.status !== 'failed')) {
-    publishTree(outDir, all);
+    // A reader must never find a manifest naming files that do not match it: withdraw it
+    // before the first tree link changes (nothing to withdraw when every link is in place).
+    const relink = all.filter((o) => !linked(outDir, o));
+    if (relink.length > 0) removeOutput(join(outDir, 'manifest.json'));
+    publishTree(outDir, relink);
     writeManifest(outDir, all);
     pruneStore(outDir, all);
   } else {
@@ -355,8 +385,12 @@ async function runPool(
     fatal ??= e;
     settle?.reject(fatal);
   };
+  /** Inflated bytes held, admitted against one budget (kernel-budget.ts), by kernel index. */
+  const budget = new KernelBudget();
+  const footprints = new Map<number, number>();
   const done = (i: number, res: JobResult) => {
     held--;
+    budget.give(footprints.get(i) ?? 0);
     try {
       if (!res.ok && res.internal) throw new Error(res.error);
       finish(i, res);
@@ -379,8 +413,17 @@ async function runPool(
       w.post(head.task);
     }
     while (held < limit && nextJob < todo.length) {
-      const index = todo[nextJob++] as number;
+      const index = todo[nextJob] as number;
       const k = opts.kernels[index] as BatchKernel;
+      let footprint = footprints.get(index);
+      if (footprint === undefined) {
+        footprint = kernelFootprint(k.path);
+        footprints.set(index, footprint);
+      }
+      // Over budget: wait until a kernel held now is done (pump runs again then).
+      if (!budget.fits(footprint)) break;
+      budget.take(footprint);
+      nextJob++;
       const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
       held++;
       const slot: (typeof taken)[number] = { index };
@@ -472,40 +515,43 @@ function sweepStaleTemps(dir: string): void {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     const m = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(e.name);
-    if (m === null || !e.isFile() || processAlive(Number(m[1]))) continue;
+    if (m === null || !e.isFile() || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
     rmSync(join(e.parentPath, e.name), { force: true });
   }
 }
 
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Whether a kernel's tree path is already a link to its store file. */
+function linked(outDir: string, o: KernelOutcome): boolean {
+  if (o.file === undefined) return true;
+  const tree = join(outDir, treePath(o.kernel));
+  if (!existsSync(tree)) return false;
+  const a = statSync(tree);
+  const b = statSync(join(outDir, o.file));
+  return a.ino === b.ino && a.dev === b.dev;
 }
 
-/** Links every kernel's tree path to its store file (already linked ones are left alone). */
+/** Links each kernel's tree path to its store file. */
 function publishTree(outDir: string, outcomes: readonly KernelOutcome[]): void {
   for (const o of outcomes) {
     if (o.file === undefined) continue;
     const store = join(outDir, o.file);
-    const tree = join(outDir, treePath(o.kernel));
-    if (existsSync(tree)) {
-      const a = statSync(tree);
-      const b = statSync(store);
-      if (a.ino === b.ino && a.dev === b.dev) continue;
-    }
-    linkAtomic(store, tree, readFileSync(store));
+    linkAtomic(store, join(outDir, treePath(o.kernel)), readFileSync(store));
+  }
+}
+
+/** Removes an output file (absent is fine); a file system that refuses is an IO error naming it. */
+function removeOutput(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch (e) {
+    throw errors.io(path, `cannot remove: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
 
 /** A failed batch: no manifest and no tree links, so no consumer takes an earlier or half set. */
 function withdraw(outDir: string, outcomes: readonly KernelOutcome[]): void {
-  rmSync(join(outDir, 'manifest.json'), { force: true });
-  for (const o of outcomes) rmSync(join(outDir, treePath(o.kernel)), { force: true });
+  removeOutput(join(outDir, 'manifest.json'));
+  for (const o of outcomes) removeOutput(join(outDir, treePath(o.kernel)));
 }
 
 function writeManifest(outDir: string, outcomes: readonly KernelOutcome[]): void {

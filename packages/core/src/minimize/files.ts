@@ -25,13 +25,24 @@ export function tempNameFor(path: string): string {
 }
 
 /**
+ * Removes a temp file after a failed write. The failure being reported is the write's: when
+ * the temp file cannot even be named (its directory is a file, the file system went away),
+ * there is nothing to remove and nothing more to say.
+ */
+export function removeTemp(tmp: string): void {
+  try {
+    rmSync(tmp, { force: true });
+  } catch {}
+}
+
+/**
  * Writes a file so that readers see either the old file or the whole new one, never a part:
  * write a temp file in the same directory, flush it, rename it over `path`.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   try {
+    mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(tmp, 'wx', 0o644);
     try {
       let done = 0;
@@ -42,7 +53,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     }
     renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeTemp(tmp);
     throw errors.io(path, `cannot write: ${(e as Error).message}`);
   }
 }
@@ -56,7 +67,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
 export function writeFileAtomicAsync(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = tempNameFor(path);
   const fail = (e: unknown) => {
-    rmSync(tmp, { force: true });
+    removeTemp(tmp);
     return errors.io(path, `cannot write: ${(e as Error).message}`);
   };
   let fd: number;
@@ -111,11 +122,16 @@ export function writeFilesAtomic(files: readonly { path: string; bytes: Uint8Arr
       }
     }
   } catch (e) {
-    for (const t of temps) rmSync(t, { force: true });
+    for (const t of temps) removeTemp(t);
     const failed = files[temps.length - 1]?.path ?? files[0]?.path ?? '';
     throw errors.io(failed, `cannot write: ${(e as Error).message}`);
   }
-  for (const [i, f] of files.entries()) renameSync(temps[i] as string, f.path);
+  try {
+    for (const [i, f] of files.entries()) renameSync(temps[i] as string, f.path);
+  } catch (e) {
+    for (const t of temps) removeTemp(t);
+    throw errors.io(files[0]?.path ?? '', `cannot write: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -123,9 +139,9 @@ export function writeFilesAtomic(files: readonly { path: string; bytes: Uint8Arr
  * temp name, then rename. Falls back to an atomic copy where hard links are not possible.
  */
 export function linkAtomic(target: string, path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempNameFor(path);
   try {
+    mkdirSync(dirname(path), { recursive: true });
     linkSync(target, tmp);
     renameSync(tmp, path);
     // rename(2) between two links to the same inode (path already linked to target, e.g. a
@@ -133,7 +149,7 @@ export function linkAtomic(target: string, path: string, bytes: Uint8Array): voi
     // name would stay behind.
     rmSync(tmp, { force: true });
   } catch {
-    rmSync(tmp, { force: true });
+    removeTemp(tmp);
     writeFileAtomic(path, bytes);
   }
 }

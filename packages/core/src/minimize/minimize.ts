@@ -5,7 +5,7 @@ import { relocationKindName } from '../core/kinds.ts';
 import type { LibbpfVersion } from '../core/profile.ts';
 import { type Decision, isFailed, isPoisoned, type Relocation } from '../core/relocate.ts';
 import type { BpfObject } from '../elf/object.ts';
-import { BtfkitError, errors } from '../errors/index.ts';
+import { BtfkitError, errors, inSource } from '../errors/index.ts';
 import { nowMs } from './clock.ts';
 import { emitMinimized, emitMinimizedSplit } from './emit.ts';
 import { MarkSet } from './marks.ts';
@@ -47,6 +47,11 @@ export function markObjects(
   objects: readonly BpfObject[],
   opts: MinimizeOptions = {},
 ): MarkResult {
+  // A damaged kernel's types fail candidate matching or marking: name the kernel's file.
+  return inSource(kernel, () => markAll(kernel, objects, opts));
+}
+
+function markAll(kernel: Btf, objects: readonly BpfObject[], opts: MinimizeOptions): MarkResult {
   const t0 = nowMs();
   const marks = new MarkSet(kernel, { bpftoolCompat: opts.bpftoolCompat });
   const unsatisfied: Unsatisfied[] = [];
@@ -107,12 +112,12 @@ export function minimizeBtf(
 }
 
 export function encodeMinimized(marks: MarkSet): Uint8Array {
-  return encodeBtf(emitMinimized(marks, HOST_LITTLE_ENDIAN), { hdrLen: 24 });
+  return inSource(marks.btf, () => encodeBtf(emitMinimized(marks, HOST_LITTLE_ENDIAN), { hdrLen: 24 }));
 }
 
 /** For a module (split) kernel BTF: a minimized base and a split BTF over it. */
 export function encodeMinimizedSplit(marks: MarkSet): { base: Uint8Array; split: Uint8Array } {
-  const { base, split } = emitMinimizedSplit(marks, HOST_LITTLE_ENDIAN);
+  const { base, split } = inSource(marks.btf, () => emitMinimizedSplit(marks, HOST_LITTLE_ENDIAN));
   return { base: encodeBtf(base, { hdrLen: 24 }), split: encodeBtf(split, { hdrLen: 24 }) };
 }
 

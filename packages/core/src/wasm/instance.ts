@@ -36,12 +36,44 @@ export function newMemory(pages: number): WasmMemory {
 }
 
 /**
+ * A new memory, or undefined when the process cannot have one: V8 reserves each memory's
+ * whole 32-bit range plus guard pages (~10 GB of address space), which an address-space limit
+ * (`ulimit -v`) refuses. Callers then take their JavaScript path.
+ */
+export function tryNewMemory(pages: number): WasmMemory | undefined {
+  try {
+    return newMemory(pages);
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * A new instance as `instantiate` makes it, or undefined when its own memory cannot be had
+ * (see tryNewMemory).
+ */
+export function tryInstantiate<T>(base64: string, imports: object = {}): T | undefined {
+  try {
+    return instantiate<T>(base64, imports);
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
+}
+
+/**
  * Grows `memory` to at least `bytes` (views of its old buffer are detached then); false past
- * what a 32-bit memory holds.
+ * what a 32-bit memory holds or when the memory cannot grow (no memory left to commit).
  */
 export function growTo(memory: WasmMemory, bytes: number): boolean {
   if (bytes > 2 ** 32) return false;
   const have = memory.buffer.byteLength;
-  if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+  try {
+    if (bytes > have) memory.grow(Math.ceil((bytes - have) / PAGE));
+  } catch (e) {
+    if (e instanceof RangeError) return false;
+    throw e;
+  }
   return true;
 }

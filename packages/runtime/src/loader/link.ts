@@ -5,7 +5,7 @@
  * code, depth first in order of first call (bpf_object__reloc_code), with call offsets and the
  * func/line info rebased; then map fds and data offsets are written into LD_IMM64s.
  */
-import { type BpfObject, type BpfProgram, errors, extSectionName, SHN, STT } from '../deps.ts';
+import { type BpfObject, type BpfProgram, errors, extInfoSectionName, SHN, STT } from '../deps.ts';
 import type { Externs } from './externs.ts';
 import { INSN_SIZE, Insns, Pseudo } from './insn.ts';
 import type { MapSpec } from './maps.ts';
@@ -189,12 +189,12 @@ function addExtInfo(
   const hi = prog.insnOffset + prog.insnCount * INSN_SIZE;
   const rebase = (off: number) => (off - lo) / INSN_SIZE + start;
   for (const s of ext.funcInfo) {
-    if (extSectionName(obj.btf, s) !== prog.section) continue;
+    if (extInfoSectionName(obj.btf, s) !== prog.section) continue;
     for (const r of s.records)
       if (r.insnOff >= lo && r.insnOff < hi) funcInfo.push(rebase(r.insnOff), r.typeId);
   }
   for (const s of ext.lineInfo) {
-    if (extSectionName(obj.btf, s) !== prog.section) continue;
+    if (extInfoSectionName(obj.btf, s) !== prog.section) continue;
     for (const r of s.records) {
       if (r.insnOff >= lo && r.insnOff < hi)
         lineInfo.push(rebase(r.insnOff), r.fileNameOff, r.lineOff, (r.line << 10) | (r.column & 0x3ff));

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../../minimize/files.ts';
 import { minimizeBtf } from '../../minimize/minimize.ts';
 import { bpfObjectsAmong, splitKernelArgs } from '../kernel-args.ts';
 import { libbpfOption, libbpfVersionOf } from '../libbpf-option.ts';
+import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage: btfkit compat [options] --kernels DIR|GLOB|FILE... OBJECT...
@@ -120,8 +121,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const result = analysis.result();
   if (values.html !== undefined) writeFileAtomic(values.html, new TextEncoder().encode(renderReport(result)));
-  if (values.json) process.stdout.write(`${JSON.stringify(result, bigints, 2)}\n`);
-  else process.stdout.write(formatTable(result, values.quiet === true));
+  if (values.json) writeStdoutSync(`${JSON.stringify(result, bigints, 2)}\n`);
+  else writeStdoutSync(formatTable(result, values.quiet === true));
   const bad: Verdict[] = ['fails', 'error', 'needs-kernel-btf'];
   return result.cells.some((c) => bad.includes(c.verdict)) ? 1 : 0;
 }

@@ -5,6 +5,7 @@ import { errors } from '../../errors/index.ts';
 import { readInput } from '../../io/input.ts';
 import { readBtfSource } from '../../kernels/index.ts';
 import { libbpfOption, libbpfUsage, libbpfVersionOf } from '../libbpf-option.ts';
+import { writeStdoutSync } from '../stdout-sync.ts';
 import type { Command } from './types.ts';
 
 const usage = `usage: btfkit relocate [--json] [--base BASE] [--release NAME] [--libbpf VER] OBJECT TARGET
@@ -55,7 +56,7 @@ export const relocate: Command = {
       ? relocateObject(obj, base, { release, modules: [target.btf], libbpf })
       : relocateObject(obj, target.btf, { release, libbpf });
     const out = values.json ? res.relocations.flatMap(oracleLines) : table(res.relocations);
-    process.stdout.write(out.length > 0 ? `${out.join('\n')}\n` : '');
+    writeStdoutSync(out.length > 0 ? `${out.join('\n')}\n` : '');
     return res.failed ? 1 : 0;
   },
 };
