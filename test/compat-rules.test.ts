@@ -211,9 +211,9 @@ describe('registers the ISA lacks', () => {
       (c) => c.object === 'rules-r12' && c.program === 'bad_reg_live' && c.kernel === RUNNING,
     );
     expect(cell?.verdict).toBe('fails');
-    expect(cell?.message).toMatch(
-      /instruction 0 of bad_reg_live names r12.*R12 is invalid.*rules\.bpf\.c:\d+/,
-    );
+    expect(cell?.findings[0]).toMatchObject({ kind: 'invalid-register', insn: 0, reached: true });
+    expect(cell?.findings[0]?.reason).toContain('R12 is invalid');
+    expect(cell?.findings[0]?.source?.file).toMatch(/rules\.bpf\.c$/);
   });
 
   it('r12 behind a guard the verifier folds: loaded, and not a failure', () => {

@@ -209,28 +209,3 @@ export function formatInsn(i: Insn, next?: Insn): string {
 const fmtOff = (off: number) => (off < 0 ? `- ${-off}` : `+ ${off}`);
 const ALU_SYMBOL = ['+', '-', '*', '/', '|', '&', '<<', '>>', '-', '%', '^', '', 's>>', 'end'];
 const JMP_SYMBOL = ['', '==', '>', '>=', '&', '!=', 's>', 's>=', '', '', '<', '<=', 's<', 's<='];
-
-/**
- * The first register above r10 an instruction names, if any: the BPF ISA has r0–r10 and the
- * verifier refuses the rest ("R12 is invalid") when it reaches the instruction. The second slot
- * of an LD_IMM64 carries no registers and is not an instruction of its own.
- */
-export function invalidRegister(i: Insn): number | undefined {
-  if (i.dst > 10) return i.dst;
-  // The source register field of a call, an exit, an immediate operation or LD_IMM64 holds a
-  // pseudo kind or must be 0; the verifier checks it as a register only where it is one.
-  const cls = insnClass(i);
-  const usesSrc =
-    ((cls === BPF_ALU || cls === BPF_ALU64 || cls === BPF_JMP || cls === BPF_JMP32) &&
-      (i.code & 0x08) === BPF_X) ||
-    cls === BPF_LDX ||
-    cls === BPF_STX;
-  const op = insnOp(i);
-  if (
-    usesSrc &&
-    !((cls === BPF_JMP || cls === BPF_JMP32) && (op === JMP_CALL || op === JMP_EXIT)) &&
-    i.src > 10
-  )
-    return i.src;
-  return undefined;
-}

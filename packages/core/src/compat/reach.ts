@@ -27,7 +27,6 @@ import {
   type Insn,
   insnClass,
   insnOp,
-  invalidRegister,
   isLdImm64,
   isPoison,
   JMP_CALL,
@@ -115,8 +114,6 @@ export interface ReachResult {
   /** Every instruction the verifier would walk (in any context). */
   reached: Set<string>;
   poisons: ReachedPoison[];
-  /** A reached instruction naming a register the BPF ISA lacks (r11–r15): the verifier stops. */
-  invalid?: ReachedPoison & { reg: number };
   /** The walk hit its step budget: what it did not walk is assumed reachable. */
   exhausted: boolean;
   /** Values the walk read without knowing them on this kernel (kconfig externs). */
@@ -201,7 +198,6 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
   const edgesSeen = new Map<string, { at: Loc; insn: Insn; mask: number }>();
   const rootsDone = new Set<string>();
   const profile = env.profile;
-  let invalid: ReachResult['invalid'];
   let steps = 0;
   let exhausted = false;
 
@@ -235,11 +231,6 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
       const at: Loc = { sec, idx: pc };
       const key = locKey(at);
       reached.add(key);
-      const bad = invalidRegister(insn);
-      if (bad !== undefined) {
-        invalid ??= { at, reg: bad, conditions: pathOf(path), callChain: chain };
-        return; // the verifier stops: "R12 is invalid"
-      }
       if (isPoison(insn)) {
         if (!poisons.has(key)) poisons.set(key, { at, conditions: pathOf(path), callChain: chain });
         return; // the verifier stops here
@@ -410,7 +401,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
   const folded = [...edgesSeen.values()]
     .filter((e) => e.mask === 1 || e.mask === 2)
     .map((e) => ({ at: e.at, insn: e.insn, taken: e.mask === 1 }));
-  return { reached, poisons: [...poisons.values()], invalid, exhausted, depends, folded };
+  return { reached, poisons: [...poisons.values()], exhausted, depends, folded };
 }
 
 function ldImm64Value(

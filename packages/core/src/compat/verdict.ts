@@ -1,7 +1,7 @@
 import type { BpfProgram } from '../elf/object.ts';
 import { guardOf } from './guard.ts';
 import { functionAt, type ObjectCode, type RelocatedImage, relocatedImage } from './image.ts';
-import { formatInsn, INSN_SIZE, invalidRegister, isCall, isLdImm64, PSEUDO_CALL } from './insn.ts';
+import { formatInsn, INSN_SIZE, isCall, PSEUDO_CALL } from './insn.ts';
 import { type KernelConfig, kconfigBytes, kconfigValue } from './kconfig.ts';
 import type { CompatCell, CompatKernelInfo, Finding, PathCondition, RelocDecision } from './model.ts';
 import { profileKey, verifierProfile } from './profile.ts';
@@ -27,10 +27,6 @@ export interface ObjectContext {
    * are functions of the decisions alone, so they are computed once per distinct set.
    */
   judged?: Map<string, JudgedImage>;
-  /** Per program: whether a function it can call names a register above r10. */
-  invalidRegs?: Map<string, boolean>;
-  /** Whether any instruction of the object has a register field above 10 (the cheap test). */
-  anyInvalidReg?: boolean;
 }
 
 /** One relocated image of an object and the reachability walks done over it, by program and kernel facts. */
@@ -123,9 +119,9 @@ export function judgeObject(
           inScope.push({ loc: { sec: fn.sectionIndex, idx }, d, fn });
       }
     }
-    // An instruction naming r11–r15 fails the program wherever it is reached: walk for it too.
-    const badRegs = hasInvalidRegister(ctx, prog);
-    if (inScope.length === 0 && !badRegs) {
+    // Instructions the verifier refuses as they stand (r11–r15) are among the poisoned ones
+    // (image.ts): reaching one fails the program with its finding.
+    if (inScope.length === 0) {
       cells.push({ ...base, verdict: 'ok', findings: [] });
       continue;
     }
@@ -147,19 +143,6 @@ export function judgeObject(
       judged.reach.set(reachKey, reach);
     }
     const dependsOn = reach.depends.size > 0 ? [...reach.depends].sort() : undefined;
-    if (reach.invalid) {
-      const holder = functionAt(ctx.code, reach.invalid.at.sec, reach.invalid.at.idx);
-      const insn = reach.invalid.at.idx - (holder ? holder.insnOffset / INSN_SIZE : 0);
-      const src = ctx.lines.at(reach.invalid.at.sec, reach.invalid.at.idx);
-      cells.push({
-        ...base,
-        verdict: 'fails',
-        findings: [],
-        dependsOn,
-        message: `instruction ${insn} of ${holder?.name ?? '?'} names r${reach.invalid.reg}, which BPF does not have: the verifier refuses it (R${reach.invalid.reg} is invalid)${src ? ` at ${src.file}:${src.line}` : ''}`,
-      });
-      continue;
-    }
     const reachedAt = new Map(reach.poisons.map((p) => [locKey(p.at), p]));
     const findings: Finding[] = inScope.map(({ loc, d, fn }) => {
       const hit = reachedAt.get(locKey(loc));
@@ -233,33 +216,6 @@ export function calleesOf(code: ObjectCode, prog: BpfProgram): BpfProgram[] {
     }
   }
   return out;
-}
-
-/** Whether any function the program can call names a register above r10. */
-function hasInvalidRegister(ctx: ObjectContext, prog: BpfProgram): boolean {
-  ctx.invalidRegs ??= new Map();
-  let hit = ctx.invalidRegs.get(prog.name);
-  if (hit === undefined) {
-    hit = false;
-    // Cheap first: most objects have no such instruction at all.
-    ctx.anyInvalidReg ??= [...ctx.code.sections.values()].some((insns) =>
-      insns.some((i) => i.dst > 10 || i.src > 10),
-    );
-    const any = ctx.anyInvalidReg;
-    if (any) {
-      for (const fn of ctx.callees(prog)) {
-        const insns = ctx.code.sections.get(fn.sectionIndex) ?? [];
-        const first = fn.insnOffset / INSN_SIZE;
-        for (let i = first; i < first + fn.insnCount && !hit; i++) {
-          const insn = insns[i];
-          const prev = i > first ? insns[i - 1] : undefined;
-          if (insn && invalidRegister(insn) !== undefined && !(prev && isLdImm64(prev))) hit = true;
-        }
-      }
-    }
-    ctx.invalidRegs.set(prog.name, hit);
-  }
-  return hit;
 }
 
 /**
