@@ -64,6 +64,21 @@ export function constScalar(v: bigint): Scalar {
 }
 
 const CONSTANTS = new Map<bigint, Scalar>();
+
+/**
+ * The constant of an instruction's 32-bit immediate, sign-extended to 64 bits as the ISA
+ * does: looked up by the number itself, without making a BigInt on every ALU or jump step.
+ */
+export function immScalar(imm: number): Scalar {
+  let hit = IMMEDIATES.get(imm);
+  if (!hit) {
+    hit = constScalar(BigInt(imm));
+    if (IMMEDIATES.size >= MAX_SHARED_CONSTANTS) IMMEDIATES.clear();
+    IMMEDIATES.set(imm, hit);
+  }
+  return hit;
+}
+const IMMEDIATES = new Map<number, Scalar>();
 const MAX_SHARED_CONSTANTS = 1 << 14;
 
 function makeConst(u: bigint): Scalar {
