@@ -230,12 +230,18 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
 
   const walk = (start: Pending) => {
     let { sec, pc, state: s, path, chain } = start;
+    // The section's code, looked up again only when a call or return changes the section.
+    let codeSec = sec;
+    let code = image.insns(sec);
     for (;;) {
       if (++steps > MAX_STEPS) {
         exhausted = true;
         return;
       }
-      const code = image.insns(sec);
+      if (sec !== codeSec) {
+        codeSec = sec;
+        code = image.insns(sec);
+      }
       const insn = code?.[pc];
       if (!code || !insn) return;
       const bad = invalidRegister(insn);

@@ -116,10 +116,20 @@ const ZERO_EXTENDED = new Map<number, Scalar>();
 function tnumRange(lo: bigint, hi: bigint): { tv: bigint; tm: bigint } {
   const chi = lo ^ hi;
   if (chi === 0n) return { tv: lo, tm: 0n };
-  const bits = chi.toString(2).length;
+  const bits = bitLength(chi);
   if (bits >= 64) return { tv: 0n, tm: MASK64 };
   const delta = (1n << BigInt(bits)) - 1n;
   return { tv: lo & ~delta & MASK64, tm: delta };
+}
+
+/**
+ * Bits in the binary form of `v` (0 <= v < 2^64; both ends are unsigned bounds): from two
+ * 32-bit halves, not `v.toString(2)`, which built a string in the walk's hottest path.
+ */
+function bitLength(v: bigint): number {
+  const hi = Number(v >> 32n);
+  if (hi !== 0) return 64 - Math.clz32(hi);
+  return 32 - Math.clz32(Number(v & MASK32));
 }
 
 /** tnum_intersect: bits known in either are known. */

@@ -175,7 +175,7 @@ export function judgeObject(
         };
       };
       const conditions = (hit?.conditions ?? []).map(condition);
-      const guard = hit || reach.exhausted ? undefined : guardOf(image, reach.folded, loc);
+      const guard = hit || reach.exhausted ? undefined : guardFor(image, reach, loc);
       return {
         relo: d.relo,
         kind: d.kind,
@@ -204,6 +204,24 @@ export function judgeObject(
   }
   return cells;
 }
+
+/**
+ * guardOf, once per walk and instruction: a walk is shared by every kernel that relocates the
+ * object the same way, and so is the guard of each poisoned instruction it did not reach.
+ */
+function guardFor(image: RelocatedImage, reach: ReachResult, loc: Loc): PathStep | undefined {
+  let byLoc = GUARDS.get(reach);
+  if (!byLoc) {
+    byLoc = new Map();
+    GUARDS.set(reach, byLoc);
+  }
+  const key = locKey(loc);
+  if (byLoc.has(key)) return byLoc.get(key);
+  const guard = guardOf(image, reach.folded, loc);
+  byLoc.set(key, guard);
+  return guard;
+}
+const GUARDS = new WeakMap<ReachResult, Map<string, PathStep | undefined>>();
 
 /** The functions a program can reach through bpf-to-bpf calls and callback references. */
 export function calleesOf(code: ObjectCode, prog: BpfProgram): BpfProgram[] {
