@@ -149,6 +149,8 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
   if (input.tm === 0n && isFull(input)) return constScalar(input.tv);
   const s: Mutable = { ...input };
   for (let round = 0; round < 2; round++) {
+    // A round that changes nothing would change nothing the second time either.
+    const before = round === 0 ? { ...s } : undefined;
     // tnum -> ranges.
     s.umin = max(s.umin, s.tv);
     s.umax = min(s.umax, (s.tv | s.tm) & MASK64);
@@ -196,6 +198,7 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
     if ((s.tv & ~t.tm & ~s.tm) !== (t.tv & ~t.tm & ~s.tm)) return undefined;
     s.tv = t.tv;
     s.tm = t.tm;
+    if (before && sameScalar(before, s)) break;
   }
   if (s.tm === 0n) {
     const c = constScalar(s.tv);

@@ -27,6 +27,11 @@ export interface ObjectContext {
    * are functions of the decisions alone, so they are computed once per distinct set.
    */
   judged?: Map<string, JudgedImage>;
+  /**
+   * Walks by what they depend on: the program, the kernel facts it sees and the patches in the
+   * code sections its functions sit in (see sectionCodeKey).
+   */
+  walks?: Map<string, ReachResult>;
   /** Per program: whether a function it can call names a register above r10. */
   invalidRegs?: Map<string, boolean>;
   /** Whether any instruction of the object has a register field above 10 (the cheap test). */
@@ -59,6 +64,26 @@ function judgedImage(ctx: ObjectContext, decisions: readonly RelocDecision[]): J
     ctx.judged.set(key, judged);
   }
   return judged;
+}
+
+/**
+ * What the decisions do to the code sections holding the program and its callees: a walk (and
+ * the guards found from it) reads only those sections, so two decision sets that patch them the
+ * same way give the same walk. Only where and how an instruction changes is kept; why (the
+ * reason of a poison, the C path) does not change the code.
+ */
+function sectionCodeKey(ctx: ObjectContext, prog: BpfProgram, decisions: readonly RelocDecision[]): string {
+  const sections = new Set(ctx.callees(prog).map((fn) => fn.sectionIndex));
+  const parts: string[] = [];
+  for (const d of decisions) {
+    const fn = ctx.code.functions.get(d.prog);
+    if (!fn || !sections.has(fn.sectionIndex)) continue;
+    const o = d.outcome;
+    if ('error' in o) parts.push(`${d.prog}/${d.insn}/error`);
+    else if ('poison' in o) parts.push(`${d.prog}/${d.insn}/poison`);
+    else parts.push(`${d.prog}/${d.insn}/${o.patched.field}=${o.patched.to}`);
+  }
+  return parts.join(';');
 }
 
 /** The poisoned instructions of `fn`, in instruction order, with their decisions. */
@@ -131,6 +156,10 @@ export function judgeObject(
     }
     const reachKey = `${prog.name}|${kernelEnv.key}`;
     let reach = judged.reach.get(reachKey);
+    // Another decision set may give this program's sections the same code (decisions that
+    // differ only in other sections, or in what they say rather than what they patch).
+    const codeKey = reach ? '' : `${reachKey}|${sectionCodeKey(ctx, prog, decisions)}`;
+    if (!reach) reach = ctx.walks?.get(codeKey);
     if (!reach) {
       const globals = ctx
         .callees(prog)
@@ -145,6 +174,8 @@ export function judgeObject(
         },
       );
       judged.reach.set(reachKey, reach);
+      ctx.walks ??= new Map();
+      ctx.walks.set(codeKey, reach);
     }
     const dependsOn = reach.depends.size > 0 ? [...reach.depends].sort() : undefined;
     if (reach.invalid) {
