@@ -639,7 +639,8 @@ function branchEdges(insn: Insn, f: Frame, profile: VerifierProfile): { taken?: 
   // Kernels before 6.7 decide a branch only against a constant source: never when swapped.
   const decided = reg === insn.dst ? branchTaken(cmp, val, k, bits) : undefined;
   const edge = (holds: boolean): Val[] | undefined => {
-    if (decided !== undefined) return decided === holds ? f.regs.slice() : undefined;
+    // Decided: the one edge followed keeps the frame's own registers (nothing to copy).
+    if (decided !== undefined) return decided === holds ? f.regs : undefined;
     const withReg = (r: number, v: Scalar | undefined): Val[] => {
       const out = f.regs.slice();
       // Narrowing that contradicts itself: follow the edge unnarrowed rather than call it

@@ -150,7 +150,7 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
   const s: Mutable = { ...input };
   for (let round = 0; round < 2; round++) {
     // A round that changes nothing would change nothing the second time either.
-    const before = round === 0 ? { ...s } : undefined;
+    const { tv, tm, umin, umax, smin, smax, u32min, u32max, s32min, s32max } = s;
     // tnum -> ranges.
     s.umin = max(s.umin, s.tv);
     s.umax = min(s.umax, (s.tv | s.tm) & MASK64);
@@ -198,7 +198,19 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
     if ((s.tv & ~t.tm & ~s.tm) !== (t.tv & ~t.tm & ~s.tm)) return undefined;
     s.tv = t.tv;
     s.tm = t.tm;
-    if (before && sameScalar(before, s)) break;
+    if (
+      s.tv === tv &&
+      s.tm === tm &&
+      s.umin === umin &&
+      s.umax === umax &&
+      s.smin === smin &&
+      s.smax === smax &&
+      s.u32min === u32min &&
+      s.u32max === u32max &&
+      s.s32min === s32min &&
+      s.s32max === s32max
+    )
+      break;
   }
   if (s.tm === 0n) {
     const c = constScalar(s.tv);
@@ -347,11 +359,19 @@ export function alu(op: AluOp, dst: Scalar, src: Scalar, bits: 32 | 64): Scalar 
   }
   if (!isConst(b) && op !== 'add' && op !== 'sub' && op !== 'and') return UNKNOWN_SCALAR;
   const width = BigInt(bits);
+  // An object literal of UNKNOWN_SCALAR's shape (a spread of it was slower, cold or not).
   const t = (tv: bigint, tm: bigint): Mutable => ({
-    ...UNKNOWN_SCALAR,
+    k: 'scalar',
     tv: tv & mask & ~tm,
     tm: tm & mask,
+    umin: 0n,
     umax: mask,
+    smin: S64_MIN,
+    smax: S64_MAX,
+    u32min: 0n,
+    u32max: MASK32,
+    s32min: S32_MIN,
+    s32max: S32_MAX,
   });
   let r: Mutable;
   switch (op) {
