@@ -402,15 +402,16 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
     const list = seen.get(key);
     // Stored states have their dead registers forgotten already, so comparing the live state
     // against them needs no copy: a dead register is `unknown` there, which holds anything.
-    if (list?.some((old) => stateWithin(s, old))) return true;
+    if (list) for (const old of list) if (stateWithin(s, old)) return true;
     if (list && list.length >= MAX_STATES_PER_INSN) return false;
     // Registers no one reads again do not tell states apart (the verifier's liveness).
     const norm = copyState(s);
-    norm.frames.forEach((fr, i) => {
+    for (let i = 0; i < norm.frames.length; i++) {
+      const fr = norm.frames[i] as Frame;
       const next = norm.frames[i + 1];
       const live = next?.ret ? liveAt(next.ret.sec, next.ret.idx) : liveAt(sec, pc);
       for (let r = 0; r <= 9; r++) if ((live & (1 << r)) === 0) fr.regs[r] = UNKNOWN;
-    });
+    }
     if (!list) seen.set(key, [norm]);
     else list.push(norm);
     return false;
