@@ -147,7 +147,7 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
   // Nothing known, or a constant: already consistent (most results are one or the other).
   if (input.tm === MASK64 && isFull(input)) return UNKNOWN_SCALAR;
   if (input.tm === 0n && isFull(input)) return constScalar(input.tv);
-  const s: Mutable = { ...input };
+  const s = mutableCopy(input);
   for (let round = 0; round < 2; round++) {
     // A round that changes nothing would change nothing the second time either.
     const { tv, tm, umin, umax, smin, smax, u32min, u32max, s32min, s32max } = s;
@@ -223,6 +223,23 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
 }
 
 const full = (s: Scalar | undefined): Scalar => s ?? UNKNOWN_SCALAR;
+
+/** A copy to tighten: one literal of the scalar's shape (a spread was slower, cold or not). */
+function mutableCopy(s: Scalar | Mutable): Mutable {
+  return {
+    k: 'scalar',
+    tv: s.tv,
+    tm: s.tm,
+    umin: s.umin,
+    umax: s.umax,
+    smin: s.smin,
+    smax: s.smax,
+    u32min: s.u32min,
+    u32max: s.u32max,
+    s32min: s.s32min,
+    s32max: s.s32max,
+  };
+}
 
 /** Whether every range of `s` is the widest (only its tnum says anything). */
 function isFull(s: Scalar | Mutable): boolean {
@@ -600,7 +617,7 @@ export function narrow(op: CmpOp, dst: Scalar, k: bigint, bits: 32 | 64, holds: 
   const mask = bits === 32 ? MASK32 : MASK64;
   const uk = k & mask;
   const sk = bits === 32 ? toSigned32(uk) : toSigned64(uk);
-  const s: Mutable = { ...dst };
+  const s = mutableCopy(dst);
   const setU = (lo: bigint, hi: bigint) => {
     if (bits === 64) {
       s.umin = max(s.umin, lo);
