@@ -26,7 +26,12 @@ export interface KconfigExtern {
 export function kconfigExterns(obj: BpfObject): Map<string, KconfigExtern> {
   const out = new Map<string, KconfigExtern>();
   const btf = obj.btf;
-  const sec = btf.byName('.kconfig').find((id) => btf.type(id).kind === Kind.Datasec);
+  // The first DATASEC named .kconfig, found by kind first: byName would hash every name of
+  // the object's BTF for this one look-up.
+  let sec: number | undefined;
+  for (let id = 1; id < btf.typeCount && sec === undefined; id++) {
+    if (btf.kindOf(id) === Kind.Datasec && btf.name(id) === '.kconfig') sec = id;
+  }
   if (sec === undefined) return out;
   const ds = btf.type(sec);
   if (ds.kind !== Kind.Datasec) return out;

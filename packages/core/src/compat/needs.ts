@@ -12,9 +12,16 @@ export function kernelBtfNeed(code: ObjectCode, programName: string): string | u
   // btf_custom_path only serves CO-RE; these still need /sys/kernel/btf/vmlinux.
   const sec = resolveSection(prog.section);
   if (sec?.needsKernelBtf) return `${sec.prefix} program (section ${prog.section})`;
-  const ext = externNeed(code);
+  let ext = EXTERN_NEED.get(code);
+  if (ext === undefined) {
+    // The same for every program of the object: searched once.
+    ext = externNeed(code) ?? '';
+    EXTERN_NEED.set(code, ext);
+  }
   return ext ? `object ${ext} (libbpf resolves every typed extern of the object at load)` : undefined;
 }
+
+const EXTERN_NEED = new WeakMap<ObjectCode, string>();
 
 /**
  * kfunc calls and typed __ksym variables resolve against the kernel's BTF. In the object they
@@ -28,13 +35,14 @@ export function kernelBtfNeed(code: ObjectCode, programName: string): string | u
  */
 function externNeed(code: ObjectCode): string | undefined {
   const btf = code.obj.btf;
+  const names = symbolNames(code);
   for (const [key, r] of code.relocs) {
     if (r.symSec !== SHN.UNDEF) continue;
     const [sec, i] = key.split(':').map(Number);
     if (sec === undefined || i === undefined) continue;
     const insn = code.sections.get(sec)?.[i];
     if (!insn) continue;
-    const name = symbolName(code, sec, i);
+    const name = names.get(key);
     // __kconfig externs are filled from the kernel's release and config, not its BTF.
     if (!name || code.kconfig.has(name)) continue;
     const ids = btf.byName(name);
@@ -56,11 +64,19 @@ function externNeed(code: ObjectCode): string | undefined {
   return undefined;
 }
 
-function symbolName(code: ObjectCode, sec: number, idx: number): string | undefined {
-  const section = code.obj.elf.sections[sec];
-  if (!section) return undefined;
-  for (const r of code.obj.elf.relocations(section)) {
-    if (Math.floor(r.offset / INSN_SIZE) === idx) return r.symbol.name;
+/**
+ * The symbol of the first ELF relocation at each relocated `sec:idx` of the code sections
+ * (one pass over each section's relocations, rather than one per relocated instruction).
+ */
+function symbolNames(code: ObjectCode): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const sec of code.sections.keys()) {
+    const section = code.obj.elf.sections[sec];
+    if (!section) continue;
+    for (const r of code.obj.elf.relocations(section)) {
+      const key = `${sec}:${Math.floor(r.offset / INSN_SIZE)}`;
+      if (!out.has(key)) out.set(key, r.symbol.name);
+    }
   }
-  return undefined;
+  return out;
 }

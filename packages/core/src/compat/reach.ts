@@ -43,6 +43,7 @@ import {
   byteSwap,
   type CmpOp,
   constScalar,
+  immScalar,
   isConst,
   low32,
   narrow,
@@ -111,8 +112,6 @@ export interface ReachedPoison {
 }
 
 export interface ReachResult {
-  /** Every instruction the verifier would walk (in any context). */
-  reached: Set<string>;
   poisons: ReachedPoison[];
   /** The walk hit its step budget: what it did not walk is assumed reachable. */
   exhausted: boolean;
@@ -126,6 +125,12 @@ export interface ReachResult {
 }
 
 export const locKey = (l: Loc): string => `${l.sec}:${l.idx}`;
+
+/**
+ * An instruction address as one number, for the walk's own maps: a string key per step was
+ * much of its cost (sections are ELF section indexes, far below 2^20; instructions below 2^32).
+ */
+const insnKey = (sec: number, idx: number): number => sec * 0x1_0000_0000 + idx;
 
 /** The kernel's MAX_CALL_FRAMES. */
 const MAX_CALL_DEPTH = 8;
@@ -191,11 +196,12 @@ const ALU: Record<number, AluOp> = {
  * already walked at the same instruction is pruned, as the verifier prunes it.
  */
 export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): ReachResult {
-  const reached = new Set<string>();
-  const poisons = new Map<string, ReachedPoison>();
-  const seen = new Map<string, State[]>();
+  const poisons = new Map<number, ReachedPoison>();
+  const seen = new Map<number, State[]>();
   const depends = new Set<string>();
-  const edgesSeen = new Map<string, { at: Loc; insn: Insn; mask: number }>();
+  const edgesSeen = new Map<number, { at: Loc; insn: Insn; mask: number }>();
+  /** Liveness per code section of this image (one WeakMap look-up per section, not per state). */
+  const liveBySec = new Map<number, Uint16Array | undefined>();
   const rootsDone = new Set<string>();
   const profile = env.profile;
   let steps = 0;
@@ -220,19 +226,24 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
 
   const walk = (start: Pending) => {
     let { sec, pc, state: s, path, chain } = start;
+    // The section's code, looked up again only when a call or return changes the section.
+    let codeSec = sec;
+    let code = image.insns(sec);
     for (;;) {
       if (++steps > MAX_STEPS) {
         exhausted = true;
         return;
       }
-      const code = image.insns(sec);
+      if (sec !== codeSec) {
+        codeSec = sec;
+        code = image.insns(sec);
+      }
       const insn = code?.[pc];
       if (!code || !insn) return;
-      const at: Loc = { sec, idx: pc };
-      const key = locKey(at);
-      reached.add(key);
       if (isPoison(insn)) {
-        if (!poisons.has(key)) poisons.set(key, { at, conditions: pathOf(path), callChain: chain });
+        const key = insnKey(sec, pc);
+        if (!poisons.has(key))
+          poisons.set(key, { at: { sec, idx: pc }, conditions: pathOf(path), callChain: chain });
         return; // the verifier stops here
       }
       const cls = insnClass(insn);
@@ -241,7 +252,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
 
       if (cls === BPF_LD) {
         if (isLdImm64(insn)) {
-          f.regs[insn.dst] = ldImm64Value(image, at, insn, code[pc + 1], chain, addRoot);
+          f.regs[insn.dst] = ldImm64Value(image, { sec, idx: pc }, insn, code[pc + 1], chain, addRoot);
           pc += 2;
         } else {
           // Legacy packet loads (ABS/IND) clobber r0 and the caller-saved registers.
@@ -285,6 +296,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
       }
       if (op === JMP_CALL && cls === BPF_JMP) {
         if (insn.src === PSEUDO_CALL) {
+          const at: Loc = { sec, idx: pc };
           const target = image.callTarget(at, insn);
           if (target && !image.isGlobalFunc(target) && s.frames.length < MAX_CALL_DEPTH) {
             if (s.frames.some((fr) => fr.entry === locKey(target))) {
@@ -331,8 +343,10 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
       const nextPc = pc + 1;
       const targetPc = pc + 1 + insn.off;
       const undecided = edges.taken !== undefined && edges.fall !== undefined;
+      const key = insnKey(sec, pc);
       const seenEdges = edgesSeen.get(key);
       const mask = (edges.taken ? 1 : 0) | (edges.fall ? 2 : 0);
+      const at: Loc = seenEdges?.at ?? { sec, idx: pc };
       if (!seenEdges) edgesSeen.set(key, { at, insn, mask });
       else seenEdges.mask |= mask;
       if (edges.taken) {
@@ -359,32 +373,36 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
   };
 
   const liveAt = (sec: number, pc: number): number => {
-    const code = image.insns(sec);
-    if (!code) return 0x3ff;
-    // Per code array: every walk over the same relocated code shares it.
-    let live = LIVENESS.get(code);
-    if (!live) {
-      live = liveRegisters(code);
-      LIVENESS.set(code, live);
+    let live = liveBySec.get(sec);
+    if (live === undefined && !liveBySec.has(sec)) {
+      const code = image.insns(sec);
+      // Per code array: every walk over the same relocated code shares it.
+      live = code && LIVENESS.get(code);
+      if (code && !live) {
+        live = liveRegisters(code);
+        LIVENESS.set(code, live);
+      }
+      liveBySec.set(sec, live);
     }
-    return live[pc] ?? 0x3ff;
+    return live?.[pc] ?? 0x3ff;
   };
 
   /** Whether `s` at `sec:pc` is within a state walked there before; if not, remembers it. */
   const pruned = (sec: number, pc: number, s: State): boolean => {
-    const key = `${sec}:${pc}`;
+    const key = insnKey(sec, pc);
     const list = seen.get(key);
     // Stored states have their dead registers forgotten already, so comparing the live state
     // against them needs no copy: a dead register is `unknown` there, which holds anything.
-    if (list?.some((old) => stateWithin(s, old))) return true;
+    if (list) for (const old of list) if (stateWithin(s, old)) return true;
     if (list && list.length >= MAX_STATES_PER_INSN) return false;
     // Registers no one reads again do not tell states apart (the verifier's liveness).
     const norm = copyState(s);
-    norm.frames.forEach((fr, i) => {
+    for (let i = 0; i < norm.frames.length; i++) {
+      const fr = norm.frames[i] as Frame;
       const next = norm.frames[i + 1];
       const live = next?.ret ? liveAt(next.ret.sec, next.ret.idx) : liveAt(sec, pc);
       for (let r = 0; r <= 9; r++) if ((live & (1 << r)) === 0) fr.regs[r] = UNKNOWN;
-    });
+    }
     if (!list) seen.set(key, [norm]);
     else list.push(norm);
     return false;
@@ -401,7 +419,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
   const folded = [...edgesSeen.values()]
     .filter((e) => e.mask === 1 || e.mask === 2)
     .map((e) => ({ at: e.at, insn: e.insn, taken: e.mask === 1 }));
-  return { reached, poisons: [...poisons.values()], exhausted, depends, folded };
+  return { poisons: [...poisons.values()], exhausted, depends, folded };
 }
 
 function ldImm64Value(
@@ -436,8 +454,7 @@ function aluValue(insn: Insn, f: Frame, profile: VerifierProfile, littleEndian: 
   const bits = is64 ? 64 : 32;
   const op = insnOp(insn);
   const dst = f.regs[insn.dst] ?? UNKNOWN;
-  const srcVal: Val =
-    (insn.code & 0x08) === BPF_K ? constScalar(BigInt(insn.imm)) : (f.regs[insn.src] ?? UNKNOWN);
+  const srcVal: Val = (insn.code & 0x08) === BPF_K ? immScalar(insn.imm) : (f.regs[insn.src] ?? UNKNOWN);
   if (op === ALU_MOV) {
     // MOVSX (off 8/16/32) sign-extends; plain MOV copies (and truncates for ALU32).
     if (insn.off !== 0) {
@@ -564,7 +581,8 @@ function store(insn: Insn, s: State, profile: VerifierProfile): void {
   // The verifier keeps spills per 8-byte slot: any write into a slot ends what it held.
   const first = Math.floor(at / 8);
   const last = Math.floor((at + size - 1) / 8);
-  for (const off of [...frame.stack.keys()]) {
+  // (Deleting the entry being visited is safe in a Map's iteration.)
+  for (const off of frame.stack.keys()) {
     const slot = Math.floor(off / 8);
     if (slot >= first && slot <= last) frame.stack.delete(off);
   }
@@ -572,7 +590,7 @@ function store(insn: Insn, s: State, profile: VerifierProfile): void {
   const aligned = at % 8 === 0;
   let v: Val | undefined;
   if (isStx) v = f.regs[insn.src] ?? UNKNOWN;
-  else if (profile.storeImm) v = constScalar(BigInt(insn.imm));
+  else if (profile.storeImm) v = immScalar(insn.imm);
   if (!v) return;
   if (size === 8) {
     if (aligned) frame.stack.set(at, { v, size });
@@ -589,12 +607,12 @@ function store(insn: Insn, s: State, profile: VerifierProfile): void {
 function branchEdges(insn: Insn, f: Frame, profile: VerifierProfile): { taken?: Val[]; fall?: Val[] } {
   const op = CMP[insnOp(insn)];
   const bits = insnClass(insn) === BPF_JMP32 ? 32 : 64;
-  const both = { taken: f.regs.slice(), fall: f.regs.slice() };
-  if (!op) return both;
+  const both = () => ({ taken: f.regs.slice(), fall: f.regs.slice() });
+  if (!op) return both();
   const srcK = (insn.code & 0x08) === BPF_K;
   const a = asScalar(f.regs[insn.dst]);
-  const b = srcK ? constScalar(BigInt(insn.imm)) : asScalar(f.regs[insn.src]);
-  if (!a || !b) return both;
+  const b = srcK ? immScalar(insn.imm) : asScalar(f.regs[insn.src]);
+  if (!a || !b) return both();
   // Against a constant on either side (the verifier swaps the operands for the latter).
   let reg: number;
   let val: Scalar;
@@ -609,11 +627,12 @@ function branchEdges(insn: Insn, f: Frame, profile: VerifierProfile): { taken?: 
     val = b;
     k = a.tv;
     cmp = SWAPPED[op];
-  } else return both;
+  } else return both();
   // Kernels before 6.7 decide a branch only against a constant source: never when swapped.
   const decided = reg === insn.dst ? branchTaken(cmp, val, k, bits) : undefined;
   const edge = (holds: boolean): Val[] | undefined => {
-    if (decided !== undefined) return decided === holds ? f.regs.slice() : undefined;
+    // Decided: the one edge followed keeps the frame's own registers (nothing to copy).
+    if (decided !== undefined) return decided === holds ? f.regs : undefined;
     const withReg = (r: number, v: Scalar | undefined): Val[] => {
       const out = f.regs.slice();
       // Narrowing that contradicts itself: follow the edge unnarrowed rather than call it

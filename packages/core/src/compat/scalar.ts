@@ -64,6 +64,21 @@ export function constScalar(v: bigint): Scalar {
 }
 
 const CONSTANTS = new Map<bigint, Scalar>();
+
+/**
+ * The constant of an instruction's 32-bit immediate, sign-extended to 64 bits as the ISA
+ * does: looked up by the number itself, without making a BigInt on every ALU or jump step.
+ */
+export function immScalar(imm: number): Scalar {
+  let hit = IMMEDIATES.get(imm);
+  if (!hit) {
+    hit = constScalar(BigInt(imm));
+    if (IMMEDIATES.size >= MAX_SHARED_CONSTANTS) IMMEDIATES.clear();
+    IMMEDIATES.set(imm, hit);
+  }
+  return hit;
+}
+const IMMEDIATES = new Map<number, Scalar>();
 const MAX_SHARED_CONSTANTS = 1 << 14;
 
 function makeConst(u: bigint): Scalar {
@@ -101,10 +116,20 @@ const ZERO_EXTENDED = new Map<number, Scalar>();
 function tnumRange(lo: bigint, hi: bigint): { tv: bigint; tm: bigint } {
   const chi = lo ^ hi;
   if (chi === 0n) return { tv: lo, tm: 0n };
-  const bits = chi.toString(2).length;
+  const bits = bitLength(chi);
   if (bits >= 64) return { tv: 0n, tm: MASK64 };
   const delta = (1n << BigInt(bits)) - 1n;
   return { tv: lo & ~delta & MASK64, tm: delta };
+}
+
+/**
+ * Bits in the binary form of `v` (0 <= v < 2^64; both ends are unsigned bounds): from two
+ * 32-bit halves, not `v.toString(2)`, which built a string in the walk's hottest path.
+ */
+function bitLength(v: bigint): number {
+  const hi = Number(v >> 32n);
+  if (hi !== 0) return 64 - Math.clz32(hi);
+  return 32 - Math.clz32(Number(v & MASK32));
 }
 
 /** tnum_intersect: bits known in either are known. */
@@ -122,8 +147,10 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
   // Nothing known, or a constant: already consistent (most results are one or the other).
   if (input.tm === MASK64 && isFull(input)) return UNKNOWN_SCALAR;
   if (input.tm === 0n && isFull(input)) return constScalar(input.tv);
-  const s: Mutable = { ...input };
+  const s = mutableCopy(input);
   for (let round = 0; round < 2; round++) {
+    // A round that changes nothing would change nothing the second time either.
+    const { tv, tm, umin, umax, smin, smax, u32min, u32max, s32min, s32max } = s;
     // tnum -> ranges.
     s.umin = max(s.umin, s.tv);
     s.umax = min(s.umax, (s.tv | s.tm) & MASK64);
@@ -171,6 +198,19 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
     if ((s.tv & ~t.tm & ~s.tm) !== (t.tv & ~t.tm & ~s.tm)) return undefined;
     s.tv = t.tv;
     s.tm = t.tm;
+    if (
+      s.tv === tv &&
+      s.tm === tm &&
+      s.umin === umin &&
+      s.umax === umax &&
+      s.smin === smin &&
+      s.smax === smax &&
+      s.u32min === u32min &&
+      s.u32max === u32max &&
+      s.s32min === s32min &&
+      s.s32max === s32max
+    )
+      break;
   }
   if (s.tm === 0n) {
     const c = constScalar(s.tv);
@@ -183,6 +223,23 @@ export function sync(input: Mutable | Scalar): Scalar | undefined {
 }
 
 const full = (s: Scalar | undefined): Scalar => s ?? UNKNOWN_SCALAR;
+
+/** A copy to tighten: one literal of the scalar's shape (a spread was slower, cold or not). */
+function mutableCopy(s: Scalar | Mutable): Mutable {
+  return {
+    k: 'scalar',
+    tv: s.tv,
+    tm: s.tm,
+    umin: s.umin,
+    umax: s.umax,
+    smin: s.smin,
+    smax: s.smax,
+    u32min: s.u32min,
+    u32max: s.u32max,
+    s32min: s.s32min,
+    s32max: s.s32max,
+  };
+}
 
 /** Whether every range of `s` is the widest (only its tnum says anything). */
 function isFull(s: Scalar | Mutable): boolean {
@@ -319,11 +376,19 @@ export function alu(op: AluOp, dst: Scalar, src: Scalar, bits: 32 | 64): Scalar 
   }
   if (!isConst(b) && op !== 'add' && op !== 'sub' && op !== 'and') return UNKNOWN_SCALAR;
   const width = BigInt(bits);
+  // An object literal of UNKNOWN_SCALAR's shape (a spread of it was slower, cold or not).
   const t = (tv: bigint, tm: bigint): Mutable => ({
-    ...UNKNOWN_SCALAR,
+    k: 'scalar',
     tv: tv & mask & ~tm,
     tm: tm & mask,
+    umin: 0n,
     umax: mask,
+    smin: S64_MIN,
+    smax: S64_MAX,
+    u32min: 0n,
+    u32max: MASK32,
+    s32min: S32_MIN,
+    s32max: S32_MAX,
   });
   let r: Mutable;
   switch (op) {
@@ -552,7 +617,7 @@ export function narrow(op: CmpOp, dst: Scalar, k: bigint, bits: 32 | 64, holds: 
   const mask = bits === 32 ? MASK32 : MASK64;
   const uk = k & mask;
   const sk = bits === 32 ? toSigned32(uk) : toSigned64(uk);
-  const s: Mutable = { ...dst };
+  const s = mutableCopy(dst);
   const setU = (lo: bigint, hi: bigint) => {
     if (bits === 64) {
       s.umin = max(s.umin, lo);

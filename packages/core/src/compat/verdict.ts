@@ -27,6 +27,11 @@ export interface ObjectContext {
    * are functions of the decisions alone, so they are computed once per distinct set.
    */
   judged?: Map<string, JudgedImage>;
+  /**
+   * Walks by what they depend on: the program, the kernel facts it sees and the patches in the
+   * code sections its functions sit in (see sectionCodeKey).
+   */
+  walks?: Map<string, ReachResult>;
 }
 
 /** One relocated image of an object and the reachability walks done over it, by program and kernel facts. */
@@ -55,6 +60,26 @@ function judgedImage(ctx: ObjectContext, decisions: readonly RelocDecision[]): J
     ctx.judged.set(key, judged);
   }
   return judged;
+}
+
+/**
+ * What the decisions do to the code sections holding the program and its callees: a walk (and
+ * the guards found from it) reads only those sections, so two decision sets that patch them the
+ * same way give the same walk. Only where and how an instruction changes is kept; why (the
+ * reason of a poison, the C path) does not change the code.
+ */
+function sectionCodeKey(ctx: ObjectContext, prog: BpfProgram, decisions: readonly RelocDecision[]): string {
+  const sections = new Set(ctx.callees(prog).map((fn) => fn.sectionIndex));
+  const parts: string[] = [];
+  for (const d of decisions) {
+    const fn = ctx.code.functions.get(d.prog);
+    if (!fn || !sections.has(fn.sectionIndex)) continue;
+    const o = d.outcome;
+    if ('error' in o) parts.push(`${d.prog}/${d.insn}/error`);
+    else if ('poison' in o) parts.push(`${d.prog}/${d.insn}/poison`);
+    else parts.push(`${d.prog}/${d.insn}/${o.patched.field}=${o.patched.to}`);
+  }
+  return parts.join(';');
 }
 
 /** The poisoned instructions of `fn`, in instruction order, with their decisions. */
@@ -127,6 +152,10 @@ export function judgeObject(
     }
     const reachKey = `${prog.name}|${kernelEnv.key}`;
     let reach = judged.reach.get(reachKey);
+    // Another decision set may give this program's sections the same code (decisions that
+    // differ only in other sections, or in what they say rather than what they patch).
+    const codeKey = reach ? '' : `${reachKey}|${sectionCodeKey(ctx, prog, decisions)}`;
+    if (!reach) reach = ctx.walks?.get(codeKey);
     if (!reach) {
       const globals = ctx
         .callees(prog)
@@ -141,6 +170,8 @@ export function judgeObject(
         },
       );
       judged.reach.set(reachKey, reach);
+      ctx.walks ??= new Map();
+      ctx.walks.set(codeKey, reach);
     }
     const dependsOn = reach.depends.size > 0 ? [...reach.depends].sort() : undefined;
     const reachedAt = new Map(reach.poisons.map((p) => [locKey(p.at), p]));
@@ -158,7 +189,7 @@ export function judgeObject(
         };
       };
       const conditions = (hit?.conditions ?? []).map(condition);
-      const guard = hit || reach.exhausted ? undefined : guardOf(image, reach.folded, loc);
+      const guard = hit || reach.exhausted ? undefined : guardFor(image, reach, loc);
       return {
         relo: d.relo,
         kind: d.kind,
@@ -187,6 +218,24 @@ export function judgeObject(
   }
   return cells;
 }
+
+/**
+ * guardOf, once per walk and instruction: a walk is shared by every kernel that relocates the
+ * object the same way, and so is the guard of each poisoned instruction it did not reach.
+ */
+function guardFor(image: RelocatedImage, reach: ReachResult, loc: Loc): PathStep | undefined {
+  let byLoc = GUARDS.get(reach);
+  if (!byLoc) {
+    byLoc = new Map();
+    GUARDS.set(reach, byLoc);
+  }
+  const key = locKey(loc);
+  if (byLoc.has(key)) return byLoc.get(key);
+  const guard = guardOf(image, reach.folded, loc);
+  byLoc.set(key, guard);
+  return guard;
+}
+const GUARDS = new WeakMap<ReachResult, Map<string, PathStep | undefined>>();
 
 /** The functions a program can reach through bpf-to-bpf calls and callback references. */
 export function calleesOf(code: ObjectCode, prog: BpfProgram): BpfProgram[] {
