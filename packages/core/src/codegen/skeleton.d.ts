@@ -93,7 +93,7 @@ export interface SkeletonGlobal {
 /** What btfFor() gives: the bytes, or why there are none. */
 export type KernelBtf = {
     bytes: Uint8Array;
-    kernel: Readonly<KernelId> | undefined;
+    kernel: Readonly<KernelId>;
     reason?: undefined;
 } | {
     bytes: undefined;

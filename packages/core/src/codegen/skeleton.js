@@ -72,7 +72,8 @@ export function createSkeleton(model, io) {
     async function btfFor(kernel) {
         const i = findKernel(io.kernels, kernel);
         const k = io.kernels[i];
-        if (k === undefined) {
+        const id = kernels[i];
+        if (k === undefined || id === undefined) {
             const label = typeof kernel === 'string' ? kernel : describe(kernel);
             return {
                 bytes: undefined,
@@ -81,7 +82,7 @@ export function createSkeleton(model, io) {
         }
         if (!k.btf)
             return { bytes: undefined, reason: k.reason ?? `no BTF was built for ${describe(k)}` };
-        return { bytes: await readAsset(k.btf), kernel: kernels[i] };
+        return { bytes: await readAsset(k.btf), kernel: id };
     }
     async function btfForRunningKernel() {
         const running = await runningKernel();

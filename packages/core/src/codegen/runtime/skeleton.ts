@@ -104,7 +104,7 @@ export interface SkeletonGlobal {
 
 /** What btfFor() gives: the bytes, or why there are none. */
 export type KernelBtf =
-  | { bytes: Uint8Array; kernel: Readonly<KernelId> | undefined; reason?: undefined }
+  | { bytes: Uint8Array; kernel: Readonly<KernelId>; reason?: undefined }
   | { bytes: undefined; reason: string };
 
 /** load()'s options: @btfkit/runtime's LoadOptions, with globals by name and kernel BTF found. */
@@ -207,7 +207,8 @@ export function createSkeleton(model: SkeletonModel, io: SkeletonIo): Skeleton {
   async function btfFor(kernel: string | Partial<KernelId>): Promise<KernelBtf> {
     const i = findKernel(io.kernels, kernel);
     const k = io.kernels[i];
-    if (k === undefined) {
+    const id = kernels[i];
+    if (k === undefined || id === undefined) {
       const label = typeof kernel === 'string' ? kernel : describe(kernel);
       return {
         bytes: undefined,
@@ -215,7 +216,7 @@ export function createSkeleton(model: SkeletonModel, io: SkeletonIo): Skeleton {
       };
     }
     if (!k.btf) return { bytes: undefined, reason: k.reason ?? `no BTF was built for ${describe(k)}` };
-    return { bytes: await readAsset(k.btf), kernel: kernels[i] };
+    return { bytes: await readAsset(k.btf), kernel: id };
   }
 
   async function btfForRunningKernel(): Promise<KernelBtf> {
