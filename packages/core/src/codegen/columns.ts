@@ -1,4 +1,4 @@
-import type { TypeDesc } from './codec.js';
+import type { TypeDesc } from './runtime/codec.ts';
 
 /**
  * Columnar layout of a record type: every scalar a record holds, as one column each, named by

@@ -2,7 +2,7 @@ import type { Btf } from '../btf/btf.ts';
 import { IntEncoding, Kind } from '../btf/kinds.ts';
 import type { CompositeType, TypeId } from '../btf/types.ts';
 import { errors } from '../errors/index.ts';
-import type { FieldDesc, NamedTypeDesc, TypeDesc } from './codec.js';
+import type { FieldDesc, NamedTypeDesc, TypeDesc } from './runtime/codec.ts';
 
 /**
  * Turns BTF types into plain, JSON-serialisable layout descriptors (`TypeDesc`) that the codec

@@ -1,6 +1,6 @@
-import type { TypeDesc } from './codec.js';
 import { columnLayout, columnTsType } from './columns.ts';
 import type { SkeletonModel } from './model.ts';
+import type { TypeDesc } from './runtime/codec.ts';
 
 /**
  * TypeScript declarations for a skeleton module: one interface per named struct/union, one

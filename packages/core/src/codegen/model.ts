@@ -4,8 +4,8 @@ import type { CompositeType, DatasecType, TypeId } from '../btf/types.ts';
 import { errors } from '../errors/index.ts';
 import { resolveSection } from '../sections/table.ts';
 import { MAP_TYPE_NAMES } from '../sections/uapi.ts';
-import type { NamedTypeDesc, TypeDesc } from './codec.js';
 import { TypeDescriber } from './describe.ts';
+import type { MapModel, ProgramModel, SkeletonModel } from './runtime/skeleton.ts';
 
 /** What codegen needs of a parsed BPF object (a structural subset of elf's BpfObject). */
 export interface SkeletonSource {
@@ -16,44 +16,8 @@ export interface SkeletonSource {
   programs: readonly { name: string; section: string; isSubprog?: boolean }[];
 }
 
-export interface MapModel {
-  type: string;
-  typeId: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-  key?: TypeDesc;
-  value?: TypeDesc;
-  /** Ring buffer / perf event array: the record type. */
-  event?: TypeDesc;
-}
-
-export interface ProgramModel {
-  section: string;
-  type: string;
-  attach: string;
-  target?: string;
-}
-
-export interface GlobalModel {
-  section: string;
-  offset: number;
-  size: number;
-  type: TypeDesc;
-  /** Initial bytes, hex (zeros for .bss). */
-  init: string;
-}
-
-/** Everything the generated module knows about one object. JSON-safe, deterministic. */
-export interface SkeletonModel {
-  name: string;
-  littleEndian: boolean;
-  programs: Record<string, ProgramModel>;
-  maps: Record<string, MapModel>;
-  globals: Record<string, GlobalModel>;
-  types: Record<string, NamedTypeDesc>;
-}
+// The model's shape lives with the runtime that reads it (createSkeleton).
+export type { GlobalModel, MapModel, ProgramModel, SkeletonModel } from './runtime/skeleton.ts';
 
 const SHT_NOBITS = 8;
 const GLOBAL_SECTION = /^\.(?:rodata|data|bss)(?:\..+)?$/;
