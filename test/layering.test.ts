@@ -16,6 +16,7 @@ const STAGES: readonly (readonly string[])[] = [
   ['bytes'],
   ['wasm'],
   ['sections'],
+  ['insn'],
   ['btf'],
   ['btfext'],
   ['elf'],

@@ -27,6 +27,7 @@ export {
 } from './core/index.ts';
 export * from './elf/index.ts';
 export * from './errors/index.ts';
+export * from './insn/index.ts';
 export * from './kernels/index.ts';
 export { type BatchKernel, type KernelOutcome, minimizeKernels, storePath } from './minimize/batch.ts';
 export { type MinimizeOptions, minimizeBtf } from './minimize/minimize.ts';

@@ -9,7 +9,7 @@ import {
   JMP_EXIT,
   JMP_JA,
   PSEUDO_CALL,
-} from './insn.ts';
+} from '../insn/index.ts';
 import type { CodeImage, Loc, PathStep } from './reach.ts';
 
 /**

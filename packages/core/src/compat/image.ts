@@ -3,7 +3,15 @@ import { extInfoSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors } from '../errors/index.ts';
-import { decodeInsns, formatInsn, INSN_SIZE, type Insn, invalidInsn, isLdImm64, poisonInsn } from './insn.ts';
+import {
+  decodeInsns,
+  formatInsn,
+  INSN_SIZE,
+  type Insn,
+  invalidInsn,
+  isLdImm64,
+  poisonInsn,
+} from '../insn/index.ts';
 import { type KconfigExtern, kconfigExterns } from './kconfig.ts';
 import type { RelocDecision } from './model.ts';
 import type { CodeImage, DataRef, Loc } from './reach.ts';

@@ -19,7 +19,7 @@ import {
   JMP_CALL,
   JMP_EXIT,
   JMP_JA,
-} from './insn.ts';
+} from '../insn/index.ts';
 
 /**
  * Which registers each instruction of a code section may still read before writing them (a

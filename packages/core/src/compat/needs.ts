@@ -1,8 +1,8 @@
 import { Kind } from '../btf/kinds.ts';
 import { SHN } from '../elf/elf.ts';
+import { INSN_SIZE, isCall, isLdImm64, PSEUDO_KFUNC_CALL } from '../insn/index.ts';
 import { resolveSection } from '../sections/table.ts';
 import type { ObjectCode } from './image.ts';
-import { INSN_SIZE, isCall, isLdImm64, PSEUDO_KFUNC_CALL } from './insn.ts';
 
 /** Why a program needs BTF inside the kernel, or undefined when it does not. */
 export function kernelBtfNeed(code: ObjectCode, programName: string): string | undefined {

@@ -33,7 +33,7 @@ import {
   JMP_EXIT,
   JMP_JA,
   PSEUDO_CALL,
-} from './insn.ts';
+} from '../insn/index.ts';
 import { liveRegisters } from './liveness.ts';
 import type { VerifierProfile } from './profile.ts';
 import {

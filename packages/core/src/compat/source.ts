@@ -3,7 +3,7 @@ import { Kind } from '../btf/kinds.ts';
 import type { CoreRelo, LineInfo } from '../btfext/btfext.ts';
 import { extInfoSectionName, extSectionName } from '../btfext/btfext.ts';
 import type { BpfObject } from '../elf/object.ts';
-import { INSN_SIZE } from './insn.ts';
+import { INSN_SIZE } from '../insn/index.ts';
 import type { SourceLine } from './model.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { BpfProgram } from '../elf/object.ts';
+import { formatInsn, INSN_SIZE, isCall, PSEUDO_CALL } from '../insn/index.ts';
 import { guardOf } from './guard.ts';
 import { functionAt, type ObjectCode, type RelocatedImage, relocatedImage } from './image.ts';
-import { formatInsn, INSN_SIZE, isCall, PSEUDO_CALL } from './insn.ts';
 import { type KernelConfig, kconfigBytes, kconfigValue } from './kconfig.ts';
 import type { CompatCell, CompatKernelInfo, Finding, PathCondition, RelocDecision } from './model.ts';
 import { profileKey, verifierProfile } from './profile.ts';

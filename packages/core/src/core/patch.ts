@@ -1,21 +1,23 @@
+import { accessSize } from '../insn/decoded.ts';
+import { Insns } from '../insn/insns.ts';
+import {
+  BPF_ALU,
+  BPF_ALU64,
+  BPF_LD,
+  BPF_LDX,
+  BPF_ST,
+  BPF_STX,
+  BPF_X,
+  LD_IMM64_CODE,
+  POISON_HELPER,
+} from '../insn/opcodes.ts';
 import { Errno } from './errno.ts';
 import type { RelocationResult } from './value.ts';
 
-/** BPF instruction fields this module touches (uapi bpf.h / bpf_common.h). */
-const INSN_SIZE = 8;
-const CLASS_LD = 0x00;
-const CLASS_LDX = 0x01;
-const CLASS_ST = 0x02;
-const CLASS_STX = 0x03;
-const CLASS_ALU = 0x04;
-const CLASS_ALU64 = 0x07;
-const SRC_X = 0x08;
-const LD_IMM64 = 0x18;
-const JMP_CALL = 0x85;
+export { Insns };
 /** libbpf's poison: a call to helper #195896080 ("bad relo"), which the verifier rejects if reached. */
-export const POISON_IMM = 0xbad2310;
+export const POISON_IMM = POISON_HELPER;
 
-const SIZE_BYTES: Record<number, number> = { 0: 4, 8: 2, 16: 1, 24: 8 };
 const BYTES_SIZE: Record<number, number> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
 
 export type InsnClass = 'ALU/ALU64' | 'LDX/ST/STX' | 'LDIMM64';
@@ -32,7 +34,7 @@ export interface PatchDone {
 
 export interface PatchPoison {
   poison: true;
-  /** Instructions rewritten, in the order libbpf reports them (second LD_IMM64 slot first). */
+  /** Instructions rewritten, in the order libbpf reports them (second LD_IMM64_CODE slot first). */
   insns: number[];
   /** The load/store could not be resized: libbpf warns, then poisons. */
   memszAdjust: boolean;
@@ -45,55 +47,6 @@ export interface PatchFailure {
 
 export type PatchOutcome = PatchDone | PatchPoison | PatchFailure;
 
-/**
- * An instruction buffer in the object's byte order; `insn` indexes are relative to it.
- * The register byte holds dst in its low nibble on little-endian objects, high on big-endian.
- */
-export class Insns {
-  readonly view: DataView;
-  constructor(
-    readonly bytes: Uint8Array,
-    readonly littleEndian: boolean,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  get count(): number {
-    return Math.floor(this.bytes.length / INSN_SIZE);
-  }
-  code(i: number): number {
-    return this.view.getUint8(i * INSN_SIZE);
-  }
-  setCode(i: number, v: number): void {
-    this.view.setUint8(i * INSN_SIZE, v);
-  }
-  dst(i: number): number {
-    const r = this.view.getUint8(i * INSN_SIZE + 1);
-    return this.littleEndian ? r & 0x0f : r >> 4;
-  }
-  src(i: number): number {
-    const r = this.view.getUint8(i * INSN_SIZE + 1);
-    return this.littleEndian ? r >> 4 : r & 0x0f;
-  }
-  off(i: number): number {
-    return this.view.getInt16(i * INSN_SIZE + 2, this.littleEndian);
-  }
-  setOff(i: number, v: number): void {
-    this.view.setInt16(i * INSN_SIZE + 2, v, this.littleEndian);
-  }
-  imm(i: number): number {
-    return this.view.getInt32(i * INSN_SIZE + 4, this.littleEndian);
-  }
-  setImm(i: number, v: number): void {
-    this.view.setInt32(i * INSN_SIZE + 4, v | 0, this.littleEndian);
-  }
-  poison(i: number): void {
-    this.view.setUint8(i * INSN_SIZE, JMP_CALL);
-    this.view.setUint8(i * INSN_SIZE + 1, 0);
-    this.view.setInt16(i * INSN_SIZE + 2, 0, this.littleEndian);
-    this.view.setInt32(i * INSN_SIZE + 4, POISON_IMM, this.littleEndian);
-  }
-}
-
 const u64 = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
 
 /** `bpf_core_patch_insn`: applies a computed relocation to instruction `i`. */
@@ -102,7 +55,7 @@ export function patchInsn(insns: Insns, i: number, res: RelocationResult): Patch
   const cls = code & 0x07;
   const poison = (memszAdjust: boolean): PatchPoison => {
     const done: number[] = [];
-    if (code === LD_IMM64 && i + 1 < insns.count) {
+    if (code === LD_IMM64_CODE && i + 1 < insns.count) {
       insns.poison(i + 1);
       done.push(i + 1);
     }
@@ -115,9 +68,9 @@ export function patchInsn(insns: Insns, i: number, res: RelocationResult): Patch
   const orig = res.origVal;
   const next = res.newVal;
   switch (cls) {
-    case CLASS_ALU:
-    case CLASS_ALU64: {
-      if ((code & SRC_X) !== 0)
+    case BPF_ALU:
+    case BPF_ALU64: {
+      if ((code & BPF_X) !== 0)
         return { errno: Errno.EINVAL, reason: `insn #${i} is a register ALU operation` };
       const imm = insns.imm(i);
       if (res.validate && u64(imm) !== orig) {
@@ -126,9 +79,9 @@ export function patchInsn(insns: Insns, i: number, res: RelocationResult): Patch
       insns.setImm(i, Number(BigInt.asIntN(32, next)));
       return { class: 'ALU/ALU64', field: 'imm', from: u64(imm), to: next };
     }
-    case CLASS_LDX:
-    case CLASS_ST:
-    case CLASS_STX: {
+    case BPF_LDX:
+    case BPF_ST:
+    case BPF_STX: {
       const off = insns.off(i);
       if (res.validate && u64(off) !== orig) {
         return { errno: Errno.EINVAL, reason: `insn #${i} has offset ${off}, expected ${orig} (LDX/ST/STX)` };
@@ -138,7 +91,7 @@ export function patchInsn(insns: Insns, i: number, res: RelocationResult): Patch
       insns.setOff(i, Number(next));
       const done: PatchDone = { class: 'LDX/ST/STX', field: 'off', from: u64(off), to: next };
       if (res.newSize !== res.origSize) {
-        const have = SIZE_BYTES[code & 0x18] as number;
+        const have = accessSize(code);
         if (have !== res.origSize) {
           return {
             errno: Errno.EINVAL,
@@ -154,9 +107,9 @@ export function patchInsn(insns: Insns, i: number, res: RelocationResult): Patch
       }
       return done;
     }
-    case CLASS_LD: {
+    case BPF_LD: {
       if (
-        code !== LD_IMM64 ||
+        code !== LD_IMM64_CODE ||
         i + 1 >= insns.count ||
         insns.src(i) !== 0 ||
         insns.off(i) !== 0 ||

@@ -10,6 +10,7 @@ import { KernelError } from '../sys/errors.ts';
 import { NativeBuffer } from '../sys/native.ts';
 import { perfEventOpen } from '../sys/perf.ts';
 import { pmuType } from '../sys/tracefs.ts';
+import { CALL_CODE, EXIT_CODE } from './insn.ts';
 import { ProgType } from './sections.ts';
 
 const BPF_FUNC_get_attach_cookie = 174;
@@ -25,9 +26,9 @@ export function hasBpfCookie(): boolean {
   if (cookie === undefined) {
     const insns = new Uint8Array(16);
     const v = new DataView(insns.buffer);
-    insns[0] = 0x85; // BPF_JMP | BPF_CALL
+    insns[0] = CALL_CODE;
     v.setInt32(4, BPF_FUNC_get_attach_cookie, true);
-    insns[8] = 0x95; // BPF_JMP | BPF_EXIT
+    insns[8] = EXIT_CODE;
     try {
       closeFd(progLoad({ progType: ProgType.TRACEPOINT, insns, license: 'GPL', name: '', logLevel: 0 }));
       cookie = true;

@@ -7,7 +7,7 @@
  */
 import { type BpfObject, type BpfProgram, errors, extInfoSectionName, SHN, STT } from '../deps.ts';
 import type { Externs } from './externs.ts';
-import { INSN_SIZE, Insns, Pseudo } from './insn.ts';
+import { CALL_CODE, INSN_SIZE, Insns, Pseudo } from './insn.ts';
 import type { MapSpec } from './maps.ts';
 
 const R_BPF_64_64 = 1;
@@ -43,7 +43,7 @@ export function sectionRelocs(
     }
     const i = r.offset / INSN_SIZE;
     const where = `${sec.name} insn #${i} (symbol '${sym.name}')`;
-    if (code.code(i) === 0x85) {
+    if (code.code(i) === CALL_CODE) {
       if (r.type !== R_BPF_64_32 || code.src(i) !== Pseudo.CALL || !text || sym.shndx !== text.index) {
         throw errors.badElf(
           r.entryOffset,

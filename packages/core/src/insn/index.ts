@@ -1,0 +1,3 @@
+export * from './decoded.ts';
+export { Insns } from './insns.ts';
+export * from './opcodes.ts';
