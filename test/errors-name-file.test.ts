@@ -83,3 +83,17 @@ describe('a func_info / line_info section whose name is no string', () => {
     expect(cells.length).toBe(6);
   });
 });
+
+describe('compat on a code section that is no whole number of instructions', () => {
+  // Found by the full `pnpm fuzz` run (seed 15, case 98424): compat's decoder said where, not
+  // in which file.
+  it('names the object and the offset where the section ends', () => {
+    const file = caseFile(98424);
+    const kernel = join(CORPUS, 'kernels/debian/12/x86_64/6.1.0-47-amd64.btf.tar.xz');
+    const r = btfkit(['compat', file, '--kernels', kernel]);
+    expectCleanError(r);
+    expect(r.stderr).toBe(
+      `btfkit compat: ${file} at offset 848 (0x350): expected whole 8-byte BPF instructions, section is 787 bytes\n`,
+    );
+  });
+});

@@ -2,7 +2,7 @@ import { Kind } from '../btf/kinds.ts';
 import { extInfoSectionName } from '../btfext/btfext.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
-import { errors } from '../errors/index.ts';
+import { errors, inFile } from '../errors/index.ts';
 import {
   decodeInsns,
   formatInsn,
@@ -44,7 +44,13 @@ export function objectCode(obj: BpfObject, knownRodata = true): ObjectCode {
   const relocs = new Map<string, { symSec: number; symValue: number; symType: number; symName: string }>();
   for (const s of obj.elf.sections) {
     if (s.type !== SHT.PROGBITS || (s.flags & SHF.EXECINSTR) === 0 || s.data.length === 0) continue;
-    sections.set(s.index, decodeInsns(s.data, obj.littleEndian, s.offset));
+    // The section's offset is already in the error's; the file is the object's.
+    sections.set(
+      s.index,
+      obj.file === undefined
+        ? decodeInsns(s.data, obj.littleEndian, s.offset)
+        : inFile(obj.file, () => decodeInsns(s.data, obj.littleEndian, s.offset)),
+    );
     for (const r of obj.elf.relocations(s)) {
       relocs.set(`${s.index}:${Math.floor(r.offset / INSN_SIZE)}`, {
         symSec: r.symbol.shndx,
