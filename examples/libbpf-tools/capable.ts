@@ -6,7 +6,7 @@
 // --unique (off|pid|cgroup), --stack-storage-size, --perf-max-stack-depth.
 import { parseArgs } from 'node:util';
 import capable from '../../test/corpus/objects/capable.bpf.o';
-import { intOption, left, onStop } from './common.ts';
+import { clock, intOption, left, onStop } from './common.ts';
 
 const { values: env } = parseArgs({
   options: {
@@ -73,6 +73,6 @@ for await (const ev of obj.perfbuf<CapEvent>('events', { type: 'struct cap_event
   const e = ev.data;
   const verdict = e.ret === 0 ? 'allow' : 'deny';
   console.log(
-    `${left(new Date().toTimeString().slice(0, 8), 8)} ${left(e.uid, 6)} ${left(e.tgid, 7)} ${extra ? `${left(e.pid, 7)} ` : ''}${left(e.task, 16)} ${left(e.cap, 4)} ${left(NAMES[e.cap] ?? '?', 24)} ${left(e.audit, 6)} ${extra ? `${left(e.insetid, 7)} ` : ''}${verdict}`,
+    `${left(clock(), 8)} ${left(e.uid, 6)} ${left(e.tgid, 7)} ${extra ? `${left(e.pid, 7)} ` : ''}${left(e.task, 16)} ${left(e.cap, 4)} ${left(NAMES[e.cap] ?? '?', 24)} ${left(e.audit, 6)} ${extra ? `${left(e.insetid, 7)} ` : ''}${verdict}`,
   );
 }

@@ -36,3 +36,23 @@ export function intOption(name: string, text: string | undefined, fallback: numb
   }
   return n;
 }
+
+/** strftime("%H:%M:%S") of now, the time column of the C tools. */
+export const clock = (): string => new Date().toTimeString().slice(0, 8);
+
+/**
+ * Each sample of a perf buffer as its bytes and a view over them; lost samples are reported
+ * on stderr as the C tools' handle_lost_events does.
+ */
+export async function* perfSamples(
+  events: AsyncIterable<{ cpu: number; data: Uint8Array } | { cpu: number; lost: number }>,
+): AsyncGenerator<{ bytes: Uint8Array; view: DataView }> {
+  for await (const ev of events) {
+    if (!('data' in ev)) {
+      process.stderr.write(`Lost ${ev.lost} events on CPU #${ev.cpu}!\n`);
+      continue;
+    }
+    const bytes = ev.data;
+    yield { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  }
+}

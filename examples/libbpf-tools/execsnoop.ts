@@ -4,7 +4,7 @@
 // -l LINE, -U print UID, --max-args N.
 import { parseArgs } from 'node:util';
 import execsnoop from '../../test/corpus/objects/execsnoop.bpf.o';
-import { cString, intOption, left, onStop, right } from './common.ts';
+import { clock, cString, intOption, left, onStop, perfSamples, right } from './common.ts';
 
 const { values: env } = parseArgs({
   options: {
@@ -38,14 +38,8 @@ console.log(`${header}${left('PCOMM', 16)} ${left('PID', 6)} ${left('PPID', 6)} 
 
 const quoted = (s: string) => s.replace(/["\t\n]/g, (c) => (c === '"' ? '\\"' : c === '\t' ? '\\t' : '\\n'));
 
-for await (const ev of events) {
-  if (!('data' in ev)) {
-    process.stderr.write(`Lost ${ev.lost} events on CPU #${ev.cpu}!\n`);
-    continue;
-  }
+for await (const { bytes: b, view: v } of perfSamples(events)) {
   // struct event: pid, ppid, uid, retval, args_count, args_size (4 bytes each), comm[16], args[].
-  const b = ev.data;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const [pid, ppid, uid, retval, argsCount, argsSize] = [0, 4, 8, 12, 16, 20].map((o) => v.getInt32(o, true));
   const comm = cString(b, 24, 16);
   if (env.name && !comm.includes(env.name)) continue;
@@ -55,7 +49,7 @@ for await (const ev of events) {
     .split('\0')
     .slice(0, argsCount as number);
   let line = '';
-  if (env.time) line += `${left(new Date().toTimeString().slice(0, 8), 8)} `;
+  if (env.time) line += `${left(clock(), 8)} `;
   if (env.timestamp) line += left((Number(process.hrtime.bigint() - start) / 1e9).toFixed(3), 8);
   if (env['print-uid']) line += left(uid as number, 6);
   line += `${left(comm, 16)} ${left(pid as number, 6)} ${left(ppid as number, 6)} ${right(retval as number, 3)} `;

@@ -3,7 +3,7 @@
 // -x failed exits only, -T trace by thread.
 import { parseArgs } from 'node:util';
 import exitsnoop from '../../test/corpus/objects/exitsnoop.bpf.o';
-import { cString, intOption, left, onStop } from './common.ts';
+import { clock, cString, intOption, left, onStop, perfSamples } from './common.ts';
 
 const { values: env } = parseArgs({
   options: {
@@ -30,19 +30,13 @@ console.log(
   `${ts}${left('PCOMM', 16)} ${left('PID', 7)} ${left('PPID', 7)} ${left('TID', 7)} ${left('AGE(s)', 7)} EXIT_CODE`,
 );
 
-for await (const ev of events) {
-  if (!('data' in ev)) {
-    process.stderr.write(`Lost ${ev.lost} events on CPU #${ev.cpu}!\n`);
-    continue;
-  }
+for await (const { bytes: b, view: v } of perfSamples(events)) {
   // struct event: u64 start_time, exit_time; u32 pid, tid, ppid, sig; int exit_code; comm[16].
-  const b = ev.data;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const age = Number(v.getBigUint64(8, true) - v.getBigUint64(0, true)) / 1e9;
   const [pid, tid, ppid, sig] = [16, 20, 24, 28].map((o) => v.getUint32(o, true)) as number[];
   const code = v.getInt32(32, true);
   const comm = cString(b, 36, 16);
-  let line = env.timestamp ? `${left(new Date().toTimeString().slice(0, 8), 8)} ` : '';
+  let line = env.timestamp ? `${left(clock(), 8)} ` : '';
   line += `${left(comm, 16)} ${left(pid, 7)} ${left(ppid, 7)} ${left(tid, 7)} ${left(age.toFixed(2), 7)} `;
   if (!sig) line += code ? `code ${code}` : '0';
   else line += `signal ${sig & 0x7f}${sig & 0x80 ? ' (core dumped)' : ''}`;

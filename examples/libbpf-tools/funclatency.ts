@@ -6,7 +6,7 @@
 // kprobes. Flags: -m ms, -u µs, -p PID, -d DURATION, -i INTERVAL, -T timestamp.
 import { parseArgs } from 'node:util';
 import funclatency from '../../test/corpus/objects/funclatency.bpf.o';
-import { intOption, left, onStop } from './common.ts';
+import { clock, intOption, left, onStop } from './common.ts';
 import { printLog2Hist } from './histogram.ts';
 
 const { values: env, positionals } = parseArgs({
@@ -46,7 +46,7 @@ if (colon >= 0) {
 console.log(`Tracing ${fn}.  Hit Ctrl-C to exit`);
 const print = () => {
   console.log('');
-  if (env.timestamp) console.log(left(new Date().toTimeString().slice(0, 8), 8));
+  if (env.timestamp) console.log(left(clock(), 8));
   printLog2Hist(obj.global('bss', 'hist') as number[], unitName);
 };
 const interval = intOption('INTERVAL', env.interval, 0);

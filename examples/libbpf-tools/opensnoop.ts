@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { tracepointExists } from '@btfkit/runtime';
 import opensnoop from '../../test/corpus/objects/opensnoop.bpf.o';
-import { cString, intOption, left, onStop, right } from './common.ts';
+import { clock, cString, intOption, left, onStop, perfSamples, right } from './common.ts';
 
 const { values: env } = parseArgs({
   options: {
@@ -48,14 +48,8 @@ header += `${left('PID', 6)} ${left('COMM', 16)} ${right('FD', 3)} ${right('ERR'
 if (env['extended-fields']) header += `${left('FLAGS', 8)} `;
 console.log(`${header}PATH`);
 
-for await (const ev of events) {
-  if (!('data' in ev)) {
-    process.stderr.write(`Lost ${ev.lost} events on CPU #${ev.cpu}!\n`);
-    continue;
-  }
+for await (const { bytes: b, view: v } of perfSamples(events)) {
   // struct event (0.26): u64 ts; pid; uid; int ret; int flags; u64 callers[2]; comm[16]; fname[255].
-  const b = ev.data;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const pid = v.getInt32(8, true);
   const uid = v.getUint32(12, true);
   const ret = v.getInt32(16, true);
@@ -64,7 +58,7 @@ for await (const ev of events) {
   if (env.name && !comm.includes(env.name)) continue;
   const [fd, err] = ret >= 0 ? [ret, 0] : [-1, -ret];
   let line = '';
-  if (env.timestamp) line += `${left(new Date().toTimeString().slice(0, 8), 8)} `;
+  if (env.timestamp) line += `${left(clock(), 8)} `;
   if (env['print-uid']) line += `${left(uid, 7)} `;
   line += `${left(pid, 6)} ${left(comm, 16)} ${right(fd, 3)} ${right(err, 3)} `;
   if (env['extended-fields']) line += `${flags.toString(8).padStart(8, '0')} `;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import runqlat from '../../test/corpus/objects/runqlat.bpf.o';
-import { intOption, left, onStop } from './common.ts';
+import { clock, intOption, left, onStop } from './common.ts';
 import { printLog2Hist } from './histogram.ts';
 
 const { values: env, positionals } = parseArgs({
@@ -45,7 +45,7 @@ console.log('Tracing run queue latency... Hit Ctrl-C to end.');
 
 function print(): void {
   console.log('');
-  if (env.timestamp) console.log(left(new Date().toTimeString().slice(0, 8), 8));
+  if (env.timestamp) console.log(left(clock(), 8));
   for (const [key, hist] of [...hists.entries()]) {
     if (env.pids) console.log(`pid = ${key} ${hist.comm}`);
     else if (env.tids) console.log(`tid = ${key} ${hist.comm}`);

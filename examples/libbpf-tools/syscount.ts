@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import syscount from '../../test/corpus/objects/syscount.bpf.o';
-import { intOption, left, onStop, right } from './common.ts';
+import { clock, intOption, left, onStop, right } from './common.ts';
 
 const { values: env } = parseArgs({
   options: {
@@ -67,7 +67,7 @@ function print(): void {
     data.delete(key);
   }
   rows.sort((a, b) => (env.latency ? Number(b.ns - a.ns) : Number(b.count - a.count)));
-  console.log(`[${new Date().toTimeString().slice(0, 8)}]`);
+  console.log(`[${clock()}]`);
   const unit = env.milliseconds ? 'TIME (ms)' : 'TIME (us)';
   const first = env.process ? `${left('PID', 6)} ${left('COMM', 15)}` : left('SYSCALL', 22);
   console.log(`${first} ${right('COUNT', 8)}${env.latency ? ` ${right(unit, 16)}` : ''}`);
