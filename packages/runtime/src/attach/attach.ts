@@ -81,6 +81,15 @@ export interface AttachOptions {
   iter?: IterTarget;
 }
 
+/** The attach target (from the options or the section name), or a BAD_OPTION naming `what`. */
+export function requireTarget(name: string, sec: ResolvedSection, target: string, what: string): string {
+  if (!target)
+    throw errors.badOption(
+      `program '${name}' (SEC("${sec.section}")) names no ${what} to attach to; pass one as target`,
+    );
+  return target;
+}
+
 /** Attaches program `name` (fd `progFd`) per its section definition. */
 export function attachProgram(
   name: string,
@@ -89,13 +98,7 @@ export function attachProgram(
   opts: AttachOptions = {},
 ): Link {
   const target = opts.target ?? sec.target;
-  const need = (what: string): void => {
-    if (!target) {
-      throw errors.badOption(
-        `program '${name}' (SEC("${sec.section}")) names no ${what} to attach to; pass one as target`,
-      );
-    }
-  };
+  const need = (what: string): string => requireTarget(name, sec, target, what);
   let kind = sec.attach;
   if (opts.probe) {
     if (sec.progType !== ProgType.KPROBE)

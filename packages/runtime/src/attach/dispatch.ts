@@ -5,7 +5,7 @@
  */
 import { errors } from '../deps.ts';
 import type { ResolvedSection } from '../loader/sections.ts';
-import { type AttachOptions, attachProgram, type Link } from './attach.ts';
+import { type AttachOptions, attachProgram, type Link, requireTarget } from './attach.ts';
 import { cgroupLink } from './cgroup.ts';
 import { iterLink } from './iter.ts';
 import { tcLink, xdpLink } from './netdev.ts';
@@ -53,19 +53,15 @@ export function attachAny(
   opts: AttachOptions = {},
 ): Link {
   const target = opts.target ?? sec.target;
-  const need = (what: string): string => {
-    if (!target)
-      throw errors.badOption(`program '${name}' (SEC("${sec.section}")) needs ${what}; pass it as target`);
-    return target;
-  };
+  const need = (what: string): string => requireTarget(name, sec, target, what);
   switch (sec.attach) {
     case 'xdp':
-      return xdpLink(name, progFd, need('a network interface'), opts.flags);
+      return xdpLink(name, progFd, need('network interface'), opts.flags);
     case 'tcx':
     case 'tc':
-      return tcLink(name, progFd, sec, need('a network interface'), opts);
+      return tcLink(name, progFd, sec, need('network interface'), opts);
     case 'cgroup':
-      return cgroupLink(name, progFd, sec, need('a cgroup v2 directory'), opts.flags);
+      return cgroupLink(name, progFd, sec, need('cgroup v2 directory'), opts.flags);
     case 'perf_event':
       if (!opts.perfEvent)
         throw errors.badOption(
