@@ -4,7 +4,7 @@ import { errors } from '../errors/index.ts';
 /**
  * The most bytes read from an input that is not a regular file (a pipe, a FIFO, a character
  * device such as /dev/zero), whose size is known only at its end: the same bound as an
- * archive's inflated size (kernels/xz.ts DEFAULT_MAX_DECOMPRESSED), so no input a user names
+ * archive's inflated size (kernels/xz.ts DEFAULT_MAX_DECOMPRESSED is this constant), so no input a user names
  * can make a command hold more than that.
  */
 export const MAX_STREAM_INPUT = 512 * 1024 * 1024;

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync } from 'node:fs';
 import { errors } from '../errors/index.ts';
+import { MAX_STREAM_INPUT } from '../io/bounded-read.ts';
 import { type Allocate, readFromStart, unlinkedTempFile } from './temp-file.ts';
 
 /**
@@ -11,7 +12,8 @@ import { type Allocate, readFromStart, unlinkedTempFile } from './temp-file.ts';
  * anything that is not a single xz stream of LZMA2 blocks (what `xz` and btfhub write).
  */
 
-export const DEFAULT_MAX_DECOMPRESSED = 512 * 1024 * 1024;
+/** The one bound on what an input may make us hold: an archive's inflated size, as a stream's. */
+export const DEFAULT_MAX_DECOMPRESSED = MAX_STREAM_INPUT;
 
 const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const LZMA2_FILTER = 0x21;
