@@ -1,6 +1,6 @@
 export {
   type AttachKind,
-  type LibbpfVersion,
+  type LibbpfRelease,
   type ResolvedSection,
   resolveSection,
   SECTION_DEFS,

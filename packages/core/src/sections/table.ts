@@ -53,15 +53,16 @@ export interface SectionDef {
   /** For BTF-attached programs: how the kernel BTF names the target (prefix + kind). */
   readonly btfTarget?: { readonly prefix: string; readonly kind: 'func' | 'typedef' };
   /** First libbpf release that knows the name (this table's answers before it are 'unknown'). */
-  readonly since: LibbpfVersion;
+  readonly since: LibbpfRelease;
 }
 
-export type LibbpfVersion = '1.1' | '1.2' | '1.3' | '1.5';
+/** A libbpf release that added SEC() names (not the decision profile: core/profile.ts LibbpfVersion). */
+export type LibbpfRelease = '1.1' | '1.2' | '1.3' | '1.5';
 
 interface Extra {
   flags?: number;
   btf?: { prefix: string; kind: 'func' | 'typedef' };
-  since?: LibbpfVersion;
+  since?: LibbpfRelease;
 }
 
 function def(sec: string, progType: number, expected: number, attach: AttachKind, x: Extra = {}): SectionDef {
@@ -199,13 +200,13 @@ export interface ResolvedSection extends SectionDef {
   readonly typeName: string;
 }
 
-const ORDER: Record<LibbpfVersion, number> = { '1.1': 0, '1.2': 1, '1.3': 2, '1.5': 3 };
+const ORDER: Record<LibbpfRelease, number> = { '1.1': 0, '1.2': 1, '1.3': 2, '1.5': 3 };
 
 /**
  * The definition libbpf would pick for this section name, or undefined where it knows none.
  * `libbpf` limits the table to the names that release knows (default: every name here).
  */
-export function resolveSection(section: string, libbpf?: LibbpfVersion): ResolvedSection | undefined {
+export function resolveSection(section: string, libbpf?: LibbpfRelease): ResolvedSection | undefined {
   const limit = libbpf === undefined ? Number.POSITIVE_INFINITY : ORDER[libbpf];
   for (const d of SECTION_DEFS) {
     if (ORDER[d.since] > limit) continue;
