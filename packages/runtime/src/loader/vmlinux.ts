@@ -5,7 +5,8 @@
  * (15–100 ms here), while a mapping costs one call and faults in only the pages the decoder
  * touches. Older kernels refuse the mapping; then the file is read.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { type Btf, decodeBtf, errors, Kind, type ResolvedSection, RUNNING_KERNEL_BTF } from '../deps.ts';
 import { MAP_PRIVATE, Mapping, PAGE_SIZE, PROT_READ } from '../maps/mmap.ts';
 import { KernelError } from '../sys/errors.ts';
 
@@ -35,4 +36,47 @@ export function runningKernelBtfBytes(path: string): Uint8Array {
 /** @internal For tests: whether the last bytes came from a mapping. */
 export function kernelBtfMapped(): boolean {
   return kept !== undefined;
+}
+
+let vmlinuxCache: Btf | null | undefined;
+
+/**
+ * The running kernel's BTF, decoded once per process (null when the kernel exposes none).
+ * Without libbpf's sanity pass: these bytes are the kernel image's own .BTF section (sysfs
+ * exposes it read-only), the same the kernel's BTF verifier parses whenever BPF needs kernel
+ * types, so they are not untrusted input; skipping the pass saves a sixth or so of the decode.
+ */
+export function runningKernelBtf(): Btf | undefined {
+  if (vmlinuxCache === undefined) {
+    vmlinuxCache = existsSync(RUNNING_KERNEL_BTF)
+      ? decodeBtf(runningKernelBtfBytes(RUNNING_KERNEL_BTF), {
+          file: RUNNING_KERNEL_BTF,
+          validate: false,
+        })
+      : null;
+  }
+  return vmlinuxCache ?? undefined;
+}
+
+/** libbpf's find_attach_btf_id against vmlinux: btf_trace_<tp> TYPEDEF, bpf_lsm_<hook> FUNC, or FUNC. */
+export function findAttachBtfId(vmlinux: Btf | undefined, prog: string, def: ResolvedSection): number {
+  const t = def.btfTarget;
+  if (!t) return 0;
+  if (!vmlinux)
+    throw errors.notFound(
+      RUNNING_KERNEL_BTF,
+      `program '${prog}' (${def.section}) needs the kernel's BTF to attach`,
+    );
+  const kind = t.kind === 'typedef' ? Kind.Typedef : Kind.Func;
+  const name = t.prefix + def.target;
+  const id = vmlinux.byName(name).find((i) => vmlinux.type(i).kind === kind);
+  if (id === undefined) {
+    throw new KernelError(
+      'NOT_FOUND',
+      `attach target of '${prog}'`,
+      2,
+      `program '${prog}': the kernel's BTF has no ${t.kind} '${name}' to attach ${def.section} to`,
+    );
+  }
+  return id;
 }
