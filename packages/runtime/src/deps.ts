@@ -28,6 +28,7 @@ export {
   errors,
   extInfoSectionName,
   extSectionName,
+  findByNameKind,
   INSN_SIZE,
   Insns,
   inFile,

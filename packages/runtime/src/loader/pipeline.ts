@@ -23,7 +23,9 @@ import { closeAtExit, LoadedObject, type MapCodecs } from '../object.ts';
 import { btfLoad, closeFd, mapCreate, mapFreeze, mapUpdate, objInfo, progLoad } from '../sys/bpf.ts';
 import { possibleCpus } from '../sys/cpus.ts';
 import { KernelError } from '../sys/errors.ts';
+import { runningKernelBtf } from '../sys/kernel-btf.ts';
 import { NativeBuffer } from '../sys/native.ts';
+import { findAttachBtfId } from './attach-target.ts';
 import { fixupBtf } from './btf-fixup.ts';
 import { probeBtfFeatures, sanitizeBtf } from './btf-sanitize.ts';
 import { applyCore, type CoreApplied, explainRejection } from './core.ts';
@@ -35,7 +37,6 @@ import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './l
 import { collectMaps, type MapSpec, MapType } from './maps.ts';
 import { applyMapSettings, type MapSettings, retarget, selectPrograms } from './preload.ts';
 import { ProgType, type ResolvedSection, resolveSection } from './sections.ts';
-import { findAttachBtfId, runningKernelBtf } from './vmlinux.ts';
 
 export interface LoadOptions {
   /** Name of the object file, for messages and libbpf-style internal map names. */

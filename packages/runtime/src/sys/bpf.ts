@@ -8,7 +8,7 @@
  * older ones reject a larger size only when the extra bytes are non-zero.
  */
 import { Errno, kernelError, verifierError } from './errors.ts';
-import type { KernelFeature } from './errors-feature.ts';
+import { featureError, type KernelFeature } from './errors-feature.ts';
 import { libc } from './libc.ts';
 import { NativeBuffer } from './native.ts';
 
@@ -137,7 +137,7 @@ function raw(cmd: number): number {
 
 function must(cmd: number, op: string, feature?: KernelFeature): number {
   const r = raw(cmd);
-  if (r < 0) throw kernelError(op, -r, undefined, feature);
+  if (r < 0) throw feature ? featureError(op, -r, feature) : kernelError(op, -r);
   return r;
 }
 
@@ -308,7 +308,7 @@ export function progLoad(a: ProgLoadAttr): number {
     if (r >= 0) return r;
     const logLevel = a.logLevel ?? 1;
     if (logLevel === 0 || (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG)) {
-      throw kernelError(op, -r, undefined, feature);
+      throw featureError(op, -r, feature);
     }
     // Rejected: load again with a log to learn why. ENOSPC means the log was too small.
     for (let size = 1 << 20; size <= 1 << 28; size *= 4) {
@@ -319,7 +319,7 @@ export function progLoad(a: ProgLoadAttr): number {
         if (r2 >= 0) return r2; // accepted on the second try (a transient failure)
         if (r2 === -Errno.ENOSPC && size < 1 << 28) continue;
         const text = cString(log.bytes);
-        if (text.length === 0) throw kernelError(op, -r2, undefined, feature);
+        if (text.length === 0) throw featureError(op, -r2, feature);
         throw verifierError(
           op,
           -r2,
@@ -330,7 +330,7 @@ export function progLoad(a: ProgLoadAttr): number {
         log.free();
       }
     }
-    throw kernelError(op, -r, undefined, feature);
+    throw featureError(op, -r, feature);
   } finally {
     for (const b of keep) b.free();
   }

@@ -1,14 +1,16 @@
 /**
- * The running kernel's BTF bytes (/sys/kernel/btf/vmlinux), mapped rather than read where
+ * The running kernel's BTF (/sys/kernel/btf/vmlinux), decoded once per process for every user
+ * (CO-RE, attach by BTF id, the errors that name a kernel's map and program types). Its bytes
+ * are mapped rather than read where
  * the kernel allows it (Linux 6.16 and later map it read-only and private): sysfs hands a
  * read() at most a page, so reading its ~5 MiB takes over a thousand system calls and a copy
  * (15–100 ms here), while a mapping costs one call and faults in only the pages the decoder
  * touches. Older kernels refuse the mapping; then the file is read.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { type Btf, decodeBtf, errors, Kind, type ResolvedSection, RUNNING_KERNEL_BTF } from '../deps.ts';
+import { type Btf, decodeBtf, RUNNING_KERNEL_BTF } from '../deps.ts';
 import { MAP_PRIVATE, Mapping, PAGE_SIZE, PROT_READ } from '../maps/mmap.ts';
-import { KernelError } from '../sys/errors.ts';
+import { KernelError } from './errors.ts';
 
 /** The mapping stays for the process: the decoded BTF is cached and reads these bytes. */
 let kept: Mapping | undefined;
@@ -56,27 +58,4 @@ export function runningKernelBtf(): Btf | undefined {
       : null;
   }
   return vmlinuxCache ?? undefined;
-}
-
-/** libbpf's find_attach_btf_id against vmlinux: btf_trace_<tp> TYPEDEF, bpf_lsm_<hook> FUNC, or FUNC. */
-export function findAttachBtfId(vmlinux: Btf | undefined, prog: string, def: ResolvedSection): number {
-  const t = def.btfTarget;
-  if (!t) return 0;
-  if (!vmlinux)
-    throw errors.notFound(
-      RUNNING_KERNEL_BTF,
-      `program '${prog}' (${def.section}) needs the kernel's BTF to attach`,
-    );
-  const kind = t.kind === 'typedef' ? Kind.Typedef : Kind.Func;
-  const name = t.prefix + def.target;
-  const id = vmlinux.byName(name).find((i) => vmlinux.type(i).kind === kind);
-  if (id === undefined) {
-    throw new KernelError(
-      'NOT_FOUND',
-      `attach target of '${prog}'`,
-      2,
-      `program '${prog}': the kernel's BTF has no ${t.kind} '${name}' to attach ${def.section} to`,
-    );
-  }
-  return id;
 }
