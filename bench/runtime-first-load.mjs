@@ -1,3 +1,15 @@
+/**
+ * bench/runtime.bench.ts's fresh-process probe: the first loadObject() + attach() + close()
+ * of one object in this process (the running kernel's BTF is read during it, as libbpf's
+ * first load reads it), timed in process after the modules are imported. Prints wall ms and
+ * CPU ms (this process's, its threads included).
+ *
+ * It runs the product as a user runs it: @btfkit/runtime's built dist/ (and core's), plain
+ * JavaScript, no TypeScript loader. Under tsx, every module the first load imports lazily
+ * would be transpiled inside the timed region. Plain .mjs for that reason: Node 20 runs no
+ * TypeScript. The bench builds the packages first (bench/lib.ts builtPackages).
+ *   node bench/runtime-first-load.mjs OBJECT
+ */
 import { readFileSync } from 'node:fs';
 import { loadObject } from '@btfkit/runtime';
 

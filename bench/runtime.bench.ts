@@ -4,7 +4,8 @@
  *  - open + load + attach + close of corpus objects whose programs all attach here, in
  *    process: loadObject() + attach() + close() vs bpf_object__open/load + bpf_program__attach
  *    (bench/runtime-libbpf.c, built here against Debian's libbpf 1.1); and the first load in a
- *    fresh process (the running kernel's BTF read then) against libbpf's first in its own;
+ *    fresh process (the running kernel's BTF read then; the built dist/, not the sources
+ *    under tsx) against libbpf's first in its own;
  *  - ring buffer events received and decoded: the kernel fills a 16 MiB ring
  *    (test/fixtures/runtime/ringbench.bpf.o, 64 samples per getppid()), then the consumer
  *    drains it; only the draining is timed, as CPU time per event (the machine is shared: wall
@@ -23,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadObject, type RingBuffer } from '../packages/runtime/src/index.ts';
 import { koffi } from '../packages/runtime/src/sys/libc.ts';
-import { type BenchRow, median, ROOT, RUNS } from './lib.ts';
+import { type BenchRow, builtPackages, median, ROOT, RUNS } from './lib.ts';
 
 const OBJECTS = [
   'execsnoop',
@@ -88,6 +89,7 @@ export default async function benchRuntime(log: (line: string) => void): Promise
     });
   }
 
+  if (only !== 'ring') builtPackages(log);
   for (const name of only === 'ring' ? [] : FIRST_LOAD) rows.push(firstLoad(harness, name));
   if (only !== 'load') rows.push(...(await benchRing(harness, log)));
   return rows;
@@ -97,19 +99,19 @@ export default async function benchRuntime(log: (line: string) => void): Promise
 const FRESH = 5;
 
 /**
- * The first load of `path` in a fresh process, ours (bench/runtime-first-load.ts) and
- * libbpf's (its harness's first run), FRESH processes each, interleaved.
+ * The first load of `path` in a fresh process, ours (bench/runtime-first-load.mjs: the built
+ * package, as a user runs it) and libbpf's (its harness's first run), FRESH processes each,
+ * interleaved.
  */
 function firstLoad(harness: string, name: string): BenchRow {
   const path = join(ROOT, 'test/corpus/objects', `${name}.bpf.o`);
   const ours: [number, number][] = [];
   const theirs: [number, number][] = [];
   for (let i = 0; i < FRESH; i++) {
-    const out = execFileSync(
-      process.execPath,
-      ['--conditions=@btfkit/source', '--import', 'tsx', join(ROOT, 'bench/runtime-first-load.ts'), path],
-      { encoding: 'utf8', cwd: ROOT },
-    );
+    const out = execFileSync(process.execPath, [join(ROOT, 'bench/runtime-first-load.mjs'), path], {
+      encoding: 'utf8',
+      cwd: ROOT,
+    });
     ours.push(out.trim().split(/\s+/).map(Number) as [number, number]);
     const lib = JSON.parse(execFileSync(harness, ['load', path, '1'], { encoding: 'utf8' })) as [
       number,
