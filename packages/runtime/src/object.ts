@@ -308,8 +308,15 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     }
   }
 
-  /** Detaches, unloads and frees everything; the object is unusable afterwards. */
+  /**
+   * Detaches, unloads and frees everything; the object is unusable afterwards. The links go
+   * first, together (Link.destroyAsync): a perf event link's close waits in the kernel for
+   * grace periods that closes made side by side partly share.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    const links = this.links.splice(0);
+    await Promise.all(links.map((l) => l.destroyAsync()));
     this.closeSync();
   }
 

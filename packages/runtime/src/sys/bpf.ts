@@ -7,6 +7,7 @@
  * We pass `size = 144` (the 6.1 uapi size): newer kernels treat missing tail fields as zero,
  * older ones reject a larger size only when the extra bytes are non-zero.
  */
+import { close as fsClose } from 'node:fs';
 import { Errno, kernelError, verifierError } from './errors.ts';
 import { featureError, type KernelFeature } from './errors-feature.ts';
 import { libc } from './libc.ts';
@@ -453,6 +454,18 @@ export function cString(bytes: Uint8Array): string {
 
 export function closeFd(fd: number): void {
   if (fd >= 0) libc.close(fd);
+}
+
+/**
+ * closeFd on libuv's thread pool: closing a tracing link's fd waits in the kernel for RCU grace
+ * periods (70-90 ms per tracepoint link here), during which the event loop stays free and
+ * other closes proceed. Errors are ignored, as closeFd's are.
+ */
+export function closeFdAsync(fd: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (fd < 0) resolve();
+    else fsClose(fd, () => resolve());
+  });
 }
 
 /** BPF_ITER_CREATE: a readable fd producing one pass of an iterator link's output. */
