@@ -2,7 +2,7 @@
  * bench/runtime.bench.ts's fresh-process probe: the first loadObject() + attach() + close()
  * of one object in this process (the running kernel's BTF is read during it, as libbpf's
  * first load reads it), timed in process after the modules are imported. Prints wall ms and
- * CPU ms (this process's, its threads included).
+ * CPU ms (this process's, its threads included) of the whole, then of load + attach alone.
  *
  * It runs the product as a user runs it: @btfkit/runtime's built dist/ (and core's), plain
  * JavaScript, no TypeScript loader. Under tsx, every module the first load imports lazily
@@ -19,7 +19,10 @@ const c0 = process.cpuUsage();
 const t0 = performance.now();
 const obj = await loadObject(bytes, { file: path });
 await obj.attach();
+const attachedMs = performance.now() - t0;
+const attachedCpu = process.cpuUsage(c0);
 await obj.close();
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(c0);
-console.log(ms.toFixed(3), ((cpu.user + cpu.system) / 1e3).toFixed(3));
+const cpuMs = (c) => ((c.user + c.system) / 1e3).toFixed(3);
+console.log(ms.toFixed(3), cpuMs(cpu), attachedMs.toFixed(3), cpuMs(attachedCpu));
