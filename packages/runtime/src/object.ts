@@ -4,7 +4,7 @@
  */
 import type { AttachOptions, Link } from './attach/attach.ts';
 import { attachAny, attachable } from './attach/dispatch.ts';
-import { attachUsdt, USDT_SPEC_SIZE, type UsdtSpecTable } from './attach/usdt.ts';
+import { USDT_SPEC_SIZE, type UsdtSpecTable } from './attach/usdt.ts';
 import {
   type BpfObject,
   type Btf,
@@ -146,13 +146,8 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       for (const p of Object.values(this.programTable)) {
         const o = given[p.name];
         if (o === false) continue;
-        if (p.def.attach === 'usdt') {
-          const target = o?.target ?? p.def.target;
-          if (target) made.push(...attachUsdt(p.name, p.fd, target, o || {}, this.usdtSpecs()));
-          continue;
-        }
         if (!attachable(p.def, o || undefined)) continue;
-        made.push(attachAny(p.name, p.fd, p.def, o || {}));
+        made.push(...attachAny(p.name, p.fd, p.def, o || {}, { usdtSpecs: () => this.usdtSpecs() }));
       }
     } catch (e) {
       for (const l of made) l.destroy();
