@@ -98,8 +98,11 @@ export default async function benchRuntime(log: (line: string) => void): Promise
 /** Fresh processes per first-load case (each gives one first load). */
 const FRESH = 5;
 
-/** A first load's wall and CPU ms: the whole (with close), then up to attached. */
-type FirstLoad = [number, number, number, number];
+/**
+ * A first load's wall and CPU ms: the whole (with close), then up to attached; ours then
+ * gives the import of @btfkit/runtime that preceded it.
+ */
+type FirstLoad = [number, number, number, number, number?, number?];
 
 /**
  * The first load of `path` in a fresh process, ours (bench/runtime-first-load.mjs: the built
@@ -130,7 +133,7 @@ function firstLoad(harness: string, name: string): BenchRow[] {
       ms: at(ours, 2),
       ref,
       refMs: at(theirs, 2),
-      note: `goal <= 1.0x; ${cpu(3)} (wall also waits on the kernel, and other processes)`,
+      note: `goal <= 1.0x; ${cpu(3)} (wall also waits on the kernel, and other processes); before it, import of @btfkit/runtime ${at(ours, 4).toFixed(0)} ms (CPU ${at(ours, 5).toFixed(0)})`,
     },
     {
       case: `${name} first open+load+attach+close in a fresh process`,
