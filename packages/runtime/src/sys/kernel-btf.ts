@@ -1,11 +1,10 @@
 /**
  * The running kernel's BTF (/sys/kernel/btf/vmlinux), decoded once per process for every user
  * (CO-RE, attach by BTF id, the errors that name a kernel's map and program types). Its bytes
- * are mapped rather than read where
- * the kernel allows it (Linux 6.16 and later map it read-only and private): sysfs hands a
- * read() at most a page, so reading its ~5 MiB takes over a thousand system calls and a copy
- * (15–100 ms here), while a mapping costs one call and faults in only the pages the decoder
- * touches. Older kernels refuse the mapping; then the file is read.
+ * are mapped rather than read where the kernel allows it (Linux 6.16 and later map it
+ * read-only and private): sysfs hands a read() at most a page, so reading its ~5 MiB takes
+ * over a thousand system calls and a copy (15–100 ms here), while a mapping costs one call.
+ * Older kernels refuse the mapping; then the file is read.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { type Btf, decodeBtf, RUNNING_KERNEL_BTF } from '../deps.ts';
