@@ -3,9 +3,9 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BtfkitError } from '../../errors/index.ts';
 import { KernelBudget, kernelFootprint } from '../kernel-budget.ts';
-import { parseObjects } from '../kernel-job.ts';
 import { fetchKernel } from '../kernel-read.ts';
 import { minimizeKernelTask } from '../kernel-task.ts';
+import { parseObjects } from '../objects.ts';
 import type { JobResult, KernelTask, Timings, WorkerInit } from '../protocol.ts';
 import type { BatchKernel, BatchOptions } from './types.ts';
 
