@@ -5,7 +5,7 @@
  */
 import { minimizeKernelFile } from '../packages/core/src/minimize/kernel-job.ts';
 import { parseObjects, readObjectFiles } from '../packages/core/src/minimize/objects.ts';
-import type { Timings } from '../packages/core/src/minimize/protocol.ts';
+import type { Timings } from '../packages/core/src/minimize/timings.ts';
 
 const [kernel, runsArg, ...objectPaths] = process.argv.slice(2);
 if (!kernel || objectPaths.length === 0)

@@ -9,7 +9,7 @@ import {
   markObjects,
   type Unsatisfied,
 } from './minimize.ts';
-import type { Timings } from './protocol.ts';
+import { noTimings, type Timings } from './timings.ts';
 
 export interface KernelJobOptions extends MinimizeOptions {
   /** KERNEL is split BTF (a module) over this base. */
@@ -36,7 +36,7 @@ export function minimizeKernelFile(
   opts: KernelJobOptions = {},
 ): KernelJobResult {
   let base: Btf | undefined;
-  const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+  const timings = noTimings();
   if (opts.base !== undefined) base = readKernelTimed(opts.base, undefined, timings).btf;
   const kernel = readKernelTimed(path, base, timings, opts.kernelRead);
   return minimizeDecoded(kernel, base, objects, opts, timings);
