@@ -1,4 +1,5 @@
 import { errors } from '../errors/index.ts';
+import type { InsnFields } from './insns.ts';
 import {
   ALU_MOV,
   ALU_NEG,
@@ -125,6 +126,51 @@ export function invalidInsn(
 /** The instruction libbpf writes over a relocation it could not resolve. */
 export function poisonInsn(): Insn {
   return { code: BPF_JMP | JMP_CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+}
+
+/**
+ * Decoded instructions behind the byte view's reads and writes (insns.ts `InsnFields`), so the
+ * patch function that relocates bytes relocates these too. Writes keep each field's C width:
+ * `off` a signed 16-bit, `imm` a signed 32-bit value.
+ */
+export class InsnObjects implements InsnFields {
+  constructor(readonly list: Insn[]) {}
+  get count(): number {
+    return this.list.length;
+  }
+  private at(i: number): Insn {
+    const insn = this.list[i];
+    if (insn === undefined) throw new RangeError(`instruction ${i} is past the end (${this.list.length})`);
+    return insn;
+  }
+  code(i: number): number {
+    return this.at(i).code;
+  }
+  setCode(i: number, v: number): void {
+    this.at(i).code = v & 0xff;
+  }
+  dst(i: number): number {
+    return this.at(i).dst;
+  }
+  src(i: number): number {
+    return this.at(i).src;
+  }
+  off(i: number): number {
+    return this.at(i).off;
+  }
+  setOff(i: number, v: number): void {
+    this.at(i).off = (v << 16) >> 16;
+  }
+  imm(i: number): number {
+    return this.at(i).imm;
+  }
+  setImm(i: number, v: number): void {
+    this.at(i).imm = v | 0;
+  }
+  poison(i: number): void {
+    this.at(i);
+    this.list[i] = poisonInsn();
+  }
 }
 
 const REG = (r: number) => (r === 10 ? 'r10' : `r${r}`);
