@@ -1,4 +1,4 @@
-import { accessSize } from '../insn/decoded.ts';
+import { accessSize, accessSizeCode } from '../insn/decoded.ts';
 import { type InsnFields, Insns } from '../insn/insns.ts';
 import {
   BPF_ALU,
@@ -17,8 +17,6 @@ import type { RelocationResult } from './value.ts';
 export { Insns };
 /** libbpf's poison: a call to helper #195896080 ("bad relo"), which the verifier rejects if reached. */
 export const POISON_IMM = POISON_HELPER;
-
-const BYTES_SIZE: Record<number, number> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
 
 export type InsnClass = 'ALU/ALU64' | 'LDX/ST/STX' | 'LDIMM64';
 
@@ -77,7 +75,7 @@ export function writePatch(
  * libbpf does when a field's size differs on the target. False (nothing written) for any other size.
  */
 export function resizeAccess(insns: InsnFields, i: number, bytes: number): boolean {
-  const size = BYTES_SIZE[bytes];
+  const size = accessSizeCode(bytes);
   if (size === undefined) return false;
   const code = insns.code(i);
   insns.setCode(i, (code & 0xe0) | size | (code & 0x07));

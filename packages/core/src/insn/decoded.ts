@@ -6,6 +6,7 @@ import {
   BPF_ALU,
   BPF_ALU64,
   BPF_B,
+  BPF_DW,
   BPF_H,
   BPF_JMP,
   BPF_JMP32,
@@ -15,6 +16,8 @@ import {
   BPF_STX,
   BPF_W,
   BPF_X,
+  CALL_CODE,
+  EXIT_CODE,
   INSN_SIZE,
   JMP_CALL,
   JMP_EXIT,
@@ -39,8 +42,8 @@ export interface Insn {
 export const insnClass = (i: Insn): number => i.code & 0x07;
 export const insnOp = (i: Insn): number => i.code & 0xf0;
 export const isLdImm64 = (i: Insn): boolean => i.code === LD_IMM64_CODE;
-export const isCall = (i: Insn): boolean => i.code === (BPF_JMP | JMP_CALL);
-export const isExit = (i: Insn): boolean => i.code === (BPF_JMP | JMP_EXIT);
+export const isCall = (i: Insn): boolean => i.code === CALL_CODE;
+export const isExit = (i: Insn): boolean => i.code === EXIT_CODE;
 export const isPoison = (i: Insn): boolean => isCall(i) && i.src === 0 && i.imm === POISON_HELPER;
 
 /** Bytes accessed by a load/store of this size class. */
@@ -54,6 +57,22 @@ export function accessSize(code: number): number {
       return 1;
     default:
       return 8;
+  }
+}
+
+/** The size class (code & 0x18) of a `bytes`-wide load/store, accessSize's inverse; undefined for any other width. */
+export function accessSizeCode(bytes: number): number | undefined {
+  switch (bytes) {
+    case 4:
+      return BPF_W;
+    case 2:
+      return BPF_H;
+    case 1:
+      return BPF_B;
+    case 8:
+      return BPF_DW;
+    default:
+      return undefined;
   }
 }
 
@@ -125,7 +144,7 @@ export function invalidInsn(
 
 /** The instruction libbpf writes over a relocation it could not resolve. */
 export function poisonInsn(): Insn {
-  return { code: BPF_JMP | JMP_CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+  return { code: CALL_CODE, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
 }
 
 /**
