@@ -21,6 +21,7 @@ import {
   Kind,
   LIBBPF_VERSIONS,
   type LibbpfVersion,
+  MapType,
   parseBpfObject,
   RUNNING_KERNEL_BTF,
   TypeDescriber,
@@ -35,7 +36,7 @@ import { applyGlobals } from './loader/globals.ts';
 import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
 import { kernelVersionCode } from './loader/kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
-import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
+import { collectMaps, type MapSpec } from './loader/maps.ts';
 import { applyMapSettings, type MapSettings, retarget, selectPrograms } from './loader/preload.ts';
 import { ProgType, type ResolvedSection, resolveSection } from './loader/sections.ts';
 import { runningKernelBtfBytes } from './loader/vmlinux.ts';
