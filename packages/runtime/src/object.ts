@@ -11,12 +11,13 @@ import {
   createCodecs,
   errors,
   Kind,
+  MapType,
   type ResolvedSection,
   TypeDescriber,
   type TypeId,
 } from './deps.ts';
 import { findDatasec } from './loader/btf-util.ts';
-import { type MapSpec, MapType } from './loader/maps.ts';
+import type { MapSpec } from './loader/maps.ts';
 import { ColumnCodec } from './maps/columns.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';

@@ -16,6 +16,7 @@ import {
   isLibbpfVersion,
   LIBBPF_VERSIONS,
   type LibbpfVersion,
+  MapType,
   parseBpfObject,
   RUNNING_KERNEL_BTF,
 } from '../deps.ts';
@@ -34,7 +35,7 @@ import { applyGlobals } from './globals.ts';
 import { INSN_SIZE } from './insn.ts';
 import { kernelVersionCode } from './kconfig.ts';
 import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './link.ts';
-import { collectMaps, type MapSpec, MapType } from './maps.ts';
+import { collectMaps, type MapSpec } from './maps.ts';
 import { applyMapSettings, type MapSettings, retarget, selectPrograms } from './preload.ts';
 import { ProgType, type ResolvedSection, resolveSection } from './sections.ts';
 
