@@ -331,6 +331,40 @@ describe('columns of kernel-written records (columns.bpf.o: ring buffer and perf
     expect(new Set(seen).size).toBe(1);
   });
 
+  it("columns() across the ring's wrap-around: every record the program wrote, in order", () => {
+    // columns.bpf.o's ring is 1 MiB; ~3 MiB of records in rounds of 640 take the consumer
+    // position around it three times, batches of 100 ending anywhere in a lap.
+    const rb = obj.ringbuf('ring');
+    // seq = n × golden mod 2^64 (golden odd): n = seq × golden⁻¹, the inverse by Newton's
+    // iteration, so even records cut short (before anon_a) give their n.
+    const golden = 0x9e3779b97f4a7c15n;
+    let inverse = golden;
+    for (let k = 0; k < 6; k++) inverse = BigInt.asUintN(64, inverse * (2n - golden * inverse));
+    let prev = -1;
+    let total = 0;
+    let bytes = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 40; i++) getppid();
+      let got = 0;
+      for (let b = rb.columns(100); b.length > 0; b = rb.columns(100)) {
+        for (let i = 0; i < b.length; i++) {
+          const n = Number(BigInt.asUintN(64, (columnValue(b, 'seq', i) as bigint) * inverse));
+          if (prev >= 0) expect(n).toBe(prev + 1);
+          prev = n;
+          expect(columnValue(b, 'pid', i)).toBe(process.pid);
+          expect(columnValue(b, 'comm', i)).toBe(comm);
+          expect(columnValue(b, 'anon_a', i)).toBe(n % 8 === 7 ? 0 : n + 1);
+          bytes += size;
+        }
+        got += b.length;
+      }
+      expect(got, `round ${round}`).toBe(640);
+      total += got;
+    }
+    expect(total).toBe(30 * 640);
+    expect(bytes).toBeGreaterThan(2 * (1 << 20));
+  });
+
   it('columns() on a map without a record type is a typed error', async () => {
     const path = join(FIXTURES, 'ringbench.bpf.o');
     const o = await loadObject(new Uint8Array(readFileSync(path)), { file: path });

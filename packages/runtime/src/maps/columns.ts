@@ -141,16 +141,22 @@ export class ColumnBatch<C = Record<string, Column>> {
 export type ColumnDecode = (offs: Int32Array, sizes: Int32Array, n: number, row: number) => void;
 
 /**
- * Walks a BPF ring buffer's data area from position `head` up to `prod` (at most `max`
- * records) decoding each record into rows 0..; returns how many, `st[0]` the new position.
+ * Walks a BPF ring buffer's data area from offset `off` (the consumer position masked) over
+ * at most `avail` bytes and `max` records, decoding each record into rows 0..; returns how
+ * many, `st[0]` the bytes walked. Offsets and counts stay below the ring's size, so the
+ * walk is all small-integer arithmetic: a loop carrying the 64-bit position (a double once
+ * it passes 2^31) spent half its time converting it, on the chain from one header to the next.
  */
-export type RingDecode = (head: number, prod: number, max: number, mask: number, st: Float64Array) => number;
+export type RingDecode = (off: number, avail: number, max: number, mask: number, st: Int32Array) => number;
 
 /** The ring buffer record header (kernel/bpf/ringbuf.c), as ringbuf.ts reads it. */
 const RING_BUSY = 0x80000000;
 const RING_DISCARD = 0x40000000;
 const RING_LEN = 0x3fffffff;
 const RING_HDR = 8;
+
+/** Decoder bindings made in this process (see ColumnCodec.factory). */
+let bindings = 0;
 
 /**
  * A record type's columnar decoder, generated once: `bind()` ties it to a source memory and
@@ -178,14 +184,19 @@ export class ColumnCodec {
    * A decoder closure over `mem` and the column arrays. Each binding compiles the source
    * afresh: V8 folds a closure's captured values into its optimized code as constants only
    * while its function has made a single closure, and that is what makes the loop fast
-   * (measured 15 ns/event with shared code, ~6 with a function per binding).
+   * (measured 15 ns/event with shared code, ~6 with a function per binding). The source
+   * ends in a comment naming the binding: V8 caches `new Function` by its source text, and
+   * two bindings of one text (a second ring of the record type, the zero-fill decoder below)
+   * would share their functions' feedback, the fast code going for both (measured 11 against
+   * 17-25 ns/event).
    */
   private factory(
     m: SourceMemory,
     a: unknown[],
     pad: (o: number, size: number, r: number) => void,
   ): { decode: ColumnDecode; ring: RingDecode } {
-    return new Function('m', 'a', 'pad', this.source)(m, a, pad);
+    const unique = `${this.source}\n// binding ${++bindings}`;
+    return new Function('m', 'a', 'pad', unique)(m, a, pad);
   }
 
   /** A batch of `capacity` records and the decoder filling it from `mem`. */
@@ -274,8 +285,8 @@ function decoderSource(layout: ColumnSpec[], size: number, le: boolean): string 
   // decode: records at given offsets. ring: walks a BPF ring buffer's records from `head`
   // itself (8-byte headers: u32 length with BUSY and DISCARD bits, the payload 8-aligned
   // after it; see ringbuf.ts) and decodes each in the same pass, so the headers and the
-  // payload are read once, while in cache. It stops at `prod`, at `max` records or at a
-  // record still being written; st[0] gets the position after the last record taken.
+  // payload are read once, while in cache. It stops after `avail` bytes, at `max` records or
+  // at a record still being written; st[0] gets the bytes walked.
   return `${decl.join('\n')}
 function decode(offs, sizes, n, row) {
   for (let i = 0; i < n; i++) {
@@ -285,21 +296,23 @@ function decode(offs, sizes, n, row) {
     ${copy}
   }
 }
-function ring(head, prod, max, mask, st) {
+function ring(off, avail, max, mask, st) {
   let n = 0;
-  while (n < max && head < prod) {
-    const off = head & mask;
+  let used = 0;
+  while (n < max && used < avail) {
     const len = u32[off >> 2];
     if (len & ${RING_BUSY}) break;
     const size = len & ${RING_LEN};
-    head += (size + ${RING_HDR + 7}) & ~7;
-    if (len & ${RING_DISCARD}) continue;
+    const step = (size + ${RING_HDR + 7}) & ~7;
     const o = off + ${RING_HDR};
+    used += step;
+    off = (off + step) & mask;
+    if (len & ${RING_DISCARD}) continue;
     const r = n++;
     if (size < ${size}) { pad(o, size, r); continue; }
     ${copy}
   }
-  st[0] = head;
+  st[0] = used;
   return n;
 }
 return { decode, ring };`;

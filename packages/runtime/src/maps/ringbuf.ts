@@ -124,7 +124,7 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
   private readonly columnCodec: (() => ColumnCodec) | undefined;
   /** The columnar batch columns() refills, and its decoder bound to this ring's pages. */
   private columnar: { batch: ColumnBatch<unknown>; ring: RingDecode } | undefined;
-  private readonly ringPos = new Float64Array(1);
+  private readonly ringPos = new Int32Array(1);
 
   constructor(
     readonly name: string,
@@ -241,8 +241,9 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     if (this.closed) return batch as ColumnBatch<C>;
     this.release();
     const start = this.head;
-    const n = c.ring(start, Number(Atomics.load(this.prod, 0)), max, this.mask, this.ringPos);
-    this.head = this.ringPos[0] as number;
+    const avail = Math.min(Number(Atomics.load(this.prod, 0)) - start, this.size);
+    const n = c.ring(start & this.mask, avail, max, this.mask, this.ringPos);
+    this.head = start + (this.ringPos[0] as number);
     batch.length = n;
     if (this.head !== start) this.publish(this.head);
     return batch as ColumnBatch<C>;
