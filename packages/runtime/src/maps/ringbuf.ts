@@ -183,25 +183,31 @@ export class RingBuffer<T = Uint8Array> implements AsyncIterable<T> {
     const offsets = this.offsets;
     const sizes = this.sizes;
     const mask = this.mask;
-    let head = this.head;
-    let prod = Number(Atomics.load(this.prod, 0));
+    // The walk carries the masked offset and the bytes walked, small integers both (see
+    // columns.ts's RingDecode): the 64-bit position, a double past 2^31, is added at the end.
+    const head = this.head;
+    let off = head & mask;
+    let used = 0;
+    let avail = Math.min(Number(Atomics.load(this.prod, 0)) - head, this.size);
     let n = 0;
     while (n < max) {
-      if (head >= prod) {
-        prod = Number(Atomics.load(this.prod, 0));
-        if (head >= prod) break;
+      if (used >= avail) {
+        avail = Math.min(Number(Atomics.load(this.prod, 0)) - head, this.size);
+        if (used >= avail) break;
       }
-      const off = head & mask;
       const len = words[off >> 2] as number;
       if (len & BUSY) break; // reserved, not yet committed
       const size = len & ~(BUSY | DISCARD);
-      head += (size + HDR + 7) & ~7;
+      const at = off + HDR;
+      const step = (size + HDR + 7) & ~7;
+      used += step;
+      off = (off + step) & mask;
       if (len & DISCARD) continue;
-      offsets[n] = off + HDR;
+      offsets[n] = at;
       sizes[n] = size;
       n++;
     }
-    this.head = head;
+    this.head = head + used;
     return n;
   }
 
