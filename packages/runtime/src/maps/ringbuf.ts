@@ -80,8 +80,24 @@ export class RecordBatch<T> implements Iterable<T> {
     );
   }
 
-  *[Symbol.iterator](): Iterator<T> {
-    for (let i = 0; i < this.length; i++) yield this.at(i);
+  /**
+   * The records in order. A plain iterator object rather than a generator: V8 inlines its
+   * next() into the caller's for-of and drops the result objects, where a generator costs a
+   * resumption per record.
+   */
+  [Symbol.iterator](): Iterator<T> {
+    return new BatchIterator(this);
+  }
+}
+
+class BatchIterator<T> implements Iterator<T> {
+  private i = 0;
+  constructor(private readonly batch: RecordBatch<T>) {}
+
+  next(): IteratorResult<T> {
+    const b = this.batch;
+    if (this.i >= b.length) return { done: true, value: undefined };
+    return { done: false, value: b.at(this.i++) };
   }
 }
 
