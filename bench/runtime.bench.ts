@@ -12,8 +12,9 @@
  *    every field of every sample into its own storage: libbpf's ring_buffer__consume() with a
  *    C callback, Go's cilium/ebpf 0.9.1 ringbuf.Reader (ReadInto and Read;
  *    bench/runtime-go), Python BCC when it can compile here, and btfkit's columnar batches,
- *    zero-copy views, per-record iterator and eager decode. Per-record JavaScript consumers
- *    are compared with Go's per-record readers, columnar batches with libbpf;
+ *    zero-copy views, per-record iterator and eager decode, taking turns round by round.
+ *    Per-record JavaScript consumers are compared with Go's per-record readers, columnar
+ *    batches with libbpf;
  *  - memory: RSS over 10 M events taken as columnar batches.
  * BENCH_RUNTIME=load or =ring runs one half only.
  */
