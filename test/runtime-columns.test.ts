@@ -331,10 +331,12 @@ describe('columns of kernel-written records (columns.bpf.o: ring buffer and perf
     expect(new Set(seen).size).toBe(1);
   });
 
-  it("columns() across the ring's wrap-around: every record the program wrote, in order", () => {
+  it("columns() across the ring's and the perf buffer's wrap-around: every record written", () => {
     // columns.bpf.o's ring is 1 MiB; ~3 MiB of records in rounds of 640 take the consumer
-    // position around it three times, batches of 100 ending anywhere in a lap.
+    // position around it three times, batches of 100 ending anywhere in a lap. The perf
+    // buffer (256 KiB a CPU) gets the same records, a round fitting in it, 13 laps or more.
     const rb = obj.ringbuf('ring');
+    const pb = obj.perfbuf('perf', { pageCount: 64 });
     // Records an earlier test took zero-copy but never released are still in the ring.
     while (rb.columns(1024).length > 0);
     // seq = n × golden mod 2^64 (golden odd): n = seq × golden⁻¹, the inverse by Newton's
@@ -345,12 +347,16 @@ describe('columns of kernel-written records (columns.bpf.o: ring buffer and perf
     let prev = -1;
     let total = 0;
     let bytes = 0;
+    const nOf = (b: ColumnBatch, i: number) =>
+      Number(BigInt.asUintN(64, (columnValue(b, 'seq', i) as bigint) * inverse));
     for (let round = 0; round < 30; round++) {
       for (let i = 0; i < 40; i++) getppid();
       let got = 0;
+      const ringNs: number[] = [];
       for (let b = rb.columns(100); b.length > 0; b = rb.columns(100)) {
         for (let i = 0; i < b.length; i++) {
-          const n = Number(BigInt.asUintN(64, (columnValue(b, 'seq', i) as bigint) * inverse));
+          const n = nOf(b, i);
+          ringNs.push(n);
           if (prev >= 0) expect(n).toBe(prev + 1);
           prev = n;
           expect(columnValue(b, 'pid', i)).toBe(process.pid);
@@ -362,7 +368,24 @@ describe('columns of kernel-written records (columns.bpf.o: ring buffer and perf
       }
       expect(got, `round ${round}`).toBe(640);
       total += got;
+      // The perf buffer: the same records (CPU by CPU, so in any order), no loss.
+      const perfNs: number[] = [];
+      for (let b = pb.columns(100); b.length > 0 || b.lost > 0; b = pb.columns(100)) {
+        expect(b.lost).toBe(0);
+        for (let i = 0; i < b.length; i++) {
+          const n = nOf(b, i);
+          perfNs.push(n);
+          expect(columnValue(b, 'pid', i)).toBe(process.pid);
+          expect(columnValue(b, 'comm', i)).toBe(comm);
+          expect(columnValue(b, 'anon_a', i)).toBe(n % 8 === 7 ? 0 : n + 1);
+        }
+      }
+      expect(
+        perfNs.sort((x, y) => x - y),
+        `perf round ${round}`,
+      ).toEqual(ringNs);
     }
+    pb.close();
     expect(total).toBe(30 * 640);
     expect(bytes).toBeGreaterThan(2 * (1 << 20));
   });
