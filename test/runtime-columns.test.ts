@@ -145,6 +145,41 @@ describe('columns of struct rec in both byte orders (clang-encoded initializer)'
   });
 });
 
+describe('bitfield columns: the C initializer of bitfields.bpf.c, as clang encoded it', () => {
+  // Packed bitfields at odd offsets: 64-bit members narrower than 32 bits and wider, ones
+  // spanning 5 and 9 bytes, exactly 32 bits off a byte boundary, negative values.
+  for (const target of ['bpfel', 'bpfeb'] as const) {
+    it(`${target}: the values of the C source, and random records as the views read them`, () => {
+      const out = join(work, `bitfields-${target}.o`);
+      compileBpf(join(FIXTURES, 'bitfields.bpf.c'), out, { target });
+      execFileSync('llvm-objcopy-19', [`--dump-section=.data=${out}.data`, out]);
+      const model = modelOf(out);
+      const g = model.globals.init;
+      if (!g) throw new Error('bitfields.bpf.o: no global init');
+      const t: RecordType = { types: model.types, desc: g.type, littleEndian: model.littleEndian };
+      const record = new Uint8Array(readFileSync(`${out}.data`)).slice(g.offset, g.offset + g.size);
+      const { batch } = decodeColumns(t, [record]);
+      const values = Object.fromEntries(batch.layout.map((c) => [c.name, columnValue(batch, c.name, 0)]));
+      expect(values).toEqual({
+        pad: 5,
+        s20: -300000n,
+        u31: 0x7654321fn,
+        s30: -400000000,
+        s64: -0x123456789abcdef0n,
+        flag: true,
+        u32: 0xfedcba98,
+        s33: -4000000000n,
+        u7: 99n,
+        neg1: -1n,
+      });
+      const records = [record, ...Array.from({ length: 64 }, (_, i) => randomBytes(record.length, 101 + i))];
+      const { batch: many, mem, offsets } = decodeColumns(t, records);
+      const views = offsets.map((o) => viewAt(t, mem, o));
+      expect(expectColumnsMatchViews(t, many, views, target)).toBe(65 * 10);
+    });
+  }
+});
+
 describe('columns of gcc-written layouts (layouts.h)', () => {
   let fixture: ReturnType<typeof buildLayoutFixture>;
   beforeAll(() => {
