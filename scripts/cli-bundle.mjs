@@ -45,7 +45,11 @@ export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
       format: 'cjs',
       define: { 'import.meta.url': '__bundleUrl' },
     }),
-    esbuild.build({ ...common, entryPoints: { worker: join(SRC, 'minimize/worker.ts') }, format: 'esm' }),
+    esbuild.build({
+      ...common,
+      entryPoints: { worker: join(SRC, 'minimize/batch/worker.ts') },
+      format: 'esm',
+    }),
   ]);
   const result = { outputFiles: [...cli.outputFiles, ...worker.outputFiles] };
   // run-bundle.cjs reads main.cjs as latin1, V8's cheapest source string: it must be ASCII
