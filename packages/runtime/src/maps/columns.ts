@@ -282,8 +282,8 @@ function decoderSource(layout: ColumnSpec[], size: number, le: boolean): string 
     body.push(...fieldCode(c, col, w, q, native, le));
   });
   const copy = body.join('\n    ');
-  // decode: records at given offsets. ring: walks a BPF ring buffer's records from `head`
-  // itself (8-byte headers: u32 length with BUSY and DISCARD bits, the payload 8-aligned
+  // decode: records at given offsets. ring: walks a BPF ring buffer's records itself, from
+  // `off` (8-byte headers: u32 length with BUSY and DISCARD bits, the payload 8-aligned
   // after it; see ringbuf.ts) and decodes each in the same pass, so the headers and the
   // payload are read once, while in cache. It stops after `avail` bytes, at `max` records or
   // at a record still being written; st[0] gets the bytes walked.
