@@ -86,7 +86,8 @@ export function toDecision(r: Relocation): RelocDecision {
   const base = { prog: r.prog, relo: r.relo, kind: r.kind, insn: r.insn, cPath: r.cPath };
   if ('error' in o) return { ...base, outcome: { error: o.error } };
   if ('poison' in o) return { ...base, reason: o.reason, outcome: { poison: true } };
-  return { ...base, outcome: { patched: { field: o.field, to: o.to } } };
+  const patched = { field: o.field, to: o.to };
+  return { ...base, outcome: { patched: o.memSize ? { ...patched, memSize: o.memSize } : patched } };
 }
 
 /** `name.bpf.o` → `name`. */

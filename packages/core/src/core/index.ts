@@ -1,9 +1,14 @@
 export { type Candidate, findCandidates } from './candidates.ts';
-export { fieldsAreCompat, typesAreCompat, typesMatch } from './compat.ts';
 export { cPath, cTypeName } from './describe.ts';
 export { isEnumvalBased, isFieldBased, isTypeBased, RelocationKind, relocationKindName } from './kinds.ts';
 export { matchCandidate } from './match.ts';
-export { essentialName, essentialNameLength, essentialNamesEqual, typesByEssentialName } from './names.ts';
+export {
+  essentialName,
+  essentialNameLength,
+  essentialNamesEqual,
+  findByNameKind,
+  typesByEssentialName,
+} from './names.ts';
 export { oracleLines } from './oracle.ts';
 export { Insns, POISON_IMM, patchInsn } from './patch.ts';
 export {
@@ -33,4 +38,5 @@ export {
   relocateObject,
 } from './relocate.ts';
 export { type Accessor, parseAccessString, parseSpec, type Spec, type SpecFailure } from './spec.ts';
+export { fieldsAreCompat, typesAreCompat, typesMatch } from './type-compat.ts';
 export { calcRelocation, type RelocationResult } from './value.ts';

@@ -3,10 +3,11 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { BtfkitError } from '../../errors/index.ts';
 import { KernelBudget, kernelFootprint } from '../kernel-budget.ts';
-import { parseObjects } from '../kernel-job.ts';
 import { fetchKernel } from '../kernel-read.ts';
 import { minimizeKernelTask } from '../kernel-task.ts';
-import type { JobResult, KernelTask, Timings, WorkerInit } from '../protocol.ts';
+import { parseObjects } from '../objects.ts';
+import type { JobResult, KernelTask, WorkerInit } from '../protocol.ts';
+import { noTimings } from '../timings.ts';
 import type { BatchKernel, BatchOptions } from './types.ts';
 
 // The batch's runners: worker threads (or, with one runner, this thread) fed kernels that the
@@ -123,7 +124,7 @@ export async function runPool(
       if (!budget.fits(footprint)) break;
       budget.take(footprint);
       nextJob++;
-      const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+      const timings = noTimings();
       held++;
       const slot: (typeof taken)[number] = { index };
       taken.push(slot);
