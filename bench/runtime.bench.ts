@@ -13,8 +13,9 @@
  *    every field of every sample into its own storage: libbpf's ring_buffer__consume() with a
  *    C callback, Go's cilium/ebpf 0.9.1 ringbuf.Reader (ReadInto and Read;
  *    bench/runtime-go), Python BCC when it can compile here, and btfkit's columnar batches,
- *    zero-copy views, per-record iterator and eager decode. Per-record JavaScript consumers
- *    are compared with Go's per-record readers, columnar batches with libbpf;
+ *    zero-copy views, per-record iterator and eager decode, taking turns round by round.
+ *    Per-record JavaScript consumers are compared with Go's per-record readers, columnar
+ *    batches with libbpf;
  *  - memory: RSS over 10 M events taken as columnar batches.
  * BENCH_RUNTIME=load or =ring runs one half only.
  */
@@ -230,26 +231,27 @@ function inTracingNamespace(cmd: string[], env?: NodeJS.ProcessEnv): string {
 async function benchRing(harness: string, log: (line: string) => void): Promise<BenchRow[]> {
   const ringObj = join(ROOT, 'test/fixtures/runtime/ringbench.bpf.o');
   const want = CALLS * 64;
-  // libbpf runs before and after everything else, its rounds pooled: the machine's load
-  // drifts over the minutes this takes, and the reference should see the same drift.
-  const libRun = () =>
+  // The contenders take turns, one round each per turn, in an order that rotates: the
+  // machine is shared and its load drifts over the minutes this takes, and every consumer
+  // should see the same drift. Each harness process drains one untimed round (warm-up) and
+  // then `rounds` timed ones.
+  const libRun = (rounds: number) =>
     (
       JSON.parse(
-        execFileSync(harness, ['ringbuf', ringObj, String(ROUNDS), String(CALLS)], { encoding: 'utf8' }),
+        execFileSync(harness, ['ringbuf', ringObj, String(rounds), String(CALLS)], { encoding: 'utf8' }),
       ) as { rounds: Round[] }
     ).rounds;
-  const lib = { rounds: libRun() };
   const go = buildGo(log);
-  const goRounds: Record<'readinto' | 'read', Round[] | undefined> = { readinto: undefined, read: undefined };
-  for (const mode of ['readinto', 'read'] as const) {
-    if (!go) break;
+  const goRun = (mode: 'readinto' | 'read'): Round[] | undefined => {
+    if (!go) return undefined;
     try {
-      const out = inTracingNamespace([go, ringObj, String(ROUNDS), String(CALLS), mode]);
-      goRounds[mode] = (JSON.parse(out) as { rounds: Round[] }).rounds;
+      const out = inTracingNamespace([go, ringObj, '1', String(CALLS), mode]);
+      return (JSON.parse(out) as { rounds: Round[] }).rounds;
     } catch (e) {
       log(`Go ${mode}: failed: ${String((e as { stderr?: string }).stderr ?? e)}`);
+      return undefined;
     }
-  }
+  };
   const bcc = benchBcc(log);
 
   const getppid = koffi.load('libc.so.6').func('int getppid()') as () => number;
@@ -261,19 +263,16 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
   try {
     await obj.attach();
     const rb = obj.ringbuf<Sample & { toJSON(): Sample }>('samples', { type: 'sample' });
-    // Rounds after an untimed one (JIT warm-up; the C and Go sides do the same).
-    const drain = async (how: () => Promise<number> | number) => {
-      const rounds: Round[] = [];
-      for (let r = 0; r <= ROUNDS; r++) {
-        for (let i = 0; i < CALLS; i++) getppid();
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        const n = await how();
-        const ms = performance.now() - t0;
-        const c = process.cpuUsage(c0);
-        if (r > 0) rounds.push([ms, n, (c.user + c.system) / 1e3]);
-      }
-      return rounds;
+    // One timed round of a JavaScript consumer (after an untimed one per consumer, for the
+    // JIT, as the C and Go sides do).
+    const drainOnce = async (how: () => Promise<number> | number): Promise<Round> => {
+      for (let i = 0; i < CALLS; i++) getppid();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const n = await how();
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      return [ms, n, (c.user + c.system) / 1e3];
     };
     // Columnar consumers: the batch's decode copies every field of every sample into its
     // column (the reading); the loop then sums the 32-bit columns, as the C side's checksum.
@@ -400,17 +399,40 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
         },
       ],
     ];
+    // Warm-up: an untimed round of every JavaScript consumer. Then turns, the order rotating.
+    for (const [, , how] of cases) await drainOnce(how);
+    const lib: Round[] = [];
+    const goRounds: Record<'readinto' | 'read', Round[]> = { readinto: [], read: [] };
+    const goFailed = new Set<string>();
+    const jsRounds: Round[][] = cases.map(() => []);
+    const turns: (() => Promise<void>)[] = [
+      async () => {
+        lib.push(...libRun(1));
+      },
+      ...(['readinto', 'read'] as const).map((mode) => async () => {
+        if (goFailed.has(mode)) return;
+        const r = goRun(mode);
+        if (r) goRounds[mode].push(...r);
+        else goFailed.add(mode);
+      }),
+      ...cases.map(([, , how], k) => async () => {
+        (jsRounds[k] as Round[]).push(await drainOnce(how));
+      }),
+    ];
+    for (let r = 0; r < ROUNDS; r++)
+      for (let k = 0; k < turns.length; k++) await (turns[(k + r) % turns.length] as () => Promise<void>)();
     // The shared machine makes single rounds noisy: the median round's ns per event.
     const cpuNs = (rounds: Round[]) => median(rounds.map(([, n, cpu]) => (cpu * 1e6) / n));
     const wallNs = (rounds: Round[]) => median(rounds.map(([ms, n]) => (ms * 1e6) / n));
     const rate = (ns: number) => `${(1e3 / ns).toFixed(1)} M/s`;
+    const goOf = (mode: 'readinto' | 'read') => (goFailed.has(mode) ? undefined : goRounds[mode]);
     const refs: Record<Ref, { name: string; rounds: Round[] | undefined }> = {
-      libbpf: { name: 'libbpf ring_buffer__consume', rounds: lib.rounds },
-      readinto: { name: 'Go cilium/ebpf 0.9.1 ReadInto', rounds: goRounds.readinto },
-      read: { name: 'Go cilium/ebpf 0.9.1 Read()', rounds: goRounds.read },
+      libbpf: { name: 'libbpf ring_buffer__consume', rounds: lib },
+      readinto: { name: 'Go cilium/ebpf 0.9.1 ReadInto', rounds: goOf('readinto') },
+      read: { name: 'Go cilium/ebpf 0.9.1 Read()', rounds: goOf('read') },
     };
     const row = (name: string, rounds: Round[], ref: Ref): BenchRow => {
-      const r = refs[ref].rounds ?? lib.rounds;
+      const r = refs[ref].rounds ?? lib;
       const refName = refs[ref].rounds ? refs[ref].name : refs.libbpf.name;
       const ns = cpuNs(rounds);
       const refNs = cpuNs(r);
@@ -424,17 +446,16 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
     };
     const measured: [string, Round[], Ref][] = [];
     for (const mode of ['readinto', 'read'] as const) {
-      const r = goRounds[mode];
+      const r = goOf(mode);
       if (r) measured.push([`Go cilium/ebpf ${mode === 'read' ? 'Read()' : 'ReadInto'}`, r, 'libbpf']);
     }
     if (bcc) measured.push(['Python BCC ring_buffer_consume (ctypes callback)', bcc, 'libbpf']);
-    for (const [name, ref, how] of cases) {
-      const rounds = await drain(how);
+    cases.forEach(([name, ref], k) => {
+      const rounds = jsRounds[k] as Round[];
       const bad = rounds.find(([, n]) => n !== want);
       if (bad) log(`${name}: a round took ${bad[1]} events, not ${want}`);
       measured.push([name, rounds, ref]);
-    }
-    lib.rounds.push(...libRun());
+    });
     for (const [name, rounds, ref] of measured) rows.push(row(name, rounds, ref));
     rows.push(await rssOverColumns(rb, getppid, log));
     log(`ring buffer: kernel drops ${obj.global('bss', 'dropped')}; sink ${sinkNum > 0}`);
