@@ -12,6 +12,7 @@ import { Errno, kernelError, verifierError } from './errors.ts';
 import { featureError, type KernelFeature } from './errors-feature.ts';
 import { libc } from './libc.ts';
 import { NativeBuffer } from './native.ts';
+import { withoutProfilerSignal } from './signals.ts';
 
 export const BpfCmd = {
   MAP_CREATE: 0,
@@ -256,8 +257,9 @@ export interface LoadedProg {
 /**
  * BPF_PROG_LOAD. The first attempt carries no log buffer (the verifier is faster without);
  * on rejection it is repeated with a log, grown until the log fits, so the error carries the
- * verifier's full explanation. EAGAIN is retried as libbpf does (the verifier gives up on
- * signals).
+ * verifier's full explanation. The verifier gives up with EAGAIN when a signal is pending:
+ * each load is tried up to five times, without a pause, as libbpf's sys_bpf_prog_load() does,
+ * and with the profiler's periodic SIGPROF held back meanwhile (see signals.ts).
  */
 export function progLoad(a: ProgLoadAttr): number {
   const keep: NativeBuffer[] = [];
@@ -301,11 +303,8 @@ export function progLoad(a: ProgLoadAttr): number {
     };
     const op = `BPF_PROG_LOAD '${a.name}'`;
     const feature: KernelFeature = { what: 'program type', enumName: 'bpf_prog_type', value: a.progType };
-    let r = -Errno.EAGAIN;
-    for (let attempt = 0; attempt < 5 && r === -Errno.EAGAIN; attempt++) {
-      fill(undefined, 0);
-      r = raw(BpfCmd.PROG_LOAD);
-    }
+    fill(undefined, 0);
+    const r = loadAttempts();
     if (r >= 0) return r;
     const logLevel = a.logLevel ?? 1;
     if (logLevel === 0 || (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG)) {
@@ -316,7 +315,7 @@ export function progLoad(a: ProgLoadAttr): number {
       const log = new NativeBuffer(size);
       try {
         fill(log, logLevel);
-        const r2 = raw(BpfCmd.PROG_LOAD);
+        const r2 = loadAttempts();
         if (r2 >= 0) return r2; // accepted on the second try (a transient failure)
         if (r2 === -Errno.ENOSPC && size < 1 << 28) continue;
         const text = cString(log.bytes);
@@ -335,6 +334,19 @@ export function progLoad(a: ProgLoadAttr): number {
   } finally {
     for (const b of keep) b.free();
   }
+}
+
+/** libbpf's PROG_LOAD_ATTEMPTS: loads interrupted by a signal (EAGAIN) are tried this many times. */
+const PROG_LOAD_ATTEMPTS = 5;
+
+/** BPF_PROG_LOAD of the filled attr, again while a signal interrupts it (EAGAIN), SIGPROF held back. */
+function loadAttempts(): number {
+  return withoutProfilerSignal(() => {
+    let r = raw(BpfCmd.PROG_LOAD);
+    for (let attempt = 1; attempt < PROG_LOAD_ATTEMPTS && r === -Errno.EAGAIN; attempt++)
+      r = raw(BpfCmd.PROG_LOAD);
+    return r;
+  });
 }
 
 /** BPF_BTF_LOAD; on rejection the kernel's BTF log is in the error. */
