@@ -14,17 +14,19 @@
  *    C callback, Go's cilium/ebpf 0.9.1 ringbuf.Reader (ReadInto and Read;
  *    bench/runtime-go), Python BCC when it can compile here, and btfkit's columnar batches,
  *    zero-copy views, per-record iterator and eager decode, taking turns round by round.
- *    Per-record JavaScript consumers are compared with Go's per-record readers, columnar
- *    batches with libbpf;
- *  - memory: RSS over 10 M events taken as columnar batches.
+ *    btfkit's consumers run from the built package (dist/) under plain `node`, in a process
+ *    of their own (bench/runtime-ring.mjs), as users run them: not in this one, whose tsx
+ *    loader slows typed-array access for the whole process. Per-record JavaScript consumers
+ *    are compared with Go's per-record readers, columnar batches with libbpf;
+ *  - memory: RSS over 10 M events taken as columnar batches (in that same process).
  * BENCH_RUNTIME=load or =ring runs one half only.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadObject, type RingBuffer } from '../packages/runtime/src/index.ts';
-import { koffi } from '../packages/runtime/src/sys/libc.ts';
+import { createInterface } from 'node:readline';
+import { loadObject } from '../packages/runtime/src/index.ts';
 import { type BenchRow, builtPackages, median, ROOT, RUNS } from './lib.ts';
 
 const OBJECTS = [
@@ -149,33 +151,6 @@ function firstLoad(harness: string, name: string): BenchRow[] {
 /** One round of a consumer: wall ms, events, CPU ms (as the C and Go harnesses print). */
 type Round = [number, number, number];
 
-/** struct sample: u64 seq, u32 pid, u32 index, u64 ts, char comm[16]. */
-interface Sample {
-  seq: bigint;
-  pid: number;
-  index: number;
-  ts: bigint;
-  comm: string;
-}
-
-/**
- * Decoded samples land in these arrays, as the C side's land in `sink[]`: every field is read
- * and kept, so neither side's compiler can skip a field.
- */
-const SINK = 256;
-const sinkSeq: bigint[] = new Array(SINK).fill(0n);
-const sinkTs: bigint[] = new Array(SINK).fill(0n);
-const sinkComm: string[] = new Array(SINK).fill('');
-let sinkNum = 0;
-let sunk = 0;
-function touch(s: Sample): void {
-  const j = sunk++ & (SINK - 1);
-  sinkSeq[j] = s.seq;
-  sinkTs[j] = s.ts;
-  sinkComm[j] = s.comm;
-  sinkNum += s.pid + s.index;
-}
-
 const SCRATCH = join(tmpdir(), 'btfkit-bench-go');
 
 /**
@@ -226,7 +201,7 @@ function inTracingNamespace(cmd: string[], env?: NodeJS.ProcessEnv): string {
 /**
  * Ring buffer throughput: per round, CALLS getppid() fill the ring with 64 samples each, then
  * the consumer drains it; only the draining is timed. Every consumer, libbpf's included, reads
- * all five fields of every sample into its own storage (see touch() and on_sample()).
+ * all five fields of every sample into its own storage (see touch() in runtime-ring.mjs and on_sample() in runtime-libbpf.c).
  */
 async function benchRing(harness: string, log: (line: string) => void): Promise<BenchRow[]> {
   const ringObj = join(ROOT, 'test/fixtures/runtime/ringbench.bpf.o');
@@ -254,157 +229,15 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
   };
   const bcc = benchBcc(log);
 
-  const getppid = koffi.load('libc.so.6').func('int getppid()') as () => number;
-  const obj = await loadObject(new Uint8Array(readFileSync(ringObj)), {
-    file: ringObj,
-    globals: { rodata: { target_pid: process.pid } },
-  });
+  const js = await RingConsumers.start(ringObj, log);
   const rows: BenchRow[] = [];
   try {
-    await obj.attach();
-    const rb = obj.ringbuf<Sample & { toJSON(): Sample }>('samples', { type: 'sample' });
-    // One timed round of a JavaScript consumer (after an untimed one per consumer, for the
-    // JIT, as the C and Go sides do).
-    const drainOnce = async (how: () => Promise<number> | number): Promise<Round> => {
-      for (let i = 0; i < CALLS; i++) getppid();
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      const n = await how();
-      const ms = performance.now() - t0;
-      const c = process.cpuUsage(c0);
-      return [ms, n, (c.user + c.system) / 1e3];
-    };
-    // Columnar consumers: the batch's decode copies every field of every sample into its
-    // column (the reading); the loop then sums the 32-bit columns, as the C side's checksum.
-    const columnar = (b: { length: number; columns: Record<string, unknown> }) => {
-      const pid = b.columns.pid as Uint32Array;
-      const index = b.columns.index as Uint32Array;
-      let x = 0;
-      for (let i = 0; i < b.length; i++) x += (pid[i] as number) + (index[i] as number);
-      sinkNum += x;
-    };
-    const checkColumns = () => {
-      // What the columns hold is what the BPF program wrote: consecutive seq, our pid, the
-      // burst index, our task name.
-      for (let i = 0; i < CALLS; i++) getppid();
-      const comm = readFileSync('/proc/self/comm', 'utf8').trim();
-      let n = 0;
-      let prev = -1n;
-      for (let b = rb.columns(); b.length > 0; b = rb.columns()) {
-        const seq = b.columns.seq as BigUint64Array;
-        for (let i = 0; i < b.length; i++, n++) {
-          const s = seq[i] as bigint;
-          const ok =
-            (prev < 0n || s === prev + 1n) &&
-            (b.columns.pid as Uint32Array)[i] === process.pid &&
-            (b.columns.index as Uint32Array)[i] === Number(s % 64n) &&
-            (b.columns.comm as { string(i: number): string }).string(i) === comm;
-          if (!ok) throw new Error(`ring buffer columns: sample ${n} is not what ringbench.bpf.o wrote`);
-          prev = s;
-        }
-      }
-      if (n !== want) throw new Error(`ring buffer columns: a round gave ${n} samples, not ${want}`);
-    };
-    checkColumns();
-    type Ref = 'libbpf' | 'readinto' | 'read';
-    const cases: [string, Ref, () => Promise<number> | number][] = [
-      [
-        'ringbuf columns(), every field into typed-array columns',
-        'libbpf',
-        () => {
-          let n = 0;
-          for (let b = rb.columns(); b.length > 0; b = rb.columns()) {
-            columnar(b);
-            n += b.length;
-          }
-          return n;
-        },
-      ],
-      [
-        'ringbuf for-await columnBatches(), every field into columns',
-        'libbpf',
-        async () => {
-          let n = 0;
-          for await (const b of rb.columnBatches()) {
-            columnar(b);
-            n += b.length;
-            if (n >= want) break;
-          }
-          return n;
-        },
-      ],
-      [
-        'ringbuf read() batches, lazy views',
-        'readinto',
-        () => {
-          let n = 0;
-          for (let b = rb.read(); b.length > 0; b = rb.read()) {
-            for (let i = 0; i < b.length; i++) touch(b.at(i));
-            n += b.length;
-          }
-          return n;
-        },
-      ],
-      [
-        'ringbuf for-await batches(), lazy views',
-        'readinto',
-        async () => {
-          let n = 0;
-          for await (const b of rb.batches()) {
-            for (const s of b) touch(s);
-            n += b.length;
-            if (n >= want) break;
-          }
-          return n;
-        },
-      ],
-      [
-        'ringbuf for-await per record, lazy views',
-        'read',
-        async () => {
-          let n = 0;
-          for await (const s of rb) {
-            touch(s);
-            if (++n === want) break;
-          }
-          return n;
-        },
-      ],
-      [
-        // What laziness buys: only the two 32-bit fields read (no bigint, no string made).
-        'ringbuf read() batches, lazy views, pid+index only',
-        'readinto',
-        () => {
-          let n = 0;
-          for (let b = rb.read(); b.length > 0; b = rb.read()) {
-            for (let i = 0; i < b.length; i++) {
-              const s = b.at(i);
-              sinkNum += s.pid + s.index;
-            }
-            n += b.length;
-          }
-          return n;
-        },
-      ],
-      [
-        'ringbuf read() batches, eager decode (toJSON)',
-        'read',
-        () => {
-          let n = 0;
-          for (let b = rb.read(); b.length > 0; b = rb.read()) {
-            for (let i = 0; i < b.length; i++) touch(b.at(i).toJSON());
-            n += b.length;
-          }
-          return n;
-        },
-      ],
-    ];
-    // Warm-up: an untimed round of every JavaScript consumer. Then turns, the order rotating.
-    for (const [, , how] of cases) await drainOnce(how);
+    const cases = js.cases;
     const lib: Round[] = [];
     const goRounds: Record<'readinto' | 'read', Round[]> = { readinto: [], read: [] };
     const goFailed = new Set<string>();
     const jsRounds: Round[][] = cases.map(() => []);
+    // Turns, the order rotating (the JavaScript consumers warmed up in their process).
     const turns: (() => Promise<void>)[] = [
       async () => {
         lib.push(...libRun(1));
@@ -415,8 +248,8 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
         if (r) goRounds[mode].push(...r);
         else goFailed.add(mode);
       }),
-      ...cases.map(([, , how], k) => async () => {
-        (jsRounds[k] as Round[]).push(await drainOnce(how));
+      ...cases.map((_, k) => async () => {
+        (jsRounds[k] as Round[]).push(await js.round(k));
       }),
     ];
     for (let r = 0; r < ROUNDS; r++)
@@ -431,7 +264,7 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
       readinto: { name: 'Go cilium/ebpf 0.9.1 ReadInto', rounds: goOf('readinto') },
       read: { name: 'Go cilium/ebpf 0.9.1 Read()', rounds: goOf('read') },
     };
-    const row = (name: string, rounds: Round[], ref: Ref): BenchRow => {
+    const row = (name: string, rounds: Round[], ref: Ref, built: boolean): BenchRow => {
       const r = refs[ref].rounds ?? lib;
       const refName = refs[ref].rounds ? refs[ref].name : refs.libbpf.name;
       const ns = cpuNs(rounds);
@@ -441,62 +274,117 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
         ms: ns,
         ref: refName,
         refMs: refNs,
-        note: `${(refNs / ns).toFixed(2)}x its events/s; CPU ${rate(ns)} vs ${rate(refNs)}, wall ${rate(wallNs(rounds))} vs ${rate(wallNs(r))}`,
+        note: `${(refNs / ns).toFixed(2)}x its events/s; CPU ${rate(ns)} vs ${rate(refNs)}, wall ${rate(wallNs(rounds))} vs ${rate(wallNs(r))}${built ? '; built dist/ under plain node' : ''}`,
       };
     };
-    const measured: [string, Round[], Ref][] = [];
+    const measured: [string, Round[], Ref, boolean][] = [];
     for (const mode of ['readinto', 'read'] as const) {
       const r = goOf(mode);
-      if (r) measured.push([`Go cilium/ebpf ${mode === 'read' ? 'Read()' : 'ReadInto'}`, r, 'libbpf']);
+      if (r) measured.push([`Go cilium/ebpf ${mode === 'read' ? 'Read()' : 'ReadInto'}`, r, 'libbpf', false]);
     }
-    if (bcc) measured.push(['Python BCC ring_buffer_consume (ctypes callback)', bcc, 'libbpf']);
+    if (bcc) measured.push(['Python BCC ring_buffer_consume (ctypes callback)', bcc, 'libbpf', false]);
     cases.forEach(([name, ref], k) => {
       const rounds = jsRounds[k] as Round[];
       const bad = rounds.find(([, n]) => n !== want);
       if (bad) log(`${name}: a round took ${bad[1]} events, not ${want}`);
-      measured.push([name, rounds, ref]);
+      measured.push([name, rounds, ref, true]);
     });
-    for (const [name, rounds, ref] of measured) rows.push(row(name, rounds, ref));
-    rows.push(await rssOverColumns(rb, getppid, log));
-    log(`ring buffer: kernel drops ${obj.global('bss', 'dropped')}; sink ${sinkNum > 0}`);
+    for (const [name, rounds, ref, built] of measured) rows.push(row(name, rounds, ref, built));
+    rows.push(await js.rss(log));
   } finally {
-    await obj.close();
+    await js.close(log);
   }
   return rows;
 }
+
+/** The consumer a JavaScript case is compared with: libbpf's, Go's ReadInto or Go's Read(). */
+type Ref = 'libbpf' | 'readinto' | 'read';
 
 /** Events for the memory row: columnar batches over 10 M events. */
 const RSS_EVENTS = 10_000_000;
 
 /**
- * RSS while 10 M events are taken as columnar batches: after the first round (arrays made,
- * code compiled) and at the end. Flat means the batches reuse their arrays.
+ * The JavaScript consumers, run from the built package in a process of their own
+ * (bench/runtime-ring.mjs: the built dist/ under plain `node`, as users run it; tsx's module
+ * hooks slow typed-array access for the whole process they run in). It loads ringbench.bpf.o
+ * for its own pid, checks the columns against what the program wrote, warms every consumer
+ * up, then answers one request at a time, so that its rounds take turns with the C and Go
+ * harnesses'.
  */
-async function rssOverColumns(
-  rb: RingBuffer<unknown>,
-  getppid: () => number,
-  log: (line: string) => void,
-): Promise<BenchRow> {
-  let n = 0;
-  let first = 0;
-  const t0 = performance.now();
-  while (n < RSS_EVENTS) {
-    for (let i = 0; i < CALLS; i++) getppid();
-    for (let b = rb.columns(); b.length > 0; b = rb.columns()) n += b.length;
-    if (first === 0) first = process.memoryUsage().rss;
+class RingConsumers {
+  /** Each consumer's name and the reference it is compared with, as the process lists them. */
+  cases: [string, Ref][] = [];
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    child.stderr.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
   }
-  const last = process.memoryUsage().rss;
-  const mib = (x: number) => x / 2 ** 20;
-  log(
-    `columnar batches: ${n} events in ${((performance.now() - t0) / 1e3).toFixed(1)} s (ring filling included)`,
-  );
-  return {
-    case: `RSS after ${(n / 1e6).toFixed(1)} M events as columnar batches (MiB)`,
-    ms: mib(last),
-    ref: 'RSS after the first 262k events',
-    refMs: mib(first),
-    note: `${(mib(last) - mib(first)).toFixed(1)} MiB grown; goal: flat (ratio ~1.0)`,
-  };
+
+  static async start(ringObj: string, log: (line: string) => void): Promise<RingConsumers> {
+    builtPackages(log);
+    const me = new RingConsumers(
+      spawn(process.execPath, [join(ROOT, 'bench/runtime-ring.mjs'), ringObj, String(CALLS)], { cwd: ROOT }),
+    );
+    me.cases = ((await me.next()) as { cases: [string, Ref][] }).cases;
+    return me;
+  }
+
+  /** One timed round of consumer `k`: it fills the ring and drains it. */
+  async round(k: number): Promise<Round> {
+    return (await this.ask(`round ${k}`)) as Round;
+  }
+
+  /** RSS over RSS_EVENTS events as columnar batches: after the first round, and at the end. */
+  async rss(log: (line: string) => void): Promise<BenchRow> {
+    const r = (await this.ask(`rss ${RSS_EVENTS}`)) as {
+      events: number;
+      first: number;
+      last: number;
+      seconds: number;
+    };
+    const mib = (x: number) => x / 2 ** 20;
+    log(`columnar batches: ${r.events} events in ${r.seconds.toFixed(1)} s (ring filling included)`);
+    return {
+      case: `RSS after ${(r.events / 1e6).toFixed(1)} M events as columnar batches (MiB)`,
+      ms: mib(r.last),
+      ref: 'RSS after the first 262k events',
+      refMs: mib(r.first),
+      note: `${(mib(r.last) - mib(r.first)).toFixed(1)} MiB grown; goal: flat (ratio ~1.0); built dist/ under plain node`,
+    };
+  }
+
+  /** Has the process close its object and exit; logs the kernel's drop count. */
+  async close(log: (line: string) => void): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    try {
+      const r = (await this.ask('close')) as { dropped: string; sink: boolean };
+      log(`ring buffer: kernel drops ${r.dropped}; sink ${r.sink}`);
+    } finally {
+      this.child.stdin.end();
+    }
+    await exited;
+  }
+
+  private async ask(request: string): Promise<unknown> {
+    this.child.stdin.write(`${request}\n`);
+    return this.next();
+  }
+
+  private async next(): Promise<unknown> {
+    const { value, done } = await this.lines.next();
+    if (done) {
+      await new Promise((resolve) =>
+        this.child.exitCode === null ? this.child.once('exit', resolve) : resolve(0),
+      );
+      throw new Error(`bench/runtime-ring.mjs exited (${this.child.exitCode}): ${this.stderr.trim()}`);
+    }
+    return JSON.parse(value);
+  }
 }
 
 /** Rounds of the BCC consumer (about a second each: its callback is Python). */
