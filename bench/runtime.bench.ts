@@ -201,7 +201,8 @@ function inTracingNamespace(cmd: string[], env?: NodeJS.ProcessEnv): string {
 /**
  * Ring buffer throughput: per round, CALLS getppid() fill the ring with 64 samples each, then
  * the consumer drains it; only the draining is timed. Every consumer, libbpf's included, reads
- * all five fields of every sample into its own storage (see touch() in runtime-ring.mjs and on_sample() in runtime-libbpf.c).
+ * all five fields of every sample into its own storage (see touch() in runtime-ring.mjs and
+ * on_sample() in runtime-libbpf.c).
  */
 async function benchRing(harness: string, log: (line: string) => void): Promise<BenchRow[]> {
   const ringObj = join(ROOT, 'test/fixtures/runtime/ringbench.bpf.o');
