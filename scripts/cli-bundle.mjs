@@ -1,7 +1,7 @@
 /**
  * Bundles the btfkit CLI with esbuild: `main.cjs` (packages/core/src/cli/main.ts) and, beside
  * it, `worker.js` (the min-core-btf batch worker, which the batch loads from `./worker.js`
- * next to its own module). Used by scripts/btfkit.cjs (`pnpm btfkit`, rebuilt when stale)
+ * next to its own module) and `compat-worker.js` (compat's judging thread, likewise). Used by scripts/btfkit.cjs (`pnpm btfkit`, rebuilt when stale)
  * and by @btfkit/core's build (dist/bundle/, what the installed `btfkit` bin runs).
  *
  * main.cjs is CommonJS, not ESM, because packages/core/bin/run-bundle.js runs it as a
@@ -45,7 +45,14 @@ export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
       format: 'cjs',
       define: { 'import.meta.url': '__bundleUrl' },
     }),
-    esbuild.build({ ...common, entryPoints: { worker: join(SRC, 'minimize/worker.ts') }, format: 'esm' }),
+    esbuild.build({
+      ...common,
+      entryPoints: {
+        worker: join(SRC, 'minimize/worker.ts'),
+        'compat-worker': join(SRC, 'compat/compat-worker.ts'),
+      },
+      format: 'esm',
+    }),
   ]);
   const result = { outputFiles: [...cli.outputFiles, ...worker.outputFiles] };
   // run-bundle.cjs reads main.cjs as latin1, V8's cheapest source string: it must be ASCII
