@@ -1,8 +1,9 @@
 /**
  * Bundles the btfkit CLI with esbuild: `main.cjs` (packages/core/src/cli/main.ts) and, beside
  * it, `worker.js` (the min-core-btf batch worker, which the batch loads from `./worker.js`
- * next to its own module) and `compat-worker.js` (compat's judging thread, likewise). Used by scripts/btfkit.cjs (`pnpm btfkit`, rebuilt when stale)
- * and by @btfkit/core's build (dist/bundle/, what the installed `btfkit` bin runs).
+ * next to its own module) and `compat-worker.js` (compat's judging thread, likewise). Used
+ * by scripts/btfkit.cjs (`pnpm btfkit`, rebuilt when stale) and by @btfkit/core's build
+ * (dist/bundle/, what the installed `btfkit` bin runs).
  *
  * main.cjs is CommonJS, not ESM, because packages/core/bin/run-bundle.js runs it as a
  * vm.Script with a V8 code cache (Node 20 caches no ES module code); import.meta.url, which
@@ -48,7 +49,7 @@ export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
     esbuild.build({
       ...common,
       entryPoints: {
-        worker: join(SRC, 'minimize/worker.ts'),
+        worker: join(SRC, 'minimize/batch/worker.ts'),
         'compat-worker': join(SRC, 'compat/compat-worker.ts'),
       },
       format: 'esm',

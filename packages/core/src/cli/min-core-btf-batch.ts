@@ -1,7 +1,9 @@
 import type { LibbpfVersion } from '../core/profile.ts';
 import { errors } from '../errors/index.ts';
 import { kernelSourceName, listKernels } from '../kernels/index.ts';
-import { checkOutDir, type KernelOutcome, minimizeKernels } from '../minimize/batch.ts';
+import { minimizeKernels } from '../minimize/batch/driver.ts';
+import { checkOutDir } from '../minimize/batch/store.ts';
+import type { KernelOutcome } from '../minimize/batch/types.ts';
 import { readObjectFiles } from '../minimize/kernel-job.ts';
 import { formatUnsatisfied } from '../minimize/report.ts';
 

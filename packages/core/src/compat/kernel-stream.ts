@@ -1,5 +1,5 @@
 import type { Btf } from '../btf/btf.ts';
-import { KERNELS_AHEAD } from '../minimize/batch.ts';
+import { KERNELS_AHEAD } from '../minimize/batch/pool.ts';
 import { KernelBudget, kernelFootprint } from '../minimize/kernel-budget.ts';
 import { decodeFetched, fetchKernel } from '../minimize/kernel-read.ts';
 import type { FetchedKernel, Timings } from '../minimize/protocol.ts';

@@ -1,9 +1,9 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseObjects } from './kernel-job.ts';
-import { minimizeKernelTask } from './kernel-task.ts';
-import type { KernelTask, WorkerInit } from './protocol.ts';
+import { parseObjects } from '../kernel-job.ts';
+import { minimizeKernelTask } from '../kernel-task.ts';
+import type { KernelTask, WorkerInit } from '../protocol.ts';
 
 /**
  * One batch worker: parses the objects once, then minimizes each kernel the main thread
