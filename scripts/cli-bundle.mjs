@@ -16,6 +16,15 @@ import { mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const CORE = join(import.meta.dirname, '../packages/core');
+
+/**
+ * main.cjs is written as one function expression taking the parameters the bundle's CommonJS
+ * code expects, plus __bundleUrl (what esbuild puts for import.meta.url, so the batch finds
+ * its workers beside the bundle): run-bundle.cjs compiles the file as it is. Wrapping it there
+ * instead built a second 0.5 MB string per run, ~0.6 ms of a ~50 ms command.
+ */
+const MAIN_HEAD = Buffer.from('(function (exports, require, module, __filename, __dirname, __bundleUrl) {');
+const MAIN_TAIL = Buffer.from('\n})');
 const SRC = join(CORE, 'src');
 
 /**
@@ -62,13 +71,14 @@ export async function buildCliBundle(outDir, stamp = Date.now() / 1000) {
   if (nonAscii >= 0) throw new Error(`${main}: byte ${nonAscii} is not ASCII (see the source it came from)`);
   mkdirSync(outDir, { recursive: true });
   const tag = `${process.pid}.tmp`;
+  const contents = (f) => (f.path === main ? Buffer.concat([MAIN_HEAD, f.contents, MAIN_TAIL]) : f.contents);
   const pkg = join(outDir, 'package.json');
   writeFileSync(`${pkg}.${tag}`, '{"type":"module"}\n');
   renameSync(`${pkg}.${tag}`, pkg);
   const files = result.outputFiles.sort((a, b) => (a.path === main ? 1 : b.path === main ? -1 : 0));
   for (const f of files) {
     mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(`${f.path}.${tag}`, f.contents);
+    writeFileSync(`${f.path}.${tag}`, contents(f));
     utimesSync(`${f.path}.${tag}`, stamp, stamp);
     renameSync(`${f.path}.${tag}`, f.path);
   }

@@ -67,6 +67,29 @@ describe('scripts/btfkit.cjs', () => {
     expect(written.equals(expected)).toBe(true);
   });
 
+  it('one kernel and a --kernels batch keep code caches of their own', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
+    const object = join(CORPUS, 'objects/opensnoop.bpf.o');
+    const expected = readFileSync(join(CORPUS, 'expected/min', releaseOf(archive), 'opensnoop.btf'));
+    const single = join(cache, 'main.min-core-btf.v8cache');
+    const batch = join(cache, 'main.min-core-btf.kernels.v8cache');
+    rmSync(single, { force: true });
+    rmSync(batch, { force: true });
+    const out = join(cache, 'one.btf');
+    expect(launch(['min-core-btf', '-q', archive, out, object]).status).toBe(0);
+    expect(readFileSync(out).equals(expected)).toBe(true);
+    const made = readFileSync(single);
+    expect(() => statSync(batch)).toThrow();
+    const dir = join(cache, 'batch-cache');
+    expect(launch(['min-core-btf', '-q', '--kernels', archive, '--out-dir', dir, object]).status).toBe(0);
+    expect(readFileSync(join(dir, 'debian/12/arm64', `${releaseOf(archive)}.btf`)).equals(expected)).toBe(
+      true,
+    );
+    // The batch wrote its own (it runs other functions) and left the single kernel's as it was.
+    expect(statSync(batch).size).toBeGreaterThan(1000);
+    expect(readFileSync(single).equals(made)).toBe(true);
+  });
+
   it('dump into a pipe whose reader stops early (| head -1) exits 0 quietly, and a full pipe is waited for', () => {
     const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
     const env = { ...process.env, BTFKIT_CLI_CACHE: cache };
