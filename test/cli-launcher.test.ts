@@ -90,6 +90,35 @@ describe('scripts/btfkit.cjs', () => {
     expect(readFileSync(single).equals(made)).toBe(true);
   });
 
+  it('a batch with workers writes a code cache the next run accepts', () => {
+    // The workers' heap flags (and gc exposure) are V8's process-wide flags, which V8 hashes
+    // into a code cache: left changed, every next run refused the cache and wrote it again.
+    const archives = kernelArchives().slice(0, 2);
+    const object = join(CORPUS, 'objects/opensnoop.bpf.o');
+    const batch = join(cache, 'main.min-core-btf.kernels.v8cache');
+    const run = () => {
+      const r = launch([
+        'min-core-btf',
+        '-q',
+        '--jobs',
+        '2',
+        '--kernels',
+        ...archives,
+        '--out-dir',
+        join(cache, `jobs-${Date.now()}`),
+        object,
+      ]);
+      expect(r.status).toBe(0);
+    };
+    rmSync(batch, { force: true });
+    run();
+    const made = readFileSync(batch);
+    const mtime = statSync(batch).mtimeMs;
+    run();
+    expect(statSync(batch).mtimeMs).toBe(mtime);
+    expect(readFileSync(batch).equals(made)).toBe(true);
+  });
+
   it('dump into a pipe whose reader stops early (| head -1) exits 0 quietly, and a full pipe is waited for', () => {
     const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
     const env = { ...process.env, BTFKIT_CLI_CACHE: cache };

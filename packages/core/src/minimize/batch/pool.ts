@@ -20,18 +20,30 @@ import type { BatchKernel, BatchOptions } from './types.ts';
  * BTFKIT_SEMI_SPACE_MB (default 32) from the start cut that to a few collections. Isolates read
  * these flags when they are created, so setting them here configures the workers only; the
  * main thread keeps its heap.
+ *
+ * The flags are put back to V8's defaults (0: sized by V8) once every worker is running:
+ * V8 stamps a code cache with a hash of its flags, and the bundle's cache, written when this
+ * process ends (packages/core/bin/run-bundle.cjs), was otherwise refused by the next run and
+ * written again on every batch run with workers.
  */
-function configureWorkerHeap(): void {
+function startWorkers(n: number, init: WorkerInit): Worker[] {
   const mb = Number(process.env.BTFKIT_SEMI_SPACE_MB ?? 32);
-  if (!(mb > 0)) return;
-  setFlagsFromString(`--max-semi-space-size=${mb}`);
-  setFlagsFromString(`--min-semi-space-size=${mb}`);
+  const sized = mb > 0;
+  if (sized) setSemiSpaces(mb);
+  const workers: Worker[] = [];
+  for (let w = 0; w < n; w++) workers.push(startModuleWorker(import.meta.url, 'worker', init));
+  let starting = n;
+  if (sized)
+    for (const w of workers)
+      w.once('online', () => {
+        if (--starting === 0) setSemiSpaces(0);
+      });
+  return workers;
 }
 
-/** A batch worker (worker.ts beside this module; see io/worker-thread.ts for sources vs built). */
-function startWorker(init: WorkerInit): Worker {
-  configureWorkerHeap();
-  return startModuleWorker(import.meta.url, 'worker', init);
+function setSemiSpaces(mb: number): void {
+  setFlagsFromString(`--max-semi-space-size=${mb}`);
+  setFlagsFromString(`--min-semi-space-size=${mb}`);
 }
 
 export async function runPool(
@@ -150,8 +162,7 @@ export async function runPool(
         done(res.index, res);
         pump();
       };
-      for (let w = 0; n > 1 && w < n; w++) {
-        const worker = startWorker(init);
+      for (const worker of n > 1 ? startWorkers(n, init) : []) {
         workers.push(worker);
         const runner: Runner = {
           post: (task) => worker.postMessage(task, [task.fetched.bytes.buffer as ArrayBuffer]),
