@@ -3,12 +3,9 @@
  * times in-process and prints, as JSON, each run's stage times (read, decompress, decode,
  * relocate, emit; parsing the objects apart) and the process's peak RSS.
  */
-import {
-  minimizeKernelFile,
-  parseObjects,
-  readObjectFiles,
-} from '../packages/core/src/minimize/kernel-job.ts';
-import type { Timings } from '../packages/core/src/minimize/protocol.ts';
+import { minimizeKernelFile } from '../packages/core/src/minimize/kernel-job.ts';
+import { parseObjects, readObjectFiles } from '../packages/core/src/minimize/objects.ts';
+import type { Timings } from '../packages/core/src/minimize/timings.ts';
 
 const [kernel, runsArg, ...objectPaths] = process.argv.slice(2);
 if (!kernel || objectPaths.length === 0)

@@ -19,7 +19,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import type { Timings } from '../packages/core/src/minimize/protocol.ts';
+import type { Timings } from '../packages/core/src/minimize/timings.ts';
 import {
   type BenchRow,
   benchKernels,

@@ -46,6 +46,10 @@ export function checkTarball(tgz: string): string[] {
   }
   if (![...entries].some((e) => /^readme(\.md)?$/i.test(e))) problems.push(`${tgz}: no README`);
   if (text.includes('workspace:')) problems.push(`${tgz}: package.json still has a workspace: range`);
+  // Unit tests sit beside their modules in src/ (docs/internals.md); none may reach a user.
+  for (const e of entries) {
+    if (/\.test\.(?:[cm]?[jt]s|d\.[cm]?ts)$/.test(e)) problems.push(`${tgz}: ships the test file ${e}`);
+  }
   if (text.includes('@btfkit/source'))
     problems.push(`${tgz}: package.json names the @btfkit/source condition`);
   return problems;

@@ -18,6 +18,7 @@ import { buildIndexJs, type NameGroup } from '../packages/core/src/core/names.ts
 import { BtfkitError } from '../packages/core/src/errors/index.ts';
 import { readInput, readResidentInput, readResidentInputAsync } from '../packages/core/src/io/input.ts';
 import { fetchKernel } from '../packages/core/src/minimize/kernel-read.ts';
+import { noTimings } from '../packages/core/src/minimize/timings.ts';
 import {
   kernelArchives,
   objectFiles,
@@ -104,7 +105,7 @@ describe('resident kernel files', () => {
   });
 
   it('every corpus archive, inflated into an arena: the entry is the BTF tar extracts, scanned and indexed in place', async () => {
-    const timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+    const timings = noTimings();
     for (const archive of kernelArchives()) {
       const fetched = await fetchKernel(archive, timings, true);
       const extracted = corpus.raw.get(releaseOf(archive)) as string;

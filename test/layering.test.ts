@@ -30,8 +30,13 @@ const STAGES: readonly (readonly string[])[] = [
 ];
 const RANK = new Map(STAGES.flatMap((names, rank) => names.map((n) => [n, rank] as const)));
 
+/**
+ * Every module a file names: static imports and re-exports, value or type-only (`import type`,
+ * `import { type X }`, `export type { X } from`), side-effect imports, and `import('...')`,
+ * which also covers a type written as `typeof import('...')`.
+ */
 const IMPORT =
-  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -42,14 +47,44 @@ function sources(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-function imports(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
+function specifiers(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT)) {
-    const spec = m[1] ?? m[2];
+    const spec = m[1] ?? m[2] ?? m[3];
     if (spec) out.push(spec);
   }
   return out;
+}
+
+function imports(file: string): string[] {
+  return specifiers(readFileSync(file, 'utf8'));
+}
+
+/** Each cycle of a file graph, as `a -> b -> a` (names relative to `root`). */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>, root: string): string[] {
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const to of graph.get(f) ?? []) {
+      if (!graph.has(to)) continue;
+      if (state.get(to) === 'open') {
+        cycles.push(
+          stack
+            .slice(stack.indexOf(to))
+            .concat(to)
+            .map((x) => relative(root, x))
+            .join(' -> '),
+        );
+      } else if (!state.has(to)) visit(to);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of [...graph.keys()].sort()) if (!state.has(f)) visit(f);
+  return cycles;
 }
 
 function stageOf(file: string): string {
@@ -87,29 +122,32 @@ describe('layering', () => {
   });
 
   it('has no import cycle between files', () => {
-    const cycles: string[] = [];
-    const state = new Map<string, 'open' | 'done'>();
-    const stack: string[] = [];
-    const visit = (f: string): void => {
-      state.set(f, 'open');
-      stack.push(f);
-      for (const to of graph.get(f) ?? []) {
-        if (!graph.has(to)) continue;
-        if (state.get(to) === 'open') {
-          cycles.push(
-            stack
-              .slice(stack.indexOf(to))
-              .concat(to)
-              .map((x) => relative(CORE, x))
-              .join(' -> '),
-          );
-        } else if (!state.has(to)) visit(to);
-      }
-      stack.pop();
-      state.set(f, 'done');
+    expect(findCycles(graph, CORE)).toEqual([]);
+  });
+
+  it('counts type-only and side-effect imports as edges, so a cycle through types is found', () => {
+    // Two files whose only link each way is a type: the shape btf.ts <-> records.ts
+    // (LayoutEntry) and kernel-read.ts <-> protocol.ts (Timings) once had.
+    const a = '/src/a.ts';
+    const b = '/src/b.ts';
+    const sourcesOf: Record<string, string> = {
+      [a]: "import type { B } from './b.ts';\nexport interface A { b: B }\n",
+      [b]: "import {\n  type A,\n} from './a.ts';\nexport type B = A[];\n",
     };
-    for (const f of [...graph.keys()].sort()) if (!state.has(f)) visit(f);
-    expect(cycles).toEqual([]);
+    const typeGraph = new Map(
+      Object.entries(sourcesOf).map(([f, text]) => [f, specifiers(text).map((s) => resolve(dirname(f), s))]),
+    );
+    expect(findCycles(typeGraph, '/src')).toEqual(['a.ts -> b.ts -> a.ts']);
+    expect(
+      specifiers(
+        [
+          "export type { C } from './c.ts';",
+          "import './d.ts';",
+          "type E = typeof import('./e.ts');",
+          "export * from './f.ts';",
+        ].join('\n'),
+      ),
+    ).toEqual(['./c.ts', './d.ts', './e.ts', './f.ts']);
   });
 
   it('lets runtime and the plugin reach core only by its package name', () => {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseBpfObject } from '../packages/core/src/elf/object.ts';
 import { readBtfSourceSync } from '../packages/core/src/kernels/index.ts';
 import { markObjects } from '../packages/core/src/minimize/minimize.ts';
-import { formatUnsatisfied } from '../packages/core/src/minimize/report.ts';
+import { formatUnsatisfied } from '../packages/core/src/minimize/text-report.ts';
 import { CORPUS, extractKernels, kernelArchives, objectFiles, releaseOf } from './fixtures/btf/corpus.ts';
 import { cliArgs } from './fixtures/minimize/build.ts';
 

@@ -8,21 +8,52 @@
 // written after the command finishes when there was none or V8 refused it (another Node,
 // other flags, a rebuilt bundle): atomically (temp file, rename), and never an error when
 // the directory is read-only: without the cache the CLI is only slower.
-const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+//
+// V8 checks a cache against its script by the source's length only, so a rebuilt bundle of
+// the same length would run the old bundle's bytecode. A cache is therefore named after the
+// bundle file it was made from (inode, size, modification time, from the descriptor the
+// source was read through): a bundle written anew (renamed into place or rewritten) never
+// meets another bundle's cache.
+const {
+  closeSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} = require('node:fs');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script } = require('node:vm');
 
 /**
- * The cache a run of `argv` uses: its command's name, when it looks like one, and apart for
- * runs over `--kernels` (a batch runs other functions than one kernel does: with one cache
- * for both, whichever wrote it first left the other compiling lazily, or deserializing a
- * third more than it runs).
+ * The command part of a cache's name for `argv`: its command's name, when it looks like one,
+ * and apart for runs over `--kernels` (a batch runs other functions than one kernel does:
+ * with one cache for both, whichever wrote it first left the other compiling lazily, or
+ * deserializing a third more than it runs).
  */
-function cacheFile(dir, argv) {
+function commandOf(argv) {
   const command = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : 'default';
-  const mode = argv.includes('--kernels') ? '.kernels' : '';
-  return join(dir, `main.${command}${mode}.v8cache`);
+  return argv.includes('--kernels') ? `${command}.kernels` : command;
+}
+
+/** The cache of `command` for the bundle whose stat is `st`. */
+function cacheFile(dir, command, st) {
+  return join(dir, `main.${command}.${st.ino}-${st.size}-${Math.trunc(st.mtimeMs)}.v8cache`);
+}
+
+/** Reads the bundle and stats it through one descriptor, so the name matches the bytes. */
+function readBundle(file) {
+  const fd = openSync(file, 'r');
+  try {
+    // ASCII by construction (cli-bundle.mjs checks): latin1 makes a one-byte string without
+    // UTF-8 decoding, ~2 ms less for the 400 KB bundle.
+    return { source: readFileSync(fd, 'latin1'), stat: fstatSync(fd) };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function readCache(file) {
@@ -33,11 +64,19 @@ function readCache(file) {
   }
 }
 
-function writeCache(file, script) {
+/** Writes `file` atomically and drops the command's caches of other bundles. */
+function writeCache(dir, command, file, script) {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, script.createCachedData());
     renameSync(tmp, file);
+    // This command's caches only (`min-core-btf` is not `min-core-btf.kernels`).
+    const ours = new RegExp(`^main\\.${command.replace('.', '\\.')}\\.\\d+-\\d+-\\d+\\.v8cache$`);
+    for (const name of readdirSync(dir)) {
+      if (ours.test(name) && join(dir, name) !== file) {
+        rmSync(join(dir, name), { force: true });
+      }
+    }
   } catch {
     rmSync(tmp, { force: true });
   }
@@ -61,18 +100,18 @@ function bundleRequire(file) {
 /** Runs `main(argv)` of `dir`/main.cjs; resolves to the exit code. */
 async function runBundle(dir, argv) {
   const file = join(dir, 'main.cjs');
-  const cache = cacheFile(dir, argv);
+  const { source, stat } = readBundle(file);
+  const command = commandOf(argv);
+  const cache = cacheFile(dir, command, stat);
   const cachedData = readCache(cache);
-  // ASCII by construction (cli-bundle.mjs checks): latin1 makes a one-byte string without
-  // UTF-8 decoding, ~2 ms less for the 400 KB bundle. The file is one function expression
-  // (cli-bundle.mjs writes it so), compiled as it is.
-  const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
+  // The file is one function expression (cli-bundle.mjs writes it so), compiled as it is.
+  const script = new Script(source, { filename: file, cachedData });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, bundleRequire(file), module, file, dir, pathToFileURL(file).href);
   try {
     return await module.exports.main(argv);
   } finally {
-    if (cachedData === undefined || script.cachedDataRejected) writeCache(cache, script);
+    if (cachedData === undefined || script.cachedDataRejected) writeCache(dir, command, cache, script);
   }
 }
 

@@ -4,8 +4,8 @@ import { kernelSourceName, listKernels } from '../kernels/index.ts';
 import { minimizeKernels } from '../minimize/batch/driver.ts';
 import { checkOutDir } from '../minimize/batch/store.ts';
 import type { KernelOutcome } from '../minimize/batch/types.ts';
-import { readObjectFiles } from '../minimize/kernel-job.ts';
-import { formatUnsatisfied } from '../minimize/report.ts';
+import { readObjectFiles } from '../minimize/objects.ts';
+import { formatUnsatisfied } from '../minimize/text-report.ts';
 
 /**
  * `btfkit min-core-btf --kernels ... --out-dir OUT OBJECT...`: the batch, with its progress

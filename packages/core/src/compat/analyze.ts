@@ -112,7 +112,11 @@ export function toDecision(r: Relocation): RelocDecision {
         ? { error: o.error }
         : 'poison' in o
           ? { poison: true }
-          : { patched: { field: o.field, to: o.to } },
+          : {
+              patched: o.memSize
+                ? { field: o.field, to: o.to, memSize: o.memSize }
+                : { field: o.field, to: o.to },
+            },
   };
 }
 

@@ -8,7 +8,7 @@ import {
   JMP_CALL,
   JMP_EXIT,
   JMP_JA,
-  PSEUDO_CALL,
+  Pseudo,
 } from '../insn/index.ts';
 import type { CodeImage, Loc, PathStep } from './reach.ts';
 
@@ -76,7 +76,7 @@ function predecessors(image: CodeImage, sec: number, code: readonly Insn[]): num
     } else if (cls !== BPF_JMP && cls !== BPF_JMP32) edge(pc, pc + 1);
     else if (op === JMP_EXIT) continue;
     else if (op === JMP_CALL) {
-      if (insn.src === PSEUDO_CALL) {
+      if (insn.src === Pseudo.CALL) {
         const callee = image.callTarget({ sec, idx: pc }, insn);
         if (callee && callee.sec === sec) edge(pc, callee.idx);
       }

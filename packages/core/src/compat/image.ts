@@ -1,5 +1,6 @@
 import { Kind } from '../btf/kinds.ts';
 import { extInfoSectionName } from '../btfext/btfext.ts';
+import { poisonRelocated, writePatch } from '../core/patch.ts';
 import { SHF, SHN, SHT, STT } from '../elf/elf.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { errors, inFile } from '../errors/index.ts';
@@ -8,9 +9,9 @@ import {
   formatInsn,
   INSN_SIZE,
   type Insn,
+  InsnObjects,
   invalidInsn,
   isLdImm64,
-  poisonInsn,
 } from '../insn/index.ts';
 import { type KconfigExtern, kconfigExterns } from './kconfig.ts';
 import type { RelocDecision } from './model.ts';
@@ -140,16 +141,18 @@ export interface RelocatedImage extends CodeImage {
 /**
  * Applies one kernel's relocation decisions to the object's code, as libbpf does before
  * loading: patched immediates and offsets, poisoned instructions turned into the bad-relo call.
+ * The writes are the engine's own (core/patch.ts writePatch, poisonRelocated), replayed on a
+ * decoded copy of each section a decision touches.
  */
 export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecision[]): RelocatedImage {
-  const patched = new Map<number, Insn[]>();
+  const patched = new Map<number, InsnObjects>();
   const poisoned = new Map<string, RelocDecision>();
   const poisonedRelo = new Map<string, { idx: number; key: string }>();
   let error: RelocDecision | undefined;
-  const writable = (sec: number): Insn[] => {
+  const writable = (sec: number): InsnObjects => {
     let insns = patched.get(sec);
     if (!insns) {
-      insns = (code.sections.get(sec) ?? []).map((i) => ({ ...i }));
+      insns = new InsnObjects((code.sections.get(sec) ?? []).map((i) => ({ ...i })));
       patched.set(sec, insns);
     }
     return insns;
@@ -169,8 +172,7 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
       );
     const idx = fn.insnOffset / INSN_SIZE + d.insn;
     const insns = writable(fn.sectionIndex);
-    const insn = insns[idx];
-    if (!insn || d.insn >= fn.insnCount) {
+    if (insns.list[idx] === undefined || d.insn >= fn.insnCount) {
       throw errors.coreRelo(
         `relocation ${d.relo} of '${d.prog}' points at instruction ${d.insn}, past its end`,
         code.obj.file,
@@ -179,15 +181,13 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
     if ('poison' in d.outcome && d.relo < 0) {
       const key = `${fn.sectionIndex}:${idx}`;
       if (!poisoned.has(key)) {
-        insns[idx] = poisonInsn();
+        insns.poison(idx);
         poisoned.set(key, d);
       }
       continue;
     }
     if ('poison' in d.outcome) {
-      // libbpf poisons both slots of an LD_IMM64.
-      if (isLdImm64(insn) && insns[idx + 1]) insns[idx + 1] = poisonInsn();
-      insns[idx] = poisonInsn();
+      poisonRelocated(insns, idx);
       // libbpf reports a poisoned LD_IMM64 once per slot: keep the first slot only.
       const same = poisonedRelo.get(`${d.prog}/${d.relo}`);
       if (same !== undefined && same.idx < idx) continue;
@@ -197,22 +197,15 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
       poisonedRelo.set(`${d.prog}/${d.relo}`, { idx, key });
       continue;
     }
-    const { field, to } = d.outcome.patched;
-    const v = BigInt(to);
-    if (field === 'off') insn.off = Number(BigInt.asIntN(16, v));
-    else if (field === 'imm') insn.imm = Number(BigInt.asIntN(32, v));
-    else {
-      insn.imm = Number(BigInt.asIntN(32, v));
-      const hi = insns[idx + 1];
-      if (hi) hi.imm = Number(BigInt.asIntN(32, v >> 32n));
-    }
+    const { field, to, memSize } = d.outcome.patched;
+    writePatch(insns, idx, field, BigInt(to), memSize?.to);
   }
 
   return {
     littleEndian: code.obj.littleEndian,
     poisoned,
     error,
-    insns: (sec) => patched.get(sec) ?? code.sections.get(sec),
+    insns: (sec) => patched.get(sec)?.list ?? code.sections.get(sec),
     callTarget(at: Loc, insn: Insn): Loc | undefined {
       const r = code.relocs.get(`${at.sec}:${at.idx}`);
       // libbpf: callee = symbol's instruction + imm + 1 (imm is -1 for a function symbol).
@@ -225,7 +218,7 @@ export function relocatedImage(code: ObjectCode, decisions: readonly RelocDecisi
     dataRef(at: Loc): DataRef | undefined {
       const r = code.relocs.get(`${at.sec}:${at.idx}`);
       if (!r) return undefined;
-      const insn = (patched.get(at.sec) ?? code.sections.get(at.sec))?.[at.idx];
+      const insn = (patched.get(at.sec)?.list ?? code.sections.get(at.sec))?.[at.idx];
       const imm = insn?.imm ?? 0;
       // An extern of .kconfig: libbpf points the load at the extern's slot in its frozen map.
       if (r.symSec === SHN.UNDEF && code.kconfig.has(r.symName))

@@ -1,8 +1,9 @@
 import type { Btf } from '../btf/btf.ts';
 import { KERNELS_AHEAD } from '../minimize/batch/pool.ts';
 import { KernelBudget, kernelFootprint } from '../minimize/kernel-budget.ts';
+import type { FetchedKernel } from '../minimize/kernel-read.ts';
 import { decodeFetched, fetchKernel } from '../minimize/kernel-read.ts';
-import type { FetchedKernel, Timings } from '../minimize/protocol.ts';
+import { noTimings } from '../minimize/timings.ts';
 
 /**
  * Kernel BTFs in the order given, read the way `min-core-btf --kernels` reads them: the
@@ -29,7 +30,7 @@ export function prefetchKernels(paths: readonly string[]): AsyncGenerator<Btf, v
   const startNext = () => {
     budget.take(footprint(started));
     const path = paths[started++] as string;
-    const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+    const timings = noTimings();
     // Decoded on this thread: read and inflated into BTF arenas, scanned and indexed in place.
     const p = fetchKernel(path, timings, true);
     // Failures surface in order, when their turn comes; until then they are not "unhandled".
@@ -43,7 +44,7 @@ export function prefetchKernels(paths: readonly string[]): AsyncGenerator<Btf, v
       if (started === i) startNext();
       const fetched = await (inFlight.shift() as Promise<FetchedKernel>);
       while (canStart()) startNext();
-      const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+      const timings = noTimings();
       yield decodeFetched(fetched, undefined, timings).btf;
       // The caller is done with kernel i when it asks for the next one.
       budget.give(footprint(i));

@@ -34,7 +34,14 @@ export interface RelocDecision {
   /** Why it was poisoned, in C terms, when the engine says. */
   reason?: string;
   outcome:
-    | { patched: { field: 'off' | 'imm' | 'imm64'; to: number | bigint } }
+    | {
+        patched: {
+          field: 'off' | 'imm' | 'imm64';
+          to: number | bigint;
+          /** A load/store whose access size the relocation changed (bytes), as libbpf resizes it. */
+          memSize?: { from: number; to: number };
+        };
+      }
     | { poison: true }
     | { error: string };
 }

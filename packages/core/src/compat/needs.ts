@@ -1,6 +1,6 @@
 import { Kind } from '../btf/kinds.ts';
 import { SHN } from '../elf/elf.ts';
-import { INSN_SIZE, isCall, isLdImm64, PSEUDO_KFUNC_CALL } from '../insn/index.ts';
+import { INSN_SIZE, isCall, isLdImm64, Pseudo } from '../insn/index.ts';
 import { resolveSection } from '../sections/table.ts';
 import type { ObjectCode } from './image.ts';
 
@@ -46,7 +46,7 @@ function externNeed(code: ObjectCode): string | undefined {
     // __kconfig externs are filled from the kernel's release and config, not its BTF.
     if (!name || code.kconfig.has(name)) continue;
     const ids = btf.byName(name);
-    if (isCall(insn) || insn.src === PSEUDO_KFUNC_CALL) {
+    if (isCall(insn) || insn.src === Pseudo.KFUNC_CALL) {
       if (ids.some((id) => btf.type(id).kind === Kind.Func)) return `calls kfunc ${name}`;
     } else if (isLdImm64(insn)) {
       for (const id of ids) {

@@ -32,7 +32,7 @@ import {
   JMP_CALL,
   JMP_EXIT,
   JMP_JA,
-  PSEUDO_CALL,
+  Pseudo,
 } from '../insn/index.ts';
 import { liveRegisters } from './liveness.ts';
 import type { VerifierProfile } from './profile.ts';
@@ -295,7 +295,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
         continue;
       }
       if (op === JMP_CALL && cls === BPF_JMP) {
-        if (insn.src === PSEUDO_CALL) {
+        if (insn.src === Pseudo.CALL) {
           const at: Loc = { sec, idx: pc };
           const target = image.callTarget(at, insn);
           if (target && !image.isGlobalFunc(target) && s.frames.length < MAX_CALL_DEPTH) {
@@ -326,7 +326,7 @@ export function reachProgram(image: CodeImage, entry: Loc, env: ReachEnv): Reach
           const v = f.regs[r] as Val;
           if (v.k === 'fp') s.frames[v.frame]?.stack.clear();
         }
-        const global = insn.src === PSEUDO_CALL;
+        const global = insn.src === Pseudo.CALL;
         for (let r = 1; r <= 5; r++) f.regs[r] = UNKNOWN;
         f.regs[0] = global ? UNKNOWN_SCALAR : UNKNOWN;
         pc += 1;

@@ -1,5 +1,5 @@
 import type { BpfProgram } from '../elf/object.ts';
-import { formatInsn, INSN_SIZE, isCall, PSEUDO_CALL } from '../insn/index.ts';
+import { formatInsn, INSN_SIZE, isCall, Pseudo } from '../insn/index.ts';
 import { guardOf } from './guard.ts';
 import { functionAt, type ObjectCode, type RelocatedImage, relocatedImage } from './image.ts';
 import { type KernelConfig, kconfigBytes, kconfigValue } from './kconfig.ts';
@@ -269,7 +269,7 @@ export function calleesOf(code: ObjectCode, prog: BpfProgram): BpfProgram[] {
       if (!insn) continue;
       const at = { sec: fn.sectionIndex, idx: i };
       let target: Loc | undefined;
-      if (isCall(insn) && insn.src === PSEUDO_CALL) target = image.callTarget(at, insn);
+      if (isCall(insn) && insn.src === Pseudo.CALL) target = image.callTarget(at, insn);
       else {
         const ref = image.dataRef(at);
         if (ref?.kind === 'func') target = ref.target;

@@ -1,5 +1,4 @@
 export { type Candidate, findCandidates } from './candidates.ts';
-export { fieldsAreCompat, typesAreCompat, typesMatch } from './compat.ts';
 export { cPath, cTypeName } from './describe.ts';
 export { isEnumvalBased, isFieldBased, isTypeBased, RelocationKind, relocationKindName } from './kinds.ts';
 export { matchCandidate } from './match.ts';
@@ -33,4 +32,5 @@ export {
   relocateObject,
 } from './relocate.ts';
 export { type Accessor, parseAccessString, parseSpec, type Spec, type SpecFailure } from './spec.ts';
+export { fieldsAreCompat, typesAreCompat, typesMatch } from './type-compat.ts';
 export { calcRelocation, type RelocationResult } from './value.ts';

@@ -1,10 +1,10 @@
 import { type Btf, type CompositeType, Kind, type TypeId } from '../btf/index.ts';
 import { isAnyEnum, isComposite, resolveSize, skipModsAndTypedefs, typeById } from './btfview.ts';
-import { fieldsAreCompat, typesAreCompat, typesMatch } from './compat.ts';
 import { Errno } from './errno.ts';
 import { isEnumvalBased, isFieldBased, isTypeBased, RelocationKind } from './kinds.ts';
 import { essentialNameLength } from './names.ts';
 import { type Accessor, isFlexArray, SPEC_MAX_LEN, type Spec } from './spec.ts';
+import { fieldsAreCompat, typesAreCompat, typesMatch } from './type-compat.ts';
 
 /**
  * Why a candidate did not match, for the human explanation of a poisoned relocation.

@@ -1,12 +1,13 @@
 import type { Btf, TypeId } from '../btf/index.ts';
 import { inSource } from '../errors/index.ts';
+import { INSN_SIZE } from '../insn/opcodes.ts';
 import { typeById } from './btfview.ts';
 import { type Candidate, findCandidates } from './candidates.ts';
 import { cPath, missingReason } from './describe.ts';
 import { Errno } from './errno.ts';
 import { RelocationKind, relocationKindName } from './kinds.ts';
 import { type Mismatch, matchCandidate } from './match.ts';
-import { type InsnClass, Insns, patchInsn } from './patch.ts';
+import { Insns, type PatchDone, patchInsn } from './patch.ts';
 import type { LibbpfVersion } from './profile.ts';
 import { accessString, isSpecFailure, parseSpec, type Spec } from './spec.ts';
 import { calcRelocation, isCalcFailure, type RelocationResult } from './value.ts';
@@ -89,13 +90,8 @@ export interface RelocateOptions {
   describeResolved?: boolean;
 }
 
-export interface Patched {
-  class: InsnClass;
-  field: 'off' | 'imm' | 'imm64';
-  from: bigint;
-  to: bigint;
-  memSize?: { from: number; to: number };
-}
+/** A relocation applied to its instruction: what patchInsn wrote. */
+export type Patched = PatchDone;
 
 /** The values libbpf computed (`bpf_core_calc_relo_insn`), not applied to an instruction. */
 export interface Calculated {
@@ -162,8 +158,6 @@ export interface DecideResult {
   /** bpftool would stop (the last relocation holds the error). */
   failed: boolean;
 }
-
-const SECTION_INSN = 8;
 
 export function isFailed(o: Outcome | Decision): o is Failed {
   return 'error' in o;
@@ -239,7 +233,7 @@ function programsOf(obj: RelocatableObject, copyCode: boolean): Prog[] {
   const bySection = new Map(obj.elf.sections.map((s) => [s.index, s]));
   return obj.programs
     .map((p) => {
-      const start = p.insnOffset / SECTION_INSN;
+      const start = p.insnOffset / INSN_SIZE;
       const prog: Prog = {
         name: p.name,
         section: p.section,
@@ -248,7 +242,7 @@ function programsOf(obj: RelocatableObject, copyCode: boolean): Prog[] {
         end: start + p.insnCount,
       };
       if (copyCode) {
-        const bytes = new Uint8Array(p.insnCount * SECTION_INSN);
+        const bytes = new Uint8Array(p.insnCount * INSN_SIZE);
         const sec = bySection.get(p.sectionIndex);
         if (sec) bytes.set(sec.data.subarray(p.insnOffset, p.insnOffset + bytes.length));
         prog.insns = new Insns(bytes, obj.littleEndian);
@@ -291,11 +285,11 @@ function walk(
     const records = sec.records;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i] as CoreRelo;
-      if (rec.insnOff % SECTION_INSN !== 0) {
+      if (rec.insnOff % INSN_SIZE !== 0) {
         out.push(failure(rec, i, '', secName, `instruction offset ${rec.insnOff} is not a multiple of 8`));
         return true;
       }
-      const secInsn = rec.insnOff / SECTION_INSN;
+      const secInsn = rec.insnOff / INSN_SIZE;
       const prog = findProgram(sectionProgs, secInsn);
       let r: Relocation<Outcome | Decision>;
       if (patch) {

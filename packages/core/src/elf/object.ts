@@ -2,12 +2,11 @@ import type { Btf } from '../btf/btf.ts';
 import { decodeBtf } from '../btf/decode.ts';
 import { type BtfExt, parseBtfExt } from '../btfext/btfext.ts';
 import { errors, inFile } from '../errors/index.ts';
+import { INSN_SIZE } from '../insn/opcodes.ts';
 import { type Elf, type ElfSection, EM_BPF, parseElf, SHF, SHT, STB, STT } from './elf.ts';
 
 // Note on layering: btfext/ has no dependency on elf/, so this file (the one place that
 // puts an ELF, its .BTF and its .BTF.ext together) may import it without a cycle.
-
-const BPF_INSN_SIZE = 8;
 
 /** A BPF program as libbpf 1.1 sees it when opening an object. */
 export interface BpfProgram {
@@ -88,7 +87,7 @@ function findPrograms(elf: Elf): BpfProgram[] {
   for (const sym of elf.symbols()) {
     const sec = code.get(sym.shndx);
     if (sec === undefined || sym.type !== STT.FUNC) continue;
-    if (sym.value % BPF_INSN_SIZE !== 0 || sym.size % BPF_INSN_SIZE !== 0) {
+    if (sym.value % INSN_SIZE !== 0 || sym.size % INSN_SIZE !== 0) {
       throw errors.badElf(
         sym.offset + 8,
         `expected program '${sym.name}' to start and end on an 8-byte instruction boundary (value ${sym.value}, size ${sym.size})`,
@@ -113,7 +112,7 @@ function findPrograms(elf: Elf): BpfProgram[] {
       section: sec.name,
       sectionIndex: sec.index,
       insnOffset: sym.value,
-      insnCount: sym.size / BPF_INSN_SIZE,
+      insnCount: sym.size / INSN_SIZE,
     });
   }
   found.sort((a, b) => a.sectionIndex - b.sectionIndex || a.insnOffset - b.insnOffset);

@@ -1,10 +1,12 @@
 import { errors } from '../errors/index.ts';
+import type { InsnFields } from './insns.ts';
 import {
   ALU_MOV,
   ALU_NEG,
   BPF_ALU,
   BPF_ALU64,
   BPF_B,
+  BPF_DW,
   BPF_H,
   BPF_JMP,
   BPF_JMP32,
@@ -14,6 +16,8 @@ import {
   BPF_STX,
   BPF_W,
   BPF_X,
+  CALL_CODE,
+  EXIT_CODE,
   INSN_SIZE,
   JMP_CALL,
   JMP_EXIT,
@@ -38,8 +42,8 @@ export interface Insn {
 export const insnClass = (i: Insn): number => i.code & 0x07;
 export const insnOp = (i: Insn): number => i.code & 0xf0;
 export const isLdImm64 = (i: Insn): boolean => i.code === LD_IMM64_CODE;
-export const isCall = (i: Insn): boolean => i.code === (BPF_JMP | JMP_CALL);
-export const isExit = (i: Insn): boolean => i.code === (BPF_JMP | JMP_EXIT);
+export const isCall = (i: Insn): boolean => i.code === CALL_CODE;
+export const isExit = (i: Insn): boolean => i.code === EXIT_CODE;
 export const isPoison = (i: Insn): boolean => isCall(i) && i.src === 0 && i.imm === POISON_HELPER;
 
 /** Bytes accessed by a load/store of this size class. */
@@ -53,6 +57,22 @@ export function accessSize(code: number): number {
       return 1;
     default:
       return 8;
+  }
+}
+
+/** The size class (code & 0x18) of a `bytes`-wide load/store, accessSize's inverse; undefined for any other width. */
+export function accessSizeCode(bytes: number): number | undefined {
+  switch (bytes) {
+    case 4:
+      return BPF_W;
+    case 2:
+      return BPF_H;
+    case 1:
+      return BPF_B;
+    case 8:
+      return BPF_DW;
+    default:
+      return undefined;
   }
 }
 
@@ -124,7 +144,52 @@ export function invalidInsn(
 
 /** The instruction libbpf writes over a relocation it could not resolve. */
 export function poisonInsn(): Insn {
-  return { code: BPF_JMP | JMP_CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+  return { code: CALL_CODE, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+}
+
+/**
+ * Decoded instructions behind the byte view's reads and writes (insns.ts `InsnFields`), so the
+ * patch function that relocates bytes relocates these too. Writes keep each field's C width:
+ * `off` a signed 16-bit, `imm` a signed 32-bit value.
+ */
+export class InsnObjects implements InsnFields {
+  constructor(readonly list: Insn[]) {}
+  get count(): number {
+    return this.list.length;
+  }
+  private at(i: number): Insn {
+    const insn = this.list[i];
+    if (insn === undefined) throw new RangeError(`instruction ${i} is past the end (${this.list.length})`);
+    return insn;
+  }
+  code(i: number): number {
+    return this.at(i).code;
+  }
+  setCode(i: number, v: number): void {
+    this.at(i).code = v & 0xff;
+  }
+  dst(i: number): number {
+    return this.at(i).dst;
+  }
+  src(i: number): number {
+    return this.at(i).src;
+  }
+  off(i: number): number {
+    return this.at(i).off;
+  }
+  setOff(i: number, v: number): void {
+    this.at(i).off = (v << 16) >> 16;
+  }
+  imm(i: number): number {
+    return this.at(i).imm;
+  }
+  setImm(i: number, v: number): void {
+    this.at(i).imm = v | 0;
+  }
+  poison(i: number): void {
+    this.at(i);
+    this.list[i] = poisonInsn();
+  }
 }
 
 const REG = (r: number) => (r === 10 ? 'r10' : `r${r}`);

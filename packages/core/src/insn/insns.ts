@@ -1,11 +1,30 @@
 import { CALL_CODE, INSN_SIZE, LD_IMM64_CODE, POISON_HELPER, Pseudo } from './opcodes.ts';
 
 /**
+ * What patching reads and writes of an instruction sequence, slot by slot: the byte view
+ * below (the engine, the runtime) or decoded `Insn` objects (decoded.ts `InsnObjects`, compat's
+ * verifier model), so that one patch function (core/patch.ts) serves both.
+ */
+export interface InsnFields {
+  readonly count: number;
+  code(i: number): number;
+  setCode(i: number, v: number): void;
+  dst(i: number): number;
+  src(i: number): number;
+  off(i: number): number;
+  setOff(i: number, v: number): void;
+  imm(i: number): number;
+  setImm(i: number, v: number): void;
+  /** libbpf's poison: `call 0xbad2310` ("bad relo"), which the verifier refuses if it reaches it. */
+  poison(i: number): void;
+}
+
+/**
  * An instruction buffer read and patched in place, in the object's byte order; `i` indexes
  * 8-byte slots. The register byte is a C bitfield: dst sits in its low nibble on
  * little-endian objects, in its high nibble on big-endian ones.
  */
-export class Insns {
+export class Insns implements InsnFields {
   readonly view: DataView;
   constructor(
     readonly bytes: Uint8Array,

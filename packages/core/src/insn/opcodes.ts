@@ -64,9 +64,6 @@ export const JMP_JSLE = 0xd0;
 /** The exit instruction (BPF_JMP | BPF_EXIT). */
 export const EXIT_CODE = BPF_JMP | JMP_EXIT;
 
-/** src_reg values of a CALL: a helper (0), a bpf-to-bpf call (1), a kfunc (2). */
-export const PSEUDO_CALL = 1;
-export const PSEUDO_KFUNC_CALL = 2;
 /** The helper number libbpf writes into a poisoned instruction ("bad relo"). */
 export const POISON_HELPER = 0xbad2310;
 

@@ -1,7 +1,5 @@
 import type { Btf } from '../btf/btf.ts';
-import { type BpfObject, parseBpfObject } from '../elf/object.ts';
-import { errors } from '../errors/index.ts';
-import { readInput } from '../io/input.ts';
+import type { BpfObject } from '../elf/object.ts';
 import { nowMs } from './clock.ts';
 import { readKernelTimed } from './kernel-read.ts';
 import {
@@ -11,29 +9,7 @@ import {
   markObjects,
   type Unsatisfied,
 } from './minimize.ts';
-import type { Timings } from './protocol.ts';
-
-/** Reads object files, turning a missing or unreadable file into an error naming it. */
-export function readObjectFiles(paths: readonly string[]): { file: string; bytes: Uint8Array }[] {
-  return paths.map((file) => ({ file, bytes: readInput(file, 'BPF object') }));
-}
-
-/**
- * Parses the objects; like bpftool, an object without .BTF.ext is an error (there is
- * nothing to minimize for and it is most likely the wrong file).
- */
-export function parseObjects(files: readonly { file: string; bytes: Uint8Array }[]): BpfObject[] {
-  return files.map(({ file, bytes }) => {
-    const obj = parseBpfObject(bytes, file);
-    if (obj.ext === undefined) {
-      throw errors.notFound(
-        file,
-        'expected a .BTF.ext section (CO-RE relocation records): compile with clang -g',
-      );
-    }
-    return obj;
-  });
-}
+import { noTimings, type Timings } from './timings.ts';
 
 export interface KernelJobOptions extends MinimizeOptions {
   /** KERNEL is split BTF (a module) over this base. */
@@ -60,7 +36,7 @@ export function minimizeKernelFile(
   opts: KernelJobOptions = {},
 ): KernelJobResult {
   let base: Btf | undefined;
-  const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+  const timings = noTimings();
   if (opts.base !== undefined) base = readKernelTimed(opts.base, undefined, timings).btf;
   const kernel = readKernelTimed(path, base, timings, opts.kernelRead);
   return minimizeDecoded(kernel, base, objects, opts, timings);

@@ -7,7 +7,16 @@ import { btfSourceFromBytes, releaseFromName } from '../kernels/source.ts';
 import { readSingleBtfEntry } from '../kernels/tar.ts';
 import { isXz, xzDecompress, xzDecompressAsync } from '../kernels/xz.ts';
 import { nowMs } from './clock.ts';
-import type { FetchedKernel, Timings } from './protocol.ts';
+import type { Timings } from './timings.ts';
+
+/** A kernel's BTF source bytes, out of its archive if it came in one. */
+export interface FetchedKernel {
+  /** The name for errors (`archive:entry` for an archive member). */
+  path: string;
+  bytes: Uint8Array;
+  /** From the archive's or entry's name, for archives. */
+  release?: string;
+}
 
 /**
  * Reads one kernel BTF source with kernels/ (raw BTF, vmlinux ELF, btfhub .btf.tar.xz,

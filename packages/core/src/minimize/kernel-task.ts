@@ -3,9 +3,11 @@ import type { LibbpfVersion } from '../core/profile.ts';
 import type { BpfObject } from '../elf/object.ts';
 import { BtfkitError } from '../errors/index.ts';
 import { type KernelJobResult, minimizeDecoded } from './kernel-job.ts';
+import type { FetchedKernel } from './kernel-read.ts';
 import { decodeFetched } from './kernel-read.ts';
 import type { MinimizeOptions } from './minimize.ts';
-import type { FetchedKernel, JobResult, KernelTask, Timings } from './protocol.ts';
+import type { JobResult, KernelTask } from './protocol.ts';
+import type { Timings } from './timings.ts';
 
 // A batch's per-kernel step, apart from kernel-job.ts so that a single-kernel command does not
 // load what only batches need (node:crypto for the result's hash).

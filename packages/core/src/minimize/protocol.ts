@@ -1,16 +1,9 @@
 import type { LibbpfVersion } from '../core/profile.ts';
+import type { FetchedKernel } from './kernel-read.ts';
 import type { Unsatisfied } from './minimize.ts';
+import type { Timings } from './timings.ts';
 
 /** Messages between the batch driver and its workers (structured-clone friendly). */
-
-/** A kernel's BTF source bytes, out of its archive if it came in one. */
-export interface FetchedKernel {
-  /** The name for errors (`archive:entry` for an archive member). */
-  path: string;
-  bytes: Uint8Array;
-  /** From the archive's or entry's name, for archives. */
-  release?: string;
-}
 
 export interface WorkerInit {
   objects: { file: string; bytes: Uint8Array }[];
@@ -28,15 +21,6 @@ export interface KernelTask {
   release: string;
   fetched: FetchedKernel;
   timings: Timings;
-}
-
-/** Milliseconds per stage of one kernel. */
-export interface Timings {
-  read: number;
-  decompress: number;
-  decode: number;
-  relocate: number;
-  emit: number;
 }
 
 export type JobResult =

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { nowMs } from '../clock.ts';
 import { writeFileAtomicAsync } from '../files.ts';
 import { lockOutDir } from '../out-lock.ts';
-import type { JobResult, Timings } from '../protocol.ts';
+import type { JobResult } from '../protocol.ts';
+import { addTimings, noTimings } from '../timings.ts';
 import { runPool } from './pool.ts';
 import {
   fileHash,
@@ -86,7 +87,7 @@ async function runBatch(opts: BatchOptions, start: number, inputs: string): Prom
     progress(o);
   });
 
-  const totals: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+  const totals = noTimings();
   /**
    * Each kernel's store file and then its stamp, flushing in the thread pool while the next
    * kernels are minimized; all settle before the tree and manifest are published. A stamp
@@ -141,7 +142,7 @@ async function runBatch(opts: BatchOptions, start: number, inputs: string): Prom
       };
       const stampBytes = new TextEncoder().encode(`${JSON.stringify(stamp)}\n`);
       track(stored.then(() => writeFileAtomicAsync(stampPath(outDir, k), stampBytes)));
-      for (const key of Object.keys(totals) as (keyof Timings)[]) totals[key] += res.timings[key];
+      addTimings(totals, res.timings);
       o = {
         kernel: k,
         status: 'written',

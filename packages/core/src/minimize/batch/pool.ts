@@ -4,10 +4,11 @@ import type { Worker } from 'node:worker_threads';
 import { BtfkitError } from '../../errors/index.ts';
 import { startModuleWorker } from '../../io/worker-thread.ts';
 import { KernelBudget, kernelFootprint } from '../kernel-budget.ts';
-import { parseObjects } from '../kernel-job.ts';
 import { fetchKernel } from '../kernel-read.ts';
 import { minimizeKernelTask } from '../kernel-task.ts';
-import type { JobResult, KernelTask, Timings, WorkerInit } from '../protocol.ts';
+import { parseObjects } from '../objects.ts';
+import type { JobResult, KernelTask, WorkerInit } from '../protocol.ts';
+import { noTimings } from '../timings.ts';
 import type { BatchKernel, BatchOptions } from './types.ts';
 
 // The batch's runners: worker threads (or, with one runner, this thread) fed kernels that the
@@ -21,10 +22,12 @@ import type { BatchKernel, BatchOptions } from './types.ts';
  * these flags when they are created, so setting them here configures the workers only; the
  * main thread keeps its heap.
  *
- * The flags are put back to V8's defaults (0: sized by V8) once every worker is running:
- * V8 stamps a code cache with a hash of its flags, and the bundle's cache, written when this
- * process ends (packages/core/bin/run-bundle.cjs), was otherwise refused by the next run and
- * written again on every batch run with workers.
+ * The flags are put back to V8's defaults (0: sized by V8) once every worker is running,
+ * and at the latest when the pool ends (restoreFlags), along with the --expose-gc each
+ * worker sets and clears (worker.ts), should one have been stopped in between: V8 stamps a
+ * code cache with a hash of its flags, and the bundle's cache, written when this process ends
+ * (packages/core/bin/run-bundle.cjs), was otherwise refused by the next run and written again
+ * on every batch run with workers.
  */
 function startWorkers(n: number, init: WorkerInit): Worker[] {
   const mb = Number(process.env.BTFKIT_SEMI_SPACE_MB ?? 32);
@@ -39,6 +42,12 @@ function startWorkers(n: number, init: WorkerInit): Worker[] {
         if (--starting === 0) setSemiSpaces(0);
       });
   return workers;
+}
+
+/** V8's own values of the flags the pool and its workers set. */
+function restoreFlags(): void {
+  setSemiSpaces(0);
+  setFlagsFromString('--no-expose-gc');
 }
 
 function setSemiSpaces(mb: number): void {
@@ -124,7 +133,7 @@ export async function runPool(
       if (!budget.fits(footprint)) break;
       budget.take(footprint);
       nextJob++;
-      const timings: Timings = { read: 0, decompress: 0, decode: 0, relocate: 0, emit: 0 };
+      const timings = noTimings();
       held++;
       const slot: (typeof taken)[number] = { index };
       taken.push(slot);
@@ -196,6 +205,7 @@ export async function runPool(
     opts.signal?.removeEventListener('abort', onAbort);
     for (const w of workers) w.removeAllListeners('exit');
     await Promise.all(workers.map((w) => w.terminate()));
+    if (workers.length > 0) restoreFlags();
   }
 }
 

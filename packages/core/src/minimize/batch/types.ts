@@ -1,6 +1,6 @@
 import type { LibbpfVersion } from '../../core/profile.ts';
 import type { Unsatisfied } from '../minimize.ts';
-import type { Timings } from '../protocol.ts';
+import type { Timings } from '../timings.ts';
 
 // What a batch is given and what it gives back: shared by the driver, the content store and
 // the worker pool, and re-exported by the package.

@@ -1,8 +1,8 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseObjects } from '../kernel-job.ts';
 import { minimizeKernelTask } from '../kernel-task.ts';
+import { parseObjects } from '../objects.ts';
 import type { KernelTask, WorkerInit } from '../protocol.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBtf } from '../packages/core/src/btf/decode.ts';
-import { BtfkitError } from '../packages/core/src/errors/index.ts';
+import { BtfkitError } from '../errors/index.ts';
+import { decodeBtf } from './decode.ts';
 
 /**
  * libbpf's sanity pass over decoded BTF (names inside the string section, referenced ids
