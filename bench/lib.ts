@@ -23,6 +23,23 @@ export function launcherBundle(): string {
   return join(ROOT, 'bench/bare-bundle.cjs');
 }
 
+let built = false;
+
+/**
+ * Builds @btfkit/core and @btfkit/runtime (`pnpm build` of the two, their dist/), once per
+ * bench run, for probes that time the product as users run it: the built JavaScript, with
+ * no TypeScript loader transpiling modules inside the timed region.
+ */
+export function builtPackages(log: (line: string) => void): void {
+  if (built) return;
+  log('building @btfkit/core and @btfkit/runtime (dist/) for the fresh-process probes');
+  execFileSync('pnpm', ['--filter', '@btfkit/core', '--filter', '@btfkit/runtime', 'run', 'build'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  built = true;
+}
+
 /**
  * NODE_EXTRA_CA_CERTS as the bench's own environment had it: bench/run.ts removes it from
  * the environment every measured process inherits (see there) and keeps it here for rows

@@ -3,7 +3,7 @@
 //
 //   runtime-libbpf load OBJECT RUNS
 //       RUNS × (open + load + attach every program + close); prints one JSON array of
-//       [wall ms, CPU ms] per run.
+//       [wall ms, CPU ms, wall ms, CPU ms] per run: the whole, then up to attached (no close).
 //   runtime-libbpf ringbuf OBJECT ROUNDS CALLS
 //       ringbench.bpf.o: per round, CALLS getppid() calls fill the ring (64 samples each),
 //       then ring_buffer__consume() drains it with a callback that decodes every sample;
@@ -40,6 +40,9 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 	return 0;
 }
 
+/* Wall and CPU ms at which the last load_once had everything attached. */
+static double attached_ms, attached_cpu;
+
 static int load_once(const char *path)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
@@ -55,6 +58,8 @@ static int load_once(const char *path)
 			if (n < 256) links[n++] = l;
 		}
 	}
+	attached_ms = now_ms();
+	attached_cpu = cpu_ms();
 	for (int i = 0; i < n; i++) bpf_link__destroy(links[i]);
 	bpf_object__close(obj);
 	return err;
@@ -111,7 +116,8 @@ int main(int argc, char **argv)
 			double t0 = now_ms();
 			if (load_once(argv[2])) { fprintf(stderr, "load failed\n"); return 1; }
 			double ms = now_ms() - t0;
-			printf("%s[%.3f,%.3f]", i ? "," : "", ms, cpu_ms() - c0);
+			printf("%s[%.3f,%.3f,%.3f,%.3f]", i ? "," : "", ms, cpu_ms() - c0, attached_ms - t0,
+			       attached_cpu - c0);
 		}
 		printf("]\n");
 		return 0;

@@ -4,7 +4,8 @@
  *  - open + load + attach + close of corpus objects whose programs all attach here, in
  *    process: loadObject() + attach() + close() vs bpf_object__open/load + bpf_program__attach
  *    (bench/runtime-libbpf.c, built here against Debian's libbpf 1.1); and the first load in a
- *    fresh process (the running kernel's BTF read then) against libbpf's first in its own;
+ *    fresh process (the running kernel's BTF read then; the built dist/, not the sources
+ *    under tsx) against libbpf's first in its own;
  *  - ring buffer events received and decoded: the kernel fills a 16 MiB ring
  *    (test/fixtures/runtime/ringbench.bpf.o, 64 samples per getppid()), then the consumer
  *    drains it; only the draining is timed, as CPU time per event (the machine is shared: wall
@@ -12,8 +13,9 @@
  *    every field of every sample into its own storage: libbpf's ring_buffer__consume() with a
  *    C callback, Go's cilium/ebpf 0.9.1 ringbuf.Reader (ReadInto and Read;
  *    bench/runtime-go), Python BCC when it can compile here, and btfkit's columnar batches,
- *    zero-copy views, per-record iterator and eager decode. Per-record JavaScript consumers
- *    are compared with Go's per-record readers, columnar batches with libbpf;
+ *    zero-copy views, per-record iterator and eager decode, taking turns round by round.
+ *    Per-record JavaScript consumers are compared with Go's per-record readers, columnar
+ *    batches with libbpf;
  *  - memory: RSS over 10 M events taken as columnar batches.
  * BENCH_RUNTIME=load or =ring runs one half only.
  */
@@ -23,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadObject, type RingBuffer } from '../packages/runtime/src/index.ts';
 import { koffi } from '../packages/runtime/src/sys/libc.ts';
-import { type BenchRow, median, ROOT, RUNS } from './lib.ts';
+import { type BenchRow, builtPackages, median, ROOT, RUNS } from './lib.ts';
 
 const OBJECTS = [
   'execsnoop',
@@ -88,7 +90,8 @@ export default async function benchRuntime(log: (line: string) => void): Promise
     });
   }
 
-  for (const name of only === 'ring' ? [] : FIRST_LOAD) rows.push(firstLoad(harness, name));
+  if (only !== 'ring') builtPackages(log);
+  for (const name of only === 'ring' ? [] : FIRST_LOAD) rows.push(...firstLoad(harness, name));
   if (only !== 'load') rows.push(...(await benchRing(harness, log)));
   return rows;
 }
@@ -97,34 +100,50 @@ export default async function benchRuntime(log: (line: string) => void): Promise
 const FRESH = 5;
 
 /**
- * The first load of `path` in a fresh process, ours (bench/runtime-first-load.ts) and
- * libbpf's (its harness's first run), FRESH processes each, interleaved.
+ * A first load's wall and CPU ms: the whole (with close), then up to attached; ours then
+ * gives the import of @btfkit/runtime that preceded it.
  */
-function firstLoad(harness: string, name: string): BenchRow {
+type FirstLoad = [number, number, number, number, number?, number?];
+
+/**
+ * The first load of `path` in a fresh process, ours (bench/runtime-first-load.mjs: the built
+ * package, as a user runs it) and libbpf's (its harness's first run), FRESH processes each,
+ * interleaved. Two rows: open+load+attach (the goal's measure) and with close, whose wall is
+ * mostly the kernel's grace periods for perf event links (LoadedObject.close() overlaps them,
+ * libbpf's bpf_link__destroy waits them out in turn).
+ */
+function firstLoad(harness: string, name: string): BenchRow[] {
   const path = join(ROOT, 'test/corpus/objects', `${name}.bpf.o`);
-  const ours: [number, number][] = [];
-  const theirs: [number, number][] = [];
+  const ours: FirstLoad[] = [];
+  const theirs: FirstLoad[] = [];
   for (let i = 0; i < FRESH; i++) {
-    const out = execFileSync(
-      process.execPath,
-      ['--conditions=@btfkit/source', '--import', 'tsx', join(ROOT, 'bench/runtime-first-load.ts'), path],
-      { encoding: 'utf8', cwd: ROOT },
-    );
-    ours.push(out.trim().split(/\s+/).map(Number) as [number, number]);
-    const lib = JSON.parse(execFileSync(harness, ['load', path, '1'], { encoding: 'utf8' })) as [
-      number,
-      number,
-    ][];
-    theirs.push(lib[0] as [number, number]);
+    const out = execFileSync(process.execPath, [join(ROOT, 'bench/runtime-first-load.mjs'), path], {
+      encoding: 'utf8',
+      cwd: ROOT,
+    });
+    ours.push(out.trim().split(/\s+/).map(Number) as FirstLoad);
+    const lib = JSON.parse(execFileSync(harness, ['load', path, '1'], { encoding: 'utf8' })) as FirstLoad[];
+    theirs.push(lib[0] as FirstLoad);
   }
-  const cpu = (xs: [number, number][]) => median(xs.map(([, c]) => c)).toFixed(0);
-  return {
-    case: `${name} first open+load+attach+close in a fresh process`,
-    ms: median(ours.map(([ms]) => ms)),
-    ref: 'libbpf 1.1, its first in a fresh process',
-    refMs: median(theirs.map(([ms]) => ms)),
-    note: `goal <= 1.0x; CPU ${cpu(ours)} vs ${cpu(theirs)} ms (wall also waits on the kernel, and other processes)`,
-  };
+  const at = (xs: FirstLoad[], k: number) => median(xs.map((x) => x[k] as number));
+  const cpu = (k: number) => `CPU ${at(ours, k).toFixed(0)} vs ${at(theirs, k).toFixed(0)} ms`;
+  const ref = 'libbpf 1.1, its first in a fresh process';
+  return [
+    {
+      case: `${name} first open+load+attach in a fresh process`,
+      ms: at(ours, 2),
+      ref,
+      refMs: at(theirs, 2),
+      note: `goal <= 1.0x; ${cpu(3)} (wall also waits on the kernel, and other processes); before it, import of @btfkit/runtime ${at(ours, 4).toFixed(0)} ms (CPU ${at(ours, 5).toFixed(0)})`,
+    },
+    {
+      case: `${name} first open+load+attach+close in a fresh process`,
+      ms: at(ours, 0),
+      ref,
+      refMs: at(theirs, 0),
+      note: `${cpu(1)}; close waits on the kernel's grace periods`,
+    },
+  ];
 }
 
 /** One round of a consumer: wall ms, events, CPU ms (as the C and Go harnesses print). */
@@ -212,26 +231,27 @@ function inTracingNamespace(cmd: string[], env?: NodeJS.ProcessEnv): string {
 async function benchRing(harness: string, log: (line: string) => void): Promise<BenchRow[]> {
   const ringObj = join(ROOT, 'test/fixtures/runtime/ringbench.bpf.o');
   const want = CALLS * 64;
-  // libbpf runs before and after everything else, its rounds pooled: the machine's load
-  // drifts over the minutes this takes, and the reference should see the same drift.
-  const libRun = () =>
+  // The contenders take turns, one round each per turn, in an order that rotates: the
+  // machine is shared and its load drifts over the minutes this takes, and every consumer
+  // should see the same drift. Each harness process drains one untimed round (warm-up) and
+  // then `rounds` timed ones.
+  const libRun = (rounds: number) =>
     (
       JSON.parse(
-        execFileSync(harness, ['ringbuf', ringObj, String(ROUNDS), String(CALLS)], { encoding: 'utf8' }),
+        execFileSync(harness, ['ringbuf', ringObj, String(rounds), String(CALLS)], { encoding: 'utf8' }),
       ) as { rounds: Round[] }
     ).rounds;
-  const lib = { rounds: libRun() };
   const go = buildGo(log);
-  const goRounds: Record<'readinto' | 'read', Round[] | undefined> = { readinto: undefined, read: undefined };
-  for (const mode of ['readinto', 'read'] as const) {
-    if (!go) break;
+  const goRun = (mode: 'readinto' | 'read'): Round[] | undefined => {
+    if (!go) return undefined;
     try {
-      const out = inTracingNamespace([go, ringObj, String(ROUNDS), String(CALLS), mode]);
-      goRounds[mode] = (JSON.parse(out) as { rounds: Round[] }).rounds;
+      const out = inTracingNamespace([go, ringObj, '1', String(CALLS), mode]);
+      return (JSON.parse(out) as { rounds: Round[] }).rounds;
     } catch (e) {
       log(`Go ${mode}: failed: ${String((e as { stderr?: string }).stderr ?? e)}`);
+      return undefined;
     }
-  }
+  };
   const bcc = benchBcc(log);
 
   const getppid = koffi.load('libc.so.6').func('int getppid()') as () => number;
@@ -243,19 +263,16 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
   try {
     await obj.attach();
     const rb = obj.ringbuf<Sample & { toJSON(): Sample }>('samples', { type: 'sample' });
-    // Rounds after an untimed one (JIT warm-up; the C and Go sides do the same).
-    const drain = async (how: () => Promise<number> | number) => {
-      const rounds: Round[] = [];
-      for (let r = 0; r <= ROUNDS; r++) {
-        for (let i = 0; i < CALLS; i++) getppid();
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        const n = await how();
-        const ms = performance.now() - t0;
-        const c = process.cpuUsage(c0);
-        if (r > 0) rounds.push([ms, n, (c.user + c.system) / 1e3]);
-      }
-      return rounds;
+    // One timed round of a JavaScript consumer (after an untimed one per consumer, for the
+    // JIT, as the C and Go sides do).
+    const drainOnce = async (how: () => Promise<number> | number): Promise<Round> => {
+      for (let i = 0; i < CALLS; i++) getppid();
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const n = await how();
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      return [ms, n, (c.user + c.system) / 1e3];
     };
     // Columnar consumers: the batch's decode copies every field of every sample into its
     // column (the reading); the loop then sums the 32-bit columns, as the C side's checksum.
@@ -382,17 +399,40 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
         },
       ],
     ];
+    // Warm-up: an untimed round of every JavaScript consumer. Then turns, the order rotating.
+    for (const [, , how] of cases) await drainOnce(how);
+    const lib: Round[] = [];
+    const goRounds: Record<'readinto' | 'read', Round[]> = { readinto: [], read: [] };
+    const goFailed = new Set<string>();
+    const jsRounds: Round[][] = cases.map(() => []);
+    const turns: (() => Promise<void>)[] = [
+      async () => {
+        lib.push(...libRun(1));
+      },
+      ...(['readinto', 'read'] as const).map((mode) => async () => {
+        if (goFailed.has(mode)) return;
+        const r = goRun(mode);
+        if (r) goRounds[mode].push(...r);
+        else goFailed.add(mode);
+      }),
+      ...cases.map(([, , how], k) => async () => {
+        (jsRounds[k] as Round[]).push(await drainOnce(how));
+      }),
+    ];
+    for (let r = 0; r < ROUNDS; r++)
+      for (let k = 0; k < turns.length; k++) await (turns[(k + r) % turns.length] as () => Promise<void>)();
     // The shared machine makes single rounds noisy: the median round's ns per event.
     const cpuNs = (rounds: Round[]) => median(rounds.map(([, n, cpu]) => (cpu * 1e6) / n));
     const wallNs = (rounds: Round[]) => median(rounds.map(([ms, n]) => (ms * 1e6) / n));
     const rate = (ns: number) => `${(1e3 / ns).toFixed(1)} M/s`;
+    const goOf = (mode: 'readinto' | 'read') => (goFailed.has(mode) ? undefined : goRounds[mode]);
     const refs: Record<Ref, { name: string; rounds: Round[] | undefined }> = {
-      libbpf: { name: 'libbpf ring_buffer__consume', rounds: lib.rounds },
-      readinto: { name: 'Go cilium/ebpf 0.9.1 ReadInto', rounds: goRounds.readinto },
-      read: { name: 'Go cilium/ebpf 0.9.1 Read()', rounds: goRounds.read },
+      libbpf: { name: 'libbpf ring_buffer__consume', rounds: lib },
+      readinto: { name: 'Go cilium/ebpf 0.9.1 ReadInto', rounds: goOf('readinto') },
+      read: { name: 'Go cilium/ebpf 0.9.1 Read()', rounds: goOf('read') },
     };
     const row = (name: string, rounds: Round[], ref: Ref): BenchRow => {
-      const r = refs[ref].rounds ?? lib.rounds;
+      const r = refs[ref].rounds ?? lib;
       const refName = refs[ref].rounds ? refs[ref].name : refs.libbpf.name;
       const ns = cpuNs(rounds);
       const refNs = cpuNs(r);
@@ -406,17 +446,16 @@ async function benchRing(harness: string, log: (line: string) => void): Promise<
     };
     const measured: [string, Round[], Ref][] = [];
     for (const mode of ['readinto', 'read'] as const) {
-      const r = goRounds[mode];
+      const r = goOf(mode);
       if (r) measured.push([`Go cilium/ebpf ${mode === 'read' ? 'Read()' : 'ReadInto'}`, r, 'libbpf']);
     }
     if (bcc) measured.push(['Python BCC ring_buffer_consume (ctypes callback)', bcc, 'libbpf']);
-    for (const [name, ref, how] of cases) {
-      const rounds = await drain(how);
+    cases.forEach(([name, ref], k) => {
+      const rounds = jsRounds[k] as Round[];
       const bad = rounds.find(([, n]) => n !== want);
       if (bad) log(`${name}: a round took ${bad[1]} events, not ${want}`);
       measured.push([name, rounds, ref]);
-    }
-    lib.rounds.push(...libRun());
+    });
     for (const [name, rounds, ref] of measured) rows.push(row(name, rounds, ref));
     rows.push(await rssOverColumns(rb, getppid, log));
     log(`ring buffer: kernel drops ${obj.global('bss', 'dropped')}; sink ${sinkNum > 0}`);

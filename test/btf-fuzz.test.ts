@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Btf, decodeBtf, encodeBtf, recordSize } from '../packages/core/src/btf/index.ts';
+import { type Btf, decodeBtf, encodeBtf, Kind, recordSize } from '../packages/core/src/btf/index.ts';
 import { dumpC } from '../packages/core/src/dump/c.ts';
 import { dumpRaw } from '../packages/core/src/dump/raw.ts';
 import { BtfkitError } from '../packages/core/src/errors/index.ts';
@@ -196,7 +196,7 @@ describe('fuzz: decodeBtf on damaged real BTF', () => {
     let at = typeStart;
     const decoded = decodeBtf(bytes);
     for (const t of decoded.types) {
-      if (t.kind === 4) break;
+      if (t.kind === Kind.Struct) break;
       at += recordSize(t);
     }
     const m = bytes.slice();

@@ -75,7 +75,10 @@ async function sideBySide(
   mode: string[],
   header: RegExp,
 ): Promise<{ c: string; js: string; pid: number }> {
-  const act = spawn(activity, mode, { stdio: ['pipe', 'ignore', 'inherit'] });
+  // On CPU 0, with its children: each tool drains one perf buffer per CPU, so events of two
+  // CPUs can come out in either order, in either tool (exitsnoop's exits did, once, under
+  // load). taskset execs the activity in place: the pid the tools filter on stays its own.
+  const act = spawn('taskset', ['-c', '0', activity, ...mode], { stdio: ['pipe', 'ignore', 'inherit'] });
   const pid = act.pid as number;
   const done = new Promise<void>((r) => act.on('exit', () => r()));
   // stdbuf: the C tools' stdout is a pipe here, which stdio would buffer until exit.

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MapType } from '../packages/runtime/src/deps.ts';
 import { KernelError, loadObject } from '../packages/runtime/src/index.ts';
-import { MapType } from '../packages/runtime/src/loader/maps.ts';
 import { compileBpf, TARGET_ARCH, writeVmlinuxH } from './fixtures/clang.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/runtime-libbpf');

@@ -48,7 +48,8 @@ describe('@btfkit/runtime as a package', () => {
       expect(existsSync(join(ROOT, 'packages/runtime/dist', f)), f).toBe(true);
     expect(existsSync(join(ROOT, 'packages/core/dist/codegen/codec.js'))).toBe(true);
     const deps = readFileSync(join(ROOT, 'packages/runtime/dist/deps.js'), 'utf8');
-    expect(deps).toMatch(/from '@btfkit\/core'/);
+    // Core's loader entry: none of the minimizer, compat or CLI modules load with the runtime.
+    expect(deps).toMatch(/from '@btfkit\/core\/load'/);
     expect(deps).not.toMatch(/core\/src/);
   });
 
@@ -62,6 +63,32 @@ describe('@btfkit/runtime as a package', () => {
     } finally {
       rmSync(file, { force: true });
     }
+  });
+
+  it("loads only core's loader part: no minimizer, compat, dump, CLI or xz module is opened", () => {
+    // The files the process opens, as the kernel saw the openat calls (strace).
+    const file = join(ROOT, 'test/out', `runtime-opens-${process.pid}.mjs`);
+    const trace = join(dir, 'opens.txt');
+    mkdirSync(join(ROOT, 'test/out'), { recursive: true });
+    writeFileSync(file, APP);
+    try {
+      execFileSync('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', trace, process.execPath, file], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
+    } finally {
+      rmSync(file, { force: true });
+    }
+    const opened = [...readFileSync(trace, 'utf8').matchAll(/openat\([^"]*"([^"]+)"/g)].map(
+      (m) => m[1] as string,
+    );
+    const core = realpathSync(join(ROOT, 'packages/core/dist'));
+    const fromCore = opened.filter((p) => p.startsWith(core));
+    // The ELF reader, the CO-RE engine and the SEC() table really are read from core's dist/.
+    for (const m of ['elf/object.js', 'core/relocate.js', 'sections/table.js'])
+      expect(fromCore, m).toContain(join(core, m));
+    const heavy = /\/(minimize|compat|dump|cli|bundle)\/|\/kernels\/(source|xz|tar|list)\.js$|napi-rs|lzma/;
+    expect(opened.filter((p) => heavy.test(p))).toEqual([]);
   });
 
   it('bundles with esbuild into one file that loads the program', async () => {

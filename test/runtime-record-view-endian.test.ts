@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Btf } from '../packages/core/src/btf/index.ts';
+import { type Btf, Kind } from '../packages/core/src/btf/index.ts';
 import { TypeDescriber } from '../packages/core/src/codegen/describe.ts';
 import { parseBpfObject } from '../packages/core/src/elf/index.ts';
 import { RecordViews } from '../packages/runtime/src/maps/record-view.ts';
@@ -36,7 +36,7 @@ describe('record views of big- and little-endian records', () => {
       const data = obj.elf.sections.find((s) => s.index === sym?.shndx)?.data as Uint8Array;
       const bytes = data.slice(Number(sym?.value), Number(sym?.value) + 64);
       const d = new TypeDescriber(btf);
-      const id = btf.byName('sample').find((i) => btf.type(i).kind === 4) as number;
+      const id = btf.byName('sample').find((i) => btf.type(i).kind === Kind.Struct) as number;
       const desc = d.describe(id);
       const View = new RecordViews(Object.fromEntries(d.named), btf.littleEndian).classOf(desc);
       if (!View) throw new Error('no view class for struct sample');

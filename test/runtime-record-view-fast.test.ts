@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Btf } from '../packages/core/src/btf/index.ts';
+import { type Btf, Kind } from '../packages/core/src/btf/index.ts';
 import { TypeDescriber } from '../packages/core/src/codegen/describe.ts';
 import { RecordViews } from '../packages/runtime/src/maps/record-view.ts';
 import { buildLayoutFixture, type Written } from './fixtures/codegen/layouts.ts';
@@ -17,7 +17,7 @@ let make: (v: DataView, offset: number) => View;
 beforeAll(() => {
   const { btf, written }: { btf: Btf; written: Written[] } = buildLayoutFixture('btfkit-views-fast-');
   w = written.find((x) => x.type === 'strings') as Written;
-  const id = btf.byName('strings').find((i) => btf.type(i).kind === 4) as number;
+  const id = btf.byName('strings').find((i) => btf.type(i).kind === Kind.Struct) as number;
   const d = new TypeDescriber(btf);
   const desc = d.describe(id);
   const View = new RecordViews(Object.fromEntries(d.named), btf.littleEndian).classOf(desc);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { kernelBtfMapped, runningKernelBtfBytes } from '../packages/runtime/src/loader/vmlinux.ts';
+import { kernelBtfMapped, runningKernelBtfBytes } from '../packages/runtime/src/sys/kernel-btf.ts';
 
 // The running kernel's BTF as the loader takes it (a private read-only mapping where the
 // kernel allows one, Linux 6.16+, else read) is byte for byte what reading the file gives.

@@ -10,6 +10,8 @@
 // entries, a power of two), `next`, `hash`, `len` (count entries each), all zeroed. The
 // flavor separator is found by counting underscore runs in the same pass as the hash.
 
+import { BtfKind } from '../src/btf/wire';
+
 const FNV_OFFSET: u32 = 0x811c9dc5;
 const FNV_PRIME: u32 = 0x01000193;
 const UNDERSCORE: u32 = 0x5f;
@@ -43,7 +45,7 @@ export function build(
     const nameOff = load<u32>(w);
     if (nameOff == 0) continue;
     const kind = (load<u32>(w, 4) >>> 24) & 0x7f;
-    const decl: u32 = kind == 12 || kind == 14 || kind == 15 || kind == 17 ? 1 : 0;
+    const decl: u32 = kind == BtfKind.Func || kind == BtfKind.Var || kind == BtfKind.Datasec || kind == BtfKind.DeclTag ? 1 : 0;
     if (decl != declarations) continue;
     if (nameOff >= strLen) continue;
     // One pass: FNV-1a of the whole name, and of the essential name when a flavor separator

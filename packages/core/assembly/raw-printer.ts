@@ -13,6 +13,8 @@
 // until about a chunk is out and returns the index of the first record it did not print; the
 // caller writes the chunk out and calls again.
 
+import { BtfIntEncoding, BtfKind, BtfLinkage, MAX_KNOWN_KIND } from '../src/btf/wire';
+
 let words: usize = 0;
 let offs: usize = 0;
 let strs: usize = 0;
@@ -192,45 +194,45 @@ function name(off: u32): void {
 
 function kindName(kind: u32): string {
   switch (kind) {
-    case 0:
+    case BtfKind.Unkn:
       return 'UNKNOWN';
-    case 1:
+    case BtfKind.Int:
       return 'INT';
-    case 2:
+    case BtfKind.Ptr:
       return 'PTR';
-    case 3:
+    case BtfKind.Array:
       return 'ARRAY';
-    case 4:
+    case BtfKind.Struct:
       return 'STRUCT';
-    case 5:
+    case BtfKind.Union:
       return 'UNION';
-    case 6:
+    case BtfKind.Enum:
       return 'ENUM';
-    case 7:
+    case BtfKind.Fwd:
       return 'FWD';
-    case 8:
+    case BtfKind.Typedef:
       return 'TYPEDEF';
-    case 9:
+    case BtfKind.Volatile:
       return 'VOLATILE';
-    case 10:
+    case BtfKind.Const:
       return 'CONST';
-    case 11:
+    case BtfKind.Restrict:
       return 'RESTRICT';
-    case 12:
+    case BtfKind.Func:
       return 'FUNC';
-    case 13:
+    case BtfKind.FuncProto:
       return 'FUNC_PROTO';
-    case 14:
+    case BtfKind.Var:
       return 'VAR';
-    case 15:
+    case BtfKind.Datasec:
       return 'DATASEC';
-    case 16:
+    case BtfKind.Float:
       return 'FLOAT';
-    case 17:
+    case BtfKind.DeclTag:
       return 'DECL_TAG';
-    case 18:
+    case BtfKind.TypeTag:
       return 'TYPE_TAG';
-    case 19:
+    case BtfKind.Enum64:
       return 'ENUM64';
     default:
       return 'UNKNOWN';
@@ -238,17 +240,17 @@ function kindName(kind: u32): string {
 }
 
 function linkage(l: u32): void {
-  if (l == 0) lit('static');
-  else if (l == 1) lit('global');
-  else if (l == 2) lit('extern');
+  if (l == BtfLinkage.Static) lit('static');
+  else if (l == BtfLinkage.Global) lit('global');
+  else if (l == BtfLinkage.Extern) lit('extern');
   else lit('(unknown)');
 }
 
 function intEncoding(e: u32): void {
   if (e == 0) lit('(none)');
-  else if (e == 1) lit('SIGNED');
-  else if (e == 2) lit('CHAR');
-  else if (e == 4) lit('BOOL');
+  else if (e == BtfIntEncoding.Signed) lit('SIGNED');
+  else if (e == BtfIntEncoding.Char) lit('CHAR');
+  else if (e == BtfIntEncoding.Bool) lit('BOOL');
   else lit('UNKN');
 }
 
@@ -281,7 +283,7 @@ function record(id: u32, p: u32): void {
   name(nameOff);
   byte(39); // '
   switch (rawKind) {
-    case 1: {
+    case BtfKind.Int: {
       const enc = word(p + 3);
       lit(' size=');
       uint(sizeOrType);
@@ -293,16 +295,16 @@ function record(id: u32, p: u32): void {
       intEncoding((enc >>> 24) & 0x0f);
       break;
     }
-    case 2:
-    case 8:
-    case 9:
-    case 10:
-    case 11:
-    case 18:
+    case BtfKind.Ptr:
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
       lit(' type_id=');
       uint(sizeOrType);
       break;
-    case 3:
+    case BtfKind.Array:
       lit(' type_id=');
       uint(word(p + 3));
       lit(' index_type_id=');
@@ -310,8 +312,8 @@ function record(id: u32, p: u32): void {
       lit(' nr_elems=');
       uint(word(p + 5));
       break;
-    case 4:
-    case 5:
+    case BtfKind.Struct:
+    case BtfKind.Union:
       lit(' size=');
       uint(sizeOrType);
       lit(' vlen=');
@@ -332,7 +334,7 @@ function record(id: u32, p: u32): void {
         }
       }
       break;
-    case 6:
+    case BtfKind.Enum:
       lit(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
       uint(sizeOrType);
       lit(' vlen=');
@@ -347,7 +349,7 @@ function record(id: u32, p: u32): void {
         else uint(word(v + 1));
       }
       break;
-    case 19:
+    case BtfKind.Enum64:
       lit(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
       uint(sizeOrType);
       lit(' vlen=');
@@ -364,16 +366,16 @@ function record(id: u32, p: u32): void {
         lit(kflag ? 'LL' : 'ULL');
       }
       break;
-    case 7:
+    case BtfKind.Fwd:
       lit(kflag ? ' fwd_kind=union' : ' fwd_kind=struct');
       break;
-    case 12:
+    case BtfKind.Func:
       lit(' type_id=');
       uint(sizeOrType);
       lit(' linkage=');
       linkage(vlen);
       break;
-    case 13:
+    case BtfKind.FuncProto:
       lit(' ret_type_id=');
       uint(sizeOrType);
       lit(' vlen=');
@@ -386,13 +388,13 @@ function record(id: u32, p: u32): void {
         uint(word(a + 1));
       }
       break;
-    case 14:
+    case BtfKind.Var:
       lit(' type_id=');
       uint(sizeOrType);
       lit(', linkage=');
       linkage(word(p + 3));
       break;
-    case 15:
+    case BtfKind.Datasec:
       lit(' size=');
       uint(sizeOrType);
       lit(' vlen=');
@@ -415,7 +417,7 @@ function record(id: u32, p: u32): void {
             const q = recordWord(type - startId);
             const k = (word(q + 1) >>> 24) & 0x7f;
             // A kind this codec does not know keeps the leading space dump/raw.ts prints.
-            if (k < 1 || k > 19) lit(" UNKNOWN '");
+            if (k < <u32>BtfKind.Int || k > <u32>MAX_KNOWN_KIND) lit(" UNKNOWN '");
             else {
               lit(kindName(k));
               lit(" '");
@@ -426,11 +428,11 @@ function record(id: u32, p: u32): void {
         }
       }
       break;
-    case 16:
+    case BtfKind.Float:
       lit(' size=');
       uint(sizeOrType);
       break;
-    case 17:
+    case BtfKind.DeclTag:
       lit(' type_id=');
       uint(sizeOrType);
       lit(' component_idx=');

@@ -10,6 +10,20 @@
 // exits, and V8 ran the JavaScript scan unoptimized for most of it (~15-25 ms cold against
 // ~5 ms warm); WebAssembly is compiled before it runs.
 
+import {
+  BtfKind,
+  ARRAY_BYTES,
+  DECL_TAG_BYTES,
+  ENUM64_VALUE_BYTES,
+  ENUM_VALUE_BYTES,
+  INT_ENCODING_BYTES,
+  MEMBER_BYTES,
+  PARAM_BYTES,
+  RECORD_HEAD_BYTES,
+  VAR_BYTES,
+  VAR_SECINFO_BYTES,
+} from '../src/btf/wire';
+
 export const FAIL: u32 = 0xffffffff;
 
 let maxName: u32 = 0;
@@ -30,7 +44,7 @@ export function scan(words: usize, bytes: u32, offs: usize): u32 {
   let names: u32 = 0;
   let refs: u32 = 0;
   while (pos < bytes) {
-    if (bytes - pos < 12) return FAIL;
+    if (bytes - pos < <u32>RECORD_HEAD_BYTES) return FAIL;
     const w = words + <usize>pos;
     const nameOff = load<u32>(w);
     const info = load<u32>(w, 4);
@@ -40,41 +54,39 @@ export function scan(words: usize, bytes: u32, offs: usize): u32 {
     const kind = (info >>> 24) & 0x7f;
     store<u32>(offs + (<usize>count << 2), pos >>> 2);
     count++;
-    pos += 12;
+    pos += RECORD_HEAD_BYTES;
     // Bytes after the 12-byte head, and which of its words are names or type ids.
     let extra: u64 = 0;
     switch (kind) {
-      case 1: // INT
-        extra = 4;
+      case BtfKind.Int:
+        extra = INT_ENCODING_BYTES;
         break;
-      case 7: // FWD
-      case 16: // FLOAT
+      case BtfKind.Fwd:
+      case BtfKind.Float:
         break;
-      case 2: // PTR
-      case 8: // TYPEDEF
-      case 9: // VOLATILE
-      case 10: // CONST
-      case 11: // RESTRICT
-      case 12: // FUNC
-      case 18: // TYPE_TAG
+      case BtfKind.Ptr:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.Func:
+      case BtfKind.TypeTag:
         if (ref > refs) refs = ref;
         break;
-      case 3: {
-        // ARRAY
-        if (bytes - pos < 12) return FAIL;
+      case BtfKind.Array: {
+        if (bytes - pos < <u32>ARRAY_BYTES) return FAIL;
         const elem = load<u32>(w, 12);
         const index = load<u32>(w, 16);
         if (elem > refs) refs = elem;
         if (index > refs) refs = index;
-        extra = 12;
+        extra = ARRAY_BYTES;
         break;
       }
-      case 4: // STRUCT
-      case 5: {
-        // UNION
-        extra = <u64>vlen * 12;
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        extra = <u64>vlen * MEMBER_BYTES;
         if (<u64>(bytes - pos) < extra) return FAIL;
-        for (let p = w + 12, e = p + <usize>extra; p < e; p += 12) {
+        for (let p = w + RECORD_HEAD_BYTES, e = p + <usize>extra; p < e; p += MEMBER_BYTES) {
           const n = load<u32>(p);
           const t = load<u32>(p, 4);
           if (n > names) names = n;
@@ -82,32 +94,29 @@ export function scan(words: usize, bytes: u32, offs: usize): u32 {
         }
         break;
       }
-      case 6: {
-        // ENUM
-        extra = <u64>vlen * 8;
+      case BtfKind.Enum: {
+        extra = <u64>vlen * ENUM_VALUE_BYTES;
         if (<u64>(bytes - pos) < extra) return FAIL;
-        for (let p = w + 12, e = p + <usize>extra; p < e; p += 8) {
+        for (let p = w + RECORD_HEAD_BYTES, e = p + <usize>extra; p < e; p += ENUM_VALUE_BYTES) {
           const n = load<u32>(p);
           if (n > names) names = n;
         }
         break;
       }
-      case 19: {
-        // ENUM64
-        extra = <u64>vlen * 12;
+      case BtfKind.Enum64: {
+        extra = <u64>vlen * ENUM64_VALUE_BYTES;
         if (<u64>(bytes - pos) < extra) return FAIL;
-        for (let p = w + 12, e = p + <usize>extra; p < e; p += 12) {
+        for (let p = w + RECORD_HEAD_BYTES, e = p + <usize>extra; p < e; p += ENUM64_VALUE_BYTES) {
           const n = load<u32>(p);
           if (n > names) names = n;
         }
         break;
       }
-      case 13: {
-        // FUNC_PROTO
-        extra = <u64>vlen * 8;
+      case BtfKind.FuncProto: {
+        extra = <u64>vlen * PARAM_BYTES;
         if (<u64>(bytes - pos) < extra) return FAIL;
         if (ref > refs) refs = ref;
-        for (let p = w + 12, e = p + <usize>extra; p < e; p += 8) {
+        for (let p = w + RECORD_HEAD_BYTES, e = p + <usize>extra; p < e; p += PARAM_BYTES) {
           const n = load<u32>(p);
           const t = load<u32>(p, 4);
           if (n > names) names = n;
@@ -115,16 +124,16 @@ export function scan(words: usize, bytes: u32, offs: usize): u32 {
         }
         break;
       }
-      case 14: // VAR
-      case 17: // DECL_TAG
-        extra = 4;
+      case BtfKind.Var:
+      case BtfKind.DeclTag:
+        // VAR_BYTES and DECL_TAG_BYTES: one word each.
+        extra = VAR_BYTES;
         if (ref > refs) refs = ref;
         break;
-      case 15: {
-        // DATASEC
-        extra = <u64>vlen * 12;
+      case BtfKind.Datasec: {
+        extra = <u64>vlen * VAR_SECINFO_BYTES;
         if (<u64>(bytes - pos) < extra) return FAIL;
-        for (let p = w + 12, e = p + <usize>extra; p < e; p += 12) {
+        for (let p = w + RECORD_HEAD_BYTES, e = p + <usize>extra; p < e; p += VAR_SECINFO_BYTES) {
           const t = load<u32>(p);
           if (t > refs) refs = t;
         }
@@ -150,11 +159,11 @@ export function scan(words: usize, bytes: u32, offs: usize): u32 {
 export function funcProtosOk(words: usize, offs: usize, count: u32, firstId: u32): u32 {
   for (let i: u32 = 0; i < count; i++) {
     const w = words + (<usize>load<u32>(offs + (<usize>i << 2)) << 2);
-    if (((load<u32>(w, 4) >>> 24) & 0x7f) != 12) continue;
+    if (((load<u32>(w, 4) >>> 24) & 0x7f) != BtfKind.Func) continue;
     const ref = load<u32>(w, 8);
     if (ref < firstId || ref - firstId >= count) return 0;
     const t = words + (<usize>load<u32>(offs + (<usize>(ref - firstId) << 2)) << 2);
-    if (((load<u32>(t, 4) >>> 24) & 0x7f) != 13) return 0;
+    if (((load<u32>(t, 4) >>> 24) & 0x7f) != BtfKind.FuncProto) return 0;
   }
   return 1;
 }

@@ -16,6 +16,7 @@ export {
 export * from './compat/index.ts';
 export {
   DEFAULT_LIBBPF,
+  findByNameKind,
   isFailed,
   isLibbpfVersion,
   isPoisoned,

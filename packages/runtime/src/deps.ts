@@ -1,7 +1,8 @@
 /**
  * Everything the runtime takes from @btfkit/core, in one place, through the package's public
- * entry: in the workspace (vitest, `node --conditions=@btfkit/source`, tsc's customConditions)
- * the `@btfkit/source` export condition resolves it to core's TypeScript sources; installed or
+ * `load` entry (the loader's part of core, not the minimizer's or the CLI's): in the
+ * workspace (vitest, `node --conditions=@btfkit/source`, tsc's customConditions) the
+ * `@btfkit/source` export condition resolves it to core's TypeScript sources; installed or
  * bundled, to core's built dist/.
  */
 
@@ -28,6 +29,7 @@ export {
   errors,
   extInfoSectionName,
   extSectionName,
+  findByNameKind,
   INSN_SIZE,
   Insns,
   inFile,
@@ -38,6 +40,7 @@ export {
   LIBBPF_VERSIONS,
   type LibbpfVersion,
   Linkage,
+  MapType,
   POISON_HELPER,
   ProgFlags,
   ProgType,
@@ -49,10 +52,8 @@ export {
   type ResolvedSection,
   RUNNING_KERNEL_BTF,
   type RuntimeCodec,
-  readBtfSourceSync,
   relocateObject,
   resolveSection,
-  SECTION_DEFS,
   type SectionDef,
   SHN,
   SHT,
@@ -63,4 +64,4 @@ export {
   TypeDescriber,
   type TypeId,
   type VarType,
-} from '@btfkit/core';
+} from '@btfkit/core/load';

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BtfkitError } from './deps.ts';
-import { loadObject } from './object.ts';
+import { loadObject } from './loader/pipeline.ts';
 import { KernelError } from './sys/errors.ts';
 
 const FIXTURE = join(import.meta.dirname, '../../../test/fixtures/runtime/exectrace.bpf.o');

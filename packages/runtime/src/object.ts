@@ -1,90 +1,30 @@
 /**
- * loadObject(): from the bytes of a compiled BPF object to loaded programs and created maps,
- * the way libbpf 1.1's bpf_object__load does it (maps, BTF, CO-RE, ELF relocations, subprogram
- * linking, program load), and the handle that attaches, reads and closes them.
+ * The handle of a loaded object (what loadObject() in loader/pipeline.ts returns): its maps and
+ * programs by name, attaching, typed readers of its maps and globals, and closing.
  */
-import { existsSync } from 'node:fs';
-import { release } from 'node:os';
 import type { AttachOptions, Link } from './attach/attach.ts';
 import { attachAny, attachable } from './attach/dispatch.ts';
-import { attachUsdt, USDT_SPEC_SIZE, type UsdtSpecTable } from './attach/usdt.ts';
+import { USDT_SPEC_SIZE, type UsdtSpecTable } from './attach/usdt.ts';
 import {
   type BpfObject,
-  type BpfProgram,
   type Btf,
   createCodecs,
-  decodeBtf,
-  encodeBtf,
   errors,
-  inFile,
-  isLibbpfVersion,
   Kind,
-  LIBBPF_VERSIONS,
-  type LibbpfVersion,
-  parseBpfObject,
-  RUNNING_KERNEL_BTF,
+  MapType,
+  type ResolvedSection,
   TypeDescriber,
   type TypeId,
 } from './deps.ts';
-import { fixupBtf } from './loader/btf-fixup.ts';
-import { probeBtfFeatures, sanitizeBtf } from './loader/btf-sanitize.ts';
 import { findDatasec } from './loader/btf-util.ts';
-import { applyCore, type CoreApplied, poisonedAt } from './loader/core.ts';
-import { collectExterns, kconfigData } from './loader/externs.ts';
-import { applyGlobals } from './loader/globals.ts';
-import { INSN_SIZE, POISON_HELPER } from './loader/insn.ts';
-import { kernelVersionCode } from './loader/kconfig.ts';
-import { applyDataRelocs, linkProgram, type RelocDesc, sectionRelocs } from './loader/link.ts';
-import { collectMaps, type MapSpec, MapType } from './loader/maps.ts';
-import { applyMapSettings, type MapSettings, retarget, selectPrograms } from './loader/preload.ts';
-import { ProgType, type ResolvedSection, resolveSection } from './loader/sections.ts';
-import { runningKernelBtfBytes } from './loader/vmlinux.ts';
+import type { MapSpec } from './loader/maps.ts';
 import { ColumnCodec } from './maps/columns.ts';
 import { BpfMap, bytesCodec, type Codec, fromRuntimeCodec, PERCPU_MAP_TYPES, PerCpuMap } from './maps/map.ts';
 import { PerfBuffer, type PerfBufferOptions } from './maps/perfbuf.ts';
 import { RecordViews } from './maps/record-view.ts';
 import { RingBuffer, type RingBufferOptions } from './maps/ringbuf.ts';
 import { type RunOptions, type RunResult, runProgram } from './program-run.ts';
-import { btfLoad, closeFd, mapCreate, mapFreeze, mapUpdate, objInfo, progLoad } from './sys/bpf.ts';
-import { possibleCpus } from './sys/cpus.ts';
-import { KernelError, verifierError } from './sys/errors.ts';
-import { NativeBuffer } from './sys/native.ts';
-
-export interface LoadOptions {
-  /** Name of the object file, for messages and libbpf-style internal map names. */
-  file?: string;
-  /**
-   * Initial values of global variables by section ("rodata", "data", "bss" or any
-   * ".rodata.foo"), then by variable name; encoded by the variable's BTF type.
-   */
-  globals?: Record<string, unknown>;
-  /**
-   * Kernel BTF for CO-RE (raw BTF bytes, e.g. the skeleton's minimized BTF for this kernel),
-   * used when /sys/kernel/btf/vmlinux is missing, or always with `preferGivenBtf`.
-   */
-  btf?: Uint8Array;
-  preferGivenBtf?: boolean;
-  /** Load only these programs (default: all). */
-  programs?: string[];
-  /** Typed codecs per map (the generated skeleton supplies them); default: from the object's BTF. */
-  codecs?: Record<string, { key?: Codec<unknown>; value?: Codec<unknown> }>;
-  /** Verifier log level used when a program is rejected (1 default, 2 verbose). */
-  logLevel?: number;
-  /** Per map, before it is created: libbpf's bpf_map__set_max_entries / set_value_size. */
-  maps?: Record<string, MapSettings>;
-  /** Per program: load it or not (libbpf's bpf_program__set_autoload); wins over `programs`. */
-  autoload?: Record<string, boolean>;
-  /**
-   * Per program attached by BTF id (tp_btf, fentry, fexit, fmod_ret, lsm): the kernel
-   * function or tracepoint to attach to instead of the section's (bpf_program__set_attach_target).
-   */
-  attachTargets?: Record<string, string>;
-  /**
-   * Which libbpf's CO-RE decisions to make: '1.1' (default) or '1.7', which also patches a
-   * direct load of a moved array member that 1.1 poisons (see @btfkit/core's profiles).
-   */
-  libbpf?: LibbpfVersion;
-}
+import { closeFd } from './sys/bpf.ts';
 
 export interface LoadedProgram {
   name: string;
@@ -102,138 +42,15 @@ export interface LoadedProgram {
   run(data?: Uint8Array | null, ctx?: Uint8Array | null, opts?: RunOptions): RunResult;
 }
 
+/** Typed codecs per map name (the generated skeleton supplies them). */
+export type MapCodecs = Record<string, { key?: Codec<unknown>; value?: Codec<unknown> }>;
+
+/** Objects still open: closed when the process exits, as libbpf's users expect of their fds. */
 const live = new Set<{ closeSync(): void }>();
 let exitHook = false;
 
-/** Loads every map and program of the object into the kernel. */
-export async function loadObject(bytes: Uint8Array, opts: LoadOptions = {}): Promise<LoadedObject> {
-  return loadObjectSync(bytes, opts);
-}
-
-export function loadObjectSync(bytes: Uint8Array, opts: LoadOptions = {}): LoadedObject {
-  // Problems with the object itself are BtfkitErrors attributed to its file.
-  return inFile(opts.file ?? '<object bytes>', () => load(bytes, opts));
-}
-
-function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
-  if (opts.libbpf !== undefined && !isLibbpfVersion(opts.libbpf)) {
-    throw errors.badOption(
-      `libbpf option: '${String(opts.libbpf)}' is not one of ${LIBBPF_VERSIONS.join(', ')}`,
-    );
-  }
-  const obj = parseBpfObject(bytes, opts.file);
-  const hostLe = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  if (obj.littleEndian !== hostLe) {
-    throw errors.unsupported(
-      `the object is ${obj.littleEndian ? 'little' : 'big'}-endian, the host is not`,
-      opts.file,
-    );
-  }
-  const externs = collectExterns(obj, obj.btf);
-  const btf = fixupBtf(obj, externs);
-  const specs = collectMaps(obj, btf, possibleCpus().length, externs.kconfigSize);
-  const kcfg = specs.find((m) => m.kind === 'kconfig');
-  if (kcfg) kcfg.initial = kconfigData(obj, btf, externs);
-  if (opts.globals) applyGlobals(btf, specs, opts.globals, obj.littleEndian);
-  const resized = opts.maps ? applyMapSettings(specs, opts.maps) : new Set<string>();
-
-  const mains = selectPrograms(obj, opts.programs, opts.autoload);
-  for (const name of Object.keys(opts.attachTargets ?? {})) selectPrograms(obj, [name], undefined);
-  const defs = new Map<BpfProgram, ResolvedSection>();
-  for (const p of mains) {
-    const def = resolveSection(p.section);
-    if (!def)
-      throw errors.unsupported(
-        `program '${p.name}': SEC("${p.section}") is not a section name libbpf knows`,
-        opts.file,
-      );
-    // freplace targets another program's BTF, struct_ops a kernel struct: not loaded here yet.
-    if (def.progType === ProgType.EXT || def.attach === 'struct_ops')
-      throw errors.unsupported(
-        `program '${p.name}': SEC("${p.section}") programs are not supported by @btfkit/runtime yet`,
-        opts.file,
-      );
-    defs.set(p, retarget(def, p.name, opts.attachTargets?.[p.name]));
-  }
-
-  // The kernel's BTF (the costliest step of a first load) is read only if something needs it:
-  // CO-RE without a preferred given BTF, or a program attaching to a BTF id.
-  const hasCore = (obj.ext?.coreRelos.length ?? 0) > 0;
-  let core: CoreApplied | undefined;
-  if (hasCore) {
-    const vmlinux = opts.btf && opts.preferGivenBtf ? undefined : runningKernelBtf();
-    const target =
-      opts.btf && (opts.preferGivenBtf || !vmlinux) ? decodeBtf(opts.btf, { file: 'btf option' }) : vmlinux;
-    if (!target) {
-      throw errors.notFound(
-        RUNNING_KERNEL_BTF,
-        'the kernel exposes no BTF and no btf option was given for CO-RE',
-      );
-    }
-    core = applyCore(obj, target, release(), opts.libbpf);
-  }
-  const code = (p: BpfProgram): Uint8Array => {
-    if (core) return core.code(p);
-    const sec = obj.elf.sections[p.sectionIndex];
-    return (sec?.data ?? new Uint8Array()).slice(p.insnOffset, p.insnOffset + p.insnCount * INSN_SIZE);
-  };
-
-  const handle = new LoadedObject(obj, btf, opts, resized);
-  try {
-    const features = probeBtfFeatures();
-    handle.btfFd = loadBtf(sanitizeBtf(btf, features));
-    // Without FUNC support the kernel takes no func/line info (libbpf drops them too).
-    const extInfo = handle.btfFd >= 0 && features.func;
-    for (const spec of specs) handle.addMap(spec, createMap(spec, handle.btfFd));
-    const relocCache = new Map<number, Map<number, RelocDesc>>();
-    const relocs = (idx: number): Map<number, RelocDesc> => {
-      let r = relocCache.get(idx);
-      if (!r) {
-        r = sectionRelocs(obj, idx, specs, externs);
-        relocCache.set(idx, r);
-      }
-      return r;
-    };
-    const license = licenseOf(obj);
-    const kernVersion = kernVersionOf(obj);
-    for (const p of mains) {
-      const def = defs.get(p) as ResolvedSection;
-      const linked = linkProgram(obj, p, code, relocs);
-      applyDataRelocs(linked, obj.littleEndian, (i) => handle.mapFdAt(i));
-      let attachBtfId = 0;
-      if (def.btfTarget) attachBtfId = findAttachBtfId(runningKernelBtf(), p.name, def);
-      let fd: number;
-      try {
-        fd = progLoad({
-          progType: def.progType,
-          expectedAttachType: def.expectedAttachType,
-          progFlags: def.progFlags,
-          insns: linked.insns,
-          license,
-          kernVersion,
-          name: p.name,
-          progBtfFd: Math.max(handle.btfFd, 0),
-          funcInfo: extInfo ? { recSize: 8, bytes: linked.funcInfo } : undefined,
-          lineInfo: extInfo ? { recSize: 16, bytes: linked.lineInfo } : undefined,
-          attachBtfId,
-          logLevel: opts.logLevel,
-        });
-      } catch (e) {
-        throw explainRejection(e, p, linked.layout, core);
-      }
-      handle.addProgram({
-        name: p.name,
-        section: p.section,
-        def,
-        fd,
-        id: objInfo(fd).id,
-        insns: linked.insns,
-      });
-    }
-  } catch (e) {
-    handle.closeSync();
-    throw e;
-  }
+/** @internal Closes the handle at process exit unless it was closed before. */
+export function closeAtExit(handle: LoadedObject): void {
   live.add(handle);
   if (!exitHook) {
     exitHook = true;
@@ -241,158 +58,6 @@ function load(bytes: Uint8Array, opts: LoadOptions): LoadedObject {
       for (const o of live) o.closeSync();
     });
   }
-  return handle;
-}
-
-let vmlinuxCache: Btf | null | undefined;
-
-/**
- * The running kernel's BTF, decoded once per process (null when the kernel exposes none).
- * Without libbpf's sanity pass: these bytes are the kernel image's own .BTF section (sysfs
- * exposes it read-only), the same the kernel's BTF verifier parses whenever BPF needs kernel
- * types, so they are not untrusted input; skipping the pass saves a sixth or so of the decode.
- */
-function runningKernelBtf(): Btf | undefined {
-  if (vmlinuxCache === undefined) {
-    vmlinuxCache = existsSync(RUNNING_KERNEL_BTF)
-      ? decodeBtf(runningKernelBtfBytes(RUNNING_KERNEL_BTF), {
-          file: RUNNING_KERNEL_BTF,
-          validate: false,
-        })
-      : null;
-  }
-  return vmlinuxCache ?? undefined;
-}
-
-function loadBtf(btf: Btf): number {
-  try {
-    return btfLoad(encodeBtf(btf));
-  } catch (e) {
-    // libbpf goes on without BTF when the kernel refuses it; so do we (maps lose their types).
-    if (e instanceof KernelError && e.kind !== 'PERMISSION') return -1;
-    throw e;
-  }
-}
-
-function createMap(spec: MapSpec, btfFd: number): number {
-  // Map types whose BTF key/value the kernel does not accept (libbpf clears them as well).
-  const noBtf = new Set<number>([
-    MapType.PERF_EVENT_ARRAY,
-    MapType.CGROUP_ARRAY,
-    MapType.STACK_TRACE,
-    MapType.ARRAY_OF_MAPS,
-    MapType.HASH_OF_MAPS,
-    MapType.DEVMAP,
-    MapType.DEVMAP_HASH,
-    MapType.CPUMAP,
-    MapType.XSKMAP,
-    MapType.SOCKMAP,
-    MapType.SOCKHASH,
-    MapType.QUEUE,
-    MapType.STACK,
-  ]);
-  const withBtf = btfFd >= 0 && !noBtf.has(spec.mapType);
-  const attr = {
-    mapType: spec.mapType,
-    keySize: spec.keySize,
-    valueSize: spec.valueSize,
-    maxEntries: spec.maxEntries,
-    mapFlags: spec.mapFlags,
-    name: spec.kernelName,
-    numaNode: spec.numaNode,
-    mapExtra: spec.mapExtra,
-  };
-  let fd: number;
-  try {
-    fd = mapCreate(
-      withBtf
-        ? { ...attr, btfFd, btfKeyTypeId: spec.btfKeyTypeId, btfValueTypeId: spec.btfValueTypeId }
-        : attr,
-    );
-  } catch (e) {
-    if (!withBtf || !(e instanceof KernelError) || e.kind === 'PERMISSION') throw e;
-    fd = mapCreate(attr); // as libbpf: retry without BTF types
-  }
-  if (spec.initial && spec.kind !== 'user') {
-    try {
-      const key = new NativeBuffer(4);
-      const value = NativeBuffer.from(spec.initial);
-      try {
-        mapUpdate(fd, key.address, value.address);
-      } finally {
-        key.free();
-        value.free();
-      }
-      if (spec.kind === 'rodata' || spec.kind === 'kconfig') mapFreeze(fd);
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
-  }
-  return fd;
-}
-
-function licenseOf(obj: BpfObject): string {
-  const s = obj.elf.section('license');
-  if (!s) return '';
-  const end = s.data.indexOf(0);
-  return new TextDecoder().decode(s.data.subarray(0, end < 0 ? s.data.length : end));
-}
-
-function kernVersionOf(obj: BpfObject): number {
-  const s = obj.elf.section('version');
-  if (s && s.data.length === 4)
-    return new DataView(s.data.buffer, s.data.byteOffset, 4).getUint32(0, obj.littleEndian);
-  return kernelVersionCode();
-}
-
-/** libbpf's find_attach_btf_id against vmlinux: btf_trace_<tp> TYPEDEF, bpf_lsm_<hook> FUNC, or FUNC. */
-function findAttachBtfId(vmlinux: Btf | undefined, prog: string, def: ResolvedSection): number {
-  const t = def.btfTarget;
-  if (!t) return 0;
-  if (!vmlinux)
-    throw errors.notFound(
-      RUNNING_KERNEL_BTF,
-      `program '${prog}' (${def.section}) needs the kernel's BTF to attach`,
-    );
-  const kind = t.kind === 'typedef' ? Kind.Typedef : Kind.Func;
-  const name = t.prefix + def.target;
-  const id = vmlinux.byName(name).find((i) => vmlinux.type(i).kind === kind);
-  if (id === undefined) {
-    throw new KernelError(
-      'NOT_FOUND',
-      `attach target of '${prog}'`,
-      2,
-      `program '${prog}': the kernel's BTF has no ${t.kind} '${name}' to attach ${def.section} to`,
-    );
-  }
-  return id;
-}
-
-/** Adds the C-level story to a verifier rejection caused by a poisoned CO-RE relocation. */
-function explainRejection(
-  e: unknown,
-  prog: BpfProgram,
-  layout: { prog: BpfProgram; start: number }[],
-  core: CoreApplied | undefined,
-): unknown {
-  if (!(e instanceof KernelError) || e.kind !== 'VERIFIER' || !e.log) return e;
-  const re = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HELPER}$`, 'gm');
-  let last: RegExpExecArray | null = null;
-  for (let m = re.exec(e.log); m; m = re.exec(e.log)) last = m;
-  if (!last || !core) {
-    const tail = e.log.trim().split('\n').slice(-6).join('\n');
-    return verifierError(e.op, e.errno, `${e.message}\n${tail}`, e.log);
-  }
-  const at = Number(last[1]);
-  let owner = layout[0];
-  for (const l of layout) if (l.start <= at && (!owner || l.start >= owner.start)) owner = l;
-  const local = owner ? at - owner.start : at;
-  const r = owner ? poisonedAt(core, owner.prog.name, local) : undefined;
-  const what = r
-    ? `CO-RE relocation #${r.relo} of '${r.prog}' (${r.kind} of ${r.cPath}) could not be resolved on this kernel${'reason' in r.outcome ? `: ${(r.outcome as { reason: string }).reason}` : ''}`
-    : `a poisoned CO-RE relocation at instruction ${at}`;
-  return verifierError(e.op, e.errno, `program '${prog.name}' was rejected: it reaches ${what}`, e.log);
 }
 
 /**
@@ -417,7 +82,7 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     readonly object: BpfObject,
     /** The object's BTF as loaded (DATASECs fixed up). */
     readonly btf: Btf,
-    private readonly opts: LoadOptions,
+    private readonly opts: { codecs?: MapCodecs },
     /** Maps whose value size was set before load: the object's value codec no longer fits them. */
     private readonly resized: ReadonlySet<string> = new Set(),
   ) {}
@@ -482,13 +147,8 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
       for (const p of Object.values(this.programTable)) {
         const o = given[p.name];
         if (o === false) continue;
-        if (p.def.attach === 'usdt') {
-          const target = o?.target ?? p.def.target;
-          if (target) made.push(...attachUsdt(p.name, p.fd, target, o || {}, this.usdtSpecs()));
-          continue;
-        }
         if (!attachable(p.def, o || undefined)) continue;
-        made.push(attachAny(p.name, p.fd, p.def, o || {}));
+        made.push(...attachAny(p.name, p.fd, p.def, o || {}, { usdtSpecs: () => this.usdtSpecs() }));
       }
     } catch (e) {
       for (const l of made) l.destroy();
@@ -644,8 +304,15 @@ export class LoadedObject<M = Record<string, BpfMap>, P extends string = string>
     }
   }
 
-  /** Detaches, unloads and frees everything; the object is unusable afterwards. */
+  /**
+   * Detaches, unloads and frees everything; the object is unusable afterwards. The links go
+   * first, together (Link.destroyAsync): a perf event link's close waits in the kernel for
+   * grace periods that closes made side by side partly share.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    const links = this.links.splice(0);
+    await Promise.all(links.map((l) => l.destroyAsync()));
     this.closeSync();
   }
 

@@ -4,6 +4,18 @@ import { Btf, type BtfHeader, type LayoutEntry } from './btf.ts';
 import { Kind } from './kinds.ts';
 import { type ScanResult, scanTypes, type TypeRecords } from './records.ts';
 import { type BtfType, UNKNOWN_KIND } from './types.ts';
+import {
+  ARRAY_BYTES,
+  DECL_TAG_BYTES,
+  ENUM_VALUE_BYTES,
+  ENUM64_VALUE_BYTES,
+  INT_ENCODING_BYTES,
+  MEMBER_BYTES,
+  PARAM_BYTES,
+  RECORD_HEAD_BYTES,
+  VAR_BYTES,
+  VAR_SECINFO_BYTES,
+} from './wire.ts';
 
 export const BTF_MAGIC = 0xeb9f;
 const CLASSIC_HDR_LEN = 24;
@@ -260,26 +272,28 @@ function validate(btf: Btf, records: TypeRecords, words: Uint32Array, tr: ByteRe
 export function recordSize(t: BtfType): number {
   switch (t.kind) {
     case Kind.Int:
+      return RECORD_HEAD_BYTES + INT_ENCODING_BYTES;
     case Kind.Var:
+      return RECORD_HEAD_BYTES + VAR_BYTES;
     case Kind.DeclTag:
-      return 16;
+      return RECORD_HEAD_BYTES + DECL_TAG_BYTES;
     case Kind.Array:
-      return 24;
+      return RECORD_HEAD_BYTES + ARRAY_BYTES;
     case Kind.Struct:
     case Kind.Union:
-      return 12 + 12 * t.members.length;
+      return RECORD_HEAD_BYTES + MEMBER_BYTES * t.members.length;
     case Kind.Enum:
-      return 12 + 8 * t.values.length;
+      return RECORD_HEAD_BYTES + ENUM_VALUE_BYTES * t.values.length;
     case Kind.Enum64:
-      return 12 + 12 * t.values.length;
+      return RECORD_HEAD_BYTES + ENUM64_VALUE_BYTES * t.values.length;
     case Kind.FuncProto:
-      return 12 + 8 * t.params.length;
+      return RECORD_HEAD_BYTES + PARAM_BYTES * t.params.length;
     case Kind.Datasec:
-      return 12 + 12 * t.vars.length;
+      return RECORD_HEAD_BYTES + VAR_SECINFO_BYTES * t.vars.length;
     case UNKNOWN_KIND:
-      return 12 + t.trailing.length;
+      return RECORD_HEAD_BYTES + t.trailing.length;
     default:
-      return 12;
+      return RECORD_HEAD_BYTES;
   }
 }
 

@@ -1,26 +1,41 @@
-/** BTF kind numbers, as in the kernel's uapi btf.h (BTF_KIND_*). */
-export const Kind = {
-  Unkn: 0,
-  Int: 1,
-  Ptr: 2,
-  Array: 3,
-  Struct: 4,
-  Union: 5,
-  Enum: 6,
-  Fwd: 7,
-  Typedef: 8,
-  Volatile: 9,
-  Const: 10,
-  Restrict: 11,
-  Func: 12,
-  FuncProto: 13,
-  Var: 14,
-  Datasec: 15,
-  Float: 16,
-  DeclTag: 17,
-  TypeTag: 18,
-  Enum64: 19,
+import { BtfIntEncoding, BtfKind, BtfLinkage } from './wire.ts';
+
+export { MAX_KNOWN_KIND } from './wire.ts';
+
+/** A const enum member's type as the plain number literal it stands for. */
+type NumberOf<E extends number> = `${E}` extends `${infer N extends number}` ? N : never;
+/** An object of const enum members, typed with plain number literals. */
+type Numbers<T extends Record<string, number>> = { readonly [K in keyof T]: NumberOf<T[K]> };
+
+const KIND = {
+  Unkn: BtfKind.Unkn,
+  Int: BtfKind.Int,
+  Ptr: BtfKind.Ptr,
+  Array: BtfKind.Array,
+  Struct: BtfKind.Struct,
+  Union: BtfKind.Union,
+  Enum: BtfKind.Enum,
+  Fwd: BtfKind.Fwd,
+  Typedef: BtfKind.Typedef,
+  Volatile: BtfKind.Volatile,
+  Const: BtfKind.Const,
+  Restrict: BtfKind.Restrict,
+  Func: BtfKind.Func,
+  FuncProto: BtfKind.FuncProto,
+  Var: BtfKind.Var,
+  Datasec: BtfKind.Datasec,
+  Float: BtfKind.Float,
+  DeclTag: BtfKind.DeclTag,
+  TypeTag: BtfKind.TypeTag,
+  Enum64: BtfKind.Enum64,
 } as const;
+
+/**
+ * BTF kind numbers by name, for code and users that pass kinds around as values: wire.ts's
+ * `BtfKind` (which hot switches use, as literals) as a plain object with number types, so
+ * the public types name no const enum.
+ */
+export const Kind: Numbers<typeof KIND> = KIND;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
 /** Names as bpftool prints them (`[1] INT 'int' ...`). */
@@ -47,10 +62,13 @@ export const KIND_NAMES: readonly string[] = [
   'ENUM64',
 ];
 
-export const MAX_KNOWN_KIND = 19;
-
+const INT_ENCODING = {
+  Signed: BtfIntEncoding.Signed,
+  Char: BtfIntEncoding.Char,
+  Bool: BtfIntEncoding.Bool,
+} as const;
 /** INT encoding bits (BTF_INT_SIGNED etc.). */
-export const IntEncoding = { Signed: 1, Char: 2, Bool: 4 } as const;
+export const IntEncoding: Numbers<typeof INT_ENCODING> = INT_ENCODING;
 
 /**
  * The spellings of `long` and `unsigned long` libbpf's btf__pointer_size() looks for: the
@@ -70,5 +88,10 @@ export const LONG_INT_NAMES: ReadonlySet<string> = new Set([
   'int long unsigned',
 ]);
 
+const LINKAGE = {
+  Static: BtfLinkage.Static,
+  Global: BtfLinkage.Global,
+  Extern: BtfLinkage.Extern,
+} as const;
 /** FUNC linkage (vlen of a FUNC) and VAR linkage. */
-export const Linkage = { Static: 0, Global: 1, Extern: 2 } as const;
+export const Linkage: Numbers<typeof LINKAGE> = LINKAGE;

@@ -1,7 +1,6 @@
 import type { ByteReader } from '../bytes/reader.ts';
 import { errors } from '../errors/index.ts';
 import { scanTypesFast } from './btf-wasm-kit.ts';
-import { MAX_KNOWN_KIND } from './kinds.ts';
 import {
   type BtfType,
   type CompositeType,
@@ -14,6 +13,20 @@ import {
   type RefType,
   UNKNOWN_KIND,
 } from './types.ts';
+import {
+  ARRAY_BYTES,
+  BtfKind,
+  DECL_TAG_BYTES,
+  ENUM_VALUE_BYTES,
+  ENUM64_VALUE_BYTES,
+  INT_ENCODING_BYTES,
+  MAX_KNOWN_KIND,
+  MEMBER_BYTES,
+  PARAM_BYTES,
+  RECORD_HEAD_BYTES,
+  VAR_BYTES,
+  VAR_SECINFO_BYTES,
+} from './wire.ts';
 
 /** One record of the layout section: how to skip a kind (sizes in bytes). */
 export interface LayoutEntry {
@@ -60,7 +73,7 @@ export class TypeRecords {
   /** The `kind` that the materialized record would have (UNKNOWN_KIND for layout-described kinds). */
   kind(i: number): number {
     const k = ((this.words[(this.offs[i] as number) + 1] as number) >>> 24) & 0x7f;
-    return k >= 1 && k <= 19 ? k : UNKNOWN_KIND;
+    return k >= 1 && k <= MAX_KNOWN_KIND ? k : UNKNOWN_KIND;
   }
 
   nameOff(i: number): number {
@@ -80,121 +93,109 @@ export class TypeRecords {
     const kind = (info >>> 24) & 0x7f;
     const kflag = info >>> 31 === 1;
     switch (kind) {
-      case 1 /* Kind.Int */:
-        {
-          const enc = w[p] as number;
-          const it: IntType = {
-            kind,
-            nameOff,
-            kflag,
-            size: sizeOrType,
-            encoding: (enc >>> 24) & 0x0f,
-            bitOffset: (enc >>> 16) & 0xff,
-            bits: enc & 0xff,
+      case BtfKind.Int: {
+        const enc = w[p] as number;
+        const it: IntType = {
+          kind,
+          nameOff,
+          kflag,
+          size: sizeOrType,
+          encoding: (enc >>> 24) & 0x0f,
+          bitOffset: (enc >>> 16) & 0xff,
+          bits: enc & 0xff,
+        };
+        if (enc & 0xf000ff00) it.rawEncoding = enc;
+        if (vlen) it.rawVlen = vlen;
+        return it;
+      }
+      case BtfKind.Ptr:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag: {
+        const t = { kind, nameOff, kflag, type: sizeOrType } as RefType;
+        if (vlen) t.rawVlen = vlen;
+        return t;
+      }
+      case BtfKind.Fwd: {
+        const t: BtfType = { kind, nameOff, kflag };
+        if (sizeOrType || vlen) {
+          t.rawVlen = vlen;
+          t.rawSizeOrType = sizeOrType;
+        }
+        return t;
+      }
+      case BtfKind.Float: {
+        const t: BtfType = { kind, nameOff, kflag, size: sizeOrType };
+        if (vlen) t.rawVlen = vlen;
+        return t;
+      }
+      case BtfKind.Array: {
+        const t: BtfType = {
+          kind,
+          nameOff,
+          kflag,
+          type: w[p] as number,
+          indexType: w[p + 1] as number,
+          nelems: w[p + 2] as number,
+        };
+        if (vlen || sizeOrType) {
+          t.rawVlen = vlen;
+          t.rawSizeOrType = sizeOrType;
+        }
+        return t;
+      }
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        const members: Member[] = new Array(vlen);
+        for (let j = 0; j < vlen; j++, p += 3) {
+          const off = w[p + 2] as number;
+          members[j] = {
+            nameOff: w[p] as number,
+            type: w[p + 1] as number,
+            bitOffset: kflag ? off & 0xffffff : off,
+            bitfieldSize: kflag ? off >>> 24 : 0,
           };
-          if (enc & 0xf000ff00) it.rawEncoding = enc;
-          if (vlen) it.rawVlen = vlen;
-          return it;
         }
-      case 2 /* Kind.Ptr */:
-      case 8 /* Kind.Typedef */:
-      case 9 /* Kind.Volatile */:
-      case 10 /* Kind.Const */:
-      case 11 /* Kind.Restrict */:
-      case 18 /* Kind.TypeTag */:
-        {
-          const t = { kind, nameOff, kflag, type: sizeOrType } as RefType;
-          if (vlen) t.rawVlen = vlen;
-          return t;
-        }
-      case 7 /* Kind.Fwd */:
-        {
-          const t: BtfType = { kind, nameOff, kflag };
-          if (sizeOrType || vlen) {
-            t.rawVlen = vlen;
-            t.rawSizeOrType = sizeOrType;
-          }
-          return t;
-        }
-      case 16 /* Kind.Float */:
-        {
-          const t: BtfType = { kind, nameOff, kflag, size: sizeOrType };
-          if (vlen) t.rawVlen = vlen;
-          return t;
-        }
-      case 3 /* Kind.Array */:
-        {
-          const t: BtfType = {
-            kind,
-            nameOff,
-            kflag,
-            type: w[p] as number,
-            indexType: w[p + 1] as number,
-            nelems: w[p + 2] as number,
-          };
-          if (vlen || sizeOrType) {
-            t.rawVlen = vlen;
-            t.rawSizeOrType = sizeOrType;
-          }
-          return t;
-        }
-      case 4 /* Kind.Struct */:
-      case 5 /* Kind.Union */:
-        {
-          const members: Member[] = new Array(vlen);
-          for (let j = 0; j < vlen; j++, p += 3) {
-            const off = w[p + 2] as number;
-            members[j] = {
-              nameOff: w[p] as number,
-              type: w[p + 1] as number,
-              bitOffset: kflag ? off & 0xffffff : off,
-              bitfieldSize: kflag ? off >>> 24 : 0,
-            };
-          }
-          return { kind, nameOff, kflag, size: sizeOrType, members } as CompositeType;
-        }
-      case 6 /* Kind.Enum */:
-        {
-          const values: EnumValue[] = new Array(vlen);
-          for (let j = 0; j < vlen; j++, p += 2)
-            values[j] = { nameOff: w[p] as number, value: w[p + 1] as number };
-          return { kind, nameOff, kflag, size: sizeOrType, values };
-        }
-      case 19 /* Kind.Enum64 */:
-        {
-          const values: Enum64Value[] = new Array(vlen);
-          for (let j = 0; j < vlen; j++, p += 3)
-            values[j] = { nameOff: w[p] as number, lo: w[p + 1] as number, hi: w[p + 2] as number };
-          return { kind, nameOff, kflag, size: sizeOrType, values };
-        }
-      case 12 /* Kind.Func */:
+        return { kind, nameOff, kflag, size: sizeOrType, members } as CompositeType;
+      }
+      case BtfKind.Enum: {
+        const values: EnumValue[] = new Array(vlen);
+        for (let j = 0; j < vlen; j++, p += 2)
+          values[j] = { nameOff: w[p] as number, value: w[p + 1] as number };
+        return { kind, nameOff, kflag, size: sizeOrType, values };
+      }
+      case BtfKind.Enum64: {
+        const values: Enum64Value[] = new Array(vlen);
+        for (let j = 0; j < vlen; j++, p += 3)
+          values[j] = { nameOff: w[p] as number, lo: w[p + 1] as number, hi: w[p + 2] as number };
+        return { kind, nameOff, kflag, size: sizeOrType, values };
+      }
+      case BtfKind.Func:
         return { kind, nameOff, kflag, type: sizeOrType, linkage: vlen };
-      case 13 /* Kind.FuncProto */:
-        {
-          const params: Param[] = new Array(vlen);
-          for (let j = 0; j < vlen; j++, p += 2)
-            params[j] = { nameOff: w[p] as number, type: w[p + 1] as number };
-          return { kind, nameOff, kflag, type: sizeOrType, params };
-        }
-      case 14 /* Kind.Var */:
-        {
-          const t: BtfType = { kind, nameOff, kflag, type: sizeOrType, linkage: w[p] as number };
-          if (vlen) t.rawVlen = vlen;
-          return t;
-        }
-      case 15 /* Kind.Datasec */:
-        {
-          const vars: DatasecVar[] = new Array(vlen);
-          for (let j = 0; j < vlen; j++, p += 3)
-            vars[j] = { type: w[p] as number, offset: w[p + 1] as number, size: w[p + 2] as number };
-          return { kind, nameOff, kflag, size: sizeOrType, vars };
-        }
-      case 17 /* Kind.DeclTag */:
-        {
-          const t: BtfType = { kind, nameOff, kflag, type: sizeOrType, componentIdx: (w[p] as number) | 0 };
-          if (vlen) t.rawVlen = vlen;
-          return t;
-        }
+      case BtfKind.FuncProto: {
+        const params: Param[] = new Array(vlen);
+        for (let j = 0; j < vlen; j++, p += 2)
+          params[j] = { nameOff: w[p] as number, type: w[p + 1] as number };
+        return { kind, nameOff, kflag, type: sizeOrType, params };
+      }
+      case BtfKind.Var: {
+        const t: BtfType = { kind, nameOff, kflag, type: sizeOrType, linkage: w[p] as number };
+        if (vlen) t.rawVlen = vlen;
+        return t;
+      }
+      case BtfKind.Datasec: {
+        const vars: DatasecVar[] = new Array(vlen);
+        for (let j = 0; j < vlen; j++, p += 3)
+          vars[j] = { type: w[p] as number, offset: w[p + 1] as number, size: w[p + 2] as number };
+        return { kind, nameOff, kflag, size: sizeOrType, vars };
+      }
+      case BtfKind.DeclTag: {
+        const t: BtfType = { kind, nameOff, kflag, type: sizeOrType, componentIdx: (w[p] as number) | 0 };
+        if (vlen) t.rawVlen = vlen;
+        return t;
+      }
       default: {
         // The scan accepted this record only because the layout section describes its kind.
         const entry = this.layout?.[kind] as LayoutEntry;
@@ -279,73 +280,71 @@ export function scanTypesJs(
   };
   while (pos < end) {
     const start = pos;
-    need(12, 'type record');
+    need(RECORD_HEAD_BYTES, 'type record');
     const w = pos >>> 2;
     const nameOff = words[w] as number;
     if (nameOff > maxName) maxName = nameOff;
     const info = words[w + 1] as number;
     const ref = words[w + 2] as number;
-    pos += 12;
+    pos += RECORD_HEAD_BYTES;
     const vlen = info & 0xffffff;
     const kind = (info >>> 24) & 0x7f;
     switch (kind) {
-      case 1 /* Kind.Int */:
-        need(4, 'INT encoding');
-        pos += 4;
+      case BtfKind.Int:
+        need(INT_ENCODING_BYTES, 'INT encoding');
+        pos += INT_ENCODING_BYTES;
         break;
-      case 7 /* Kind.Fwd */:
-      case 16 /* Kind.Float */:
+      case BtfKind.Fwd:
+      case BtfKind.Float:
         break;
-      case 2 /* Kind.Ptr */:
-      case 8 /* Kind.Typedef */:
-      case 9 /* Kind.Volatile */:
-      case 10 /* Kind.Const */:
-      case 11 /* Kind.Restrict */:
-      case 12 /* Kind.Func */:
-      case 18 /* Kind.TypeTag */:
+      case BtfKind.Ptr:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.Func:
+      case BtfKind.TypeTag:
         if (ref > maxRef) maxRef = ref;
         break;
-      case 3 /* Kind.Array */:
-        {
-          need(12, 'ARRAY info');
-          const elem = words[w + 3] as number;
-          const index = words[w + 4] as number;
-          if (elem > maxRef) maxRef = elem;
-          if (index > maxRef) maxRef = index;
-          pos += 12;
-          break;
+      case BtfKind.Array: {
+        need(ARRAY_BYTES, 'ARRAY info');
+        const elem = words[w + 3] as number;
+        const index = words[w + 4] as number;
+        if (elem > maxRef) maxRef = elem;
+        if (index > maxRef) maxRef = index;
+        pos += ARRAY_BYTES;
+        break;
+      }
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        need(vlen * MEMBER_BYTES, `${vlen} members`);
+        for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
+          const n = words[p] as number;
+          const t = words[p + 1] as number;
+          if (n > maxName) maxName = n;
+          if (t > maxRef) maxRef = t;
         }
-      case 4 /* Kind.Struct */:
-      case 5 /* Kind.Union */:
-        {
-          need(vlen * 12, `${vlen} members`);
-          for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
-            const n = words[p] as number;
-            const t = words[p + 1] as number;
-            if (n > maxName) maxName = n;
-            if (t > maxRef) maxRef = t;
-          }
-          pos += vlen * 12;
-          break;
-        }
-      case 6 /* Kind.Enum */:
-        need(vlen * 8, `${vlen} enumerators`);
+        pos += vlen * MEMBER_BYTES;
+        break;
+      }
+      case BtfKind.Enum:
+        need(vlen * ENUM_VALUE_BYTES, `${vlen} enumerators`);
         for (let p = w + 3, e = p + vlen * 2; p < e; p += 2) {
           const n = words[p] as number;
           if (n > maxName) maxName = n;
         }
-        pos += vlen * 8;
+        pos += vlen * ENUM_VALUE_BYTES;
         break;
-      case 19 /* Kind.Enum64 */:
-        need(vlen * 12, `${vlen} enumerators`);
+      case BtfKind.Enum64:
+        need(vlen * ENUM64_VALUE_BYTES, `${vlen} enumerators`);
         for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
           const n = words[p] as number;
           if (n > maxName) maxName = n;
         }
-        pos += vlen * 12;
+        pos += vlen * ENUM64_VALUE_BYTES;
         break;
-      case 13 /* Kind.FuncProto */:
-        need(vlen * 8, `${vlen} parameters`);
+      case BtfKind.FuncProto:
+        need(vlen * PARAM_BYTES, `${vlen} parameters`);
         if (ref > maxRef) maxRef = ref;
         for (let p = w + 3, e = p + vlen * 2; p < e; p += 2) {
           const n = words[p] as number;
@@ -353,28 +352,28 @@ export function scanTypesJs(
           if (n > maxName) maxName = n;
           if (t > maxRef) maxRef = t;
         }
-        pos += vlen * 8;
+        pos += vlen * PARAM_BYTES;
         break;
-      case 14 /* Kind.Var */:
-        need(4, 'VAR linkage');
+      case BtfKind.Var:
+        need(VAR_BYTES, 'VAR linkage');
         if (ref > maxRef) maxRef = ref;
-        pos += 4;
+        pos += VAR_BYTES;
         break;
-      case 15 /* Kind.Datasec */:
-        need(vlen * 12, `${vlen} section variables`);
+      case BtfKind.Datasec:
+        need(vlen * VAR_SECINFO_BYTES, `${vlen} section variables`);
         for (let p = w + 3, e = p + vlen * 3; p < e; p += 3) {
           const t = words[p] as number;
           if (t > maxRef) maxRef = t;
         }
-        pos += vlen * 12;
+        pos += vlen * VAR_SECINFO_BYTES;
         break;
-      case 17 /* Kind.DeclTag */:
-        need(4, 'DECL_TAG component_idx');
+      case BtfKind.DeclTag:
+        need(DECL_TAG_BYTES, 'DECL_TAG component_idx');
         if (ref > maxRef) maxRef = ref;
-        pos += 4;
+        pos += DECL_TAG_BYTES;
         break;
       default: {
-        const entry = kind > MAX_KNOWN_KIND || kind === 0 ? layout?.[kind] : undefined;
+        const entry = kind > MAX_KNOWN_KIND || kind === BtfKind.Unkn ? layout?.[kind] : undefined;
         if (!entry) {
           throw errors.badBtf(
             r.abs(start + 4),

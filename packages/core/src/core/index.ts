@@ -2,7 +2,13 @@ export { type Candidate, findCandidates } from './candidates.ts';
 export { cPath, cTypeName } from './describe.ts';
 export { isEnumvalBased, isFieldBased, isTypeBased, RelocationKind, relocationKindName } from './kinds.ts';
 export { matchCandidate } from './match.ts';
-export { essentialName, essentialNameLength, essentialNamesEqual, typesByEssentialName } from './names.ts';
+export {
+  essentialName,
+  essentialNameLength,
+  essentialNamesEqual,
+  findByNameKind,
+  typesByEssentialName,
+} from './names.ts';
 export { oracleLines } from './oracle.ts';
 export { Insns, POISON_IMM, patchInsn } from './patch.ts';
 export {

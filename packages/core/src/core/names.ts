@@ -95,6 +95,21 @@ export function typesByEssentialName(btf: Btf, name: string, group?: NameGroup):
   return [...fromBase, ...own];
 }
 
+/**
+ * libbpf's btf__find_by_name_kind: the lowest id of kind `kind` named exactly `name`, or
+ * undefined. Answered from the essential-name index of the kind's group (the one CO-RE's
+ * candidate search builds and keeps), so that one lookup in a kernel's BTF costs no second
+ * index of every name (Btf.byName's hashes all ~130k names in JavaScript, several times the
+ * cost of this one). A name that carries a flavor itself is not indexed as such: byName.
+ */
+export function findByNameKind(btf: Btf, name: string, kind: number): TypeId | undefined {
+  const ids =
+    essentialNameLength(name) === name.length
+      ? typesByEssentialName(btf, name, isDeclarationKind(kind) ? 'declarations' : 'types')
+      : btf.byName(name);
+  return ids.find((id) => btf.kindOf(id) === kind && btf.name(id) === name);
+}
+
 /** The BTF whose string section holds offset `off` (this one or an ancestor). */
 function stringOwner(btf: Btf, off: number): Btf | undefined {
   let b: Btf | undefined = btf;

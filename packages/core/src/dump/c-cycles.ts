@@ -1,6 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import { recordSize } from '../btf/decode.ts';
 import type { BtfType } from '../btf/types.ts';
+import { BtfKind } from '../btf/wire.ts';
 import { errors } from '../errors/index.ts';
 
 /**
@@ -15,7 +16,7 @@ import { errors } from '../errors/index.ts';
  */
 export function checkCTypeGraph(btf: Btf, types: readonly BtfType[]): void {
   const n = types.length;
-  const named = (t: BtfType) => (t.kind === 4 || t.kind === 5) && t.nameOff !== 0;
+  const named = (t: BtfType) => (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) && t.nameOff !== 0;
   findCycle(
     btf,
     types,
@@ -31,33 +32,33 @@ export function checkCTypeGraph(btf: Btf, types: readonly BtfType[]): void {
 /** Pushes the ids a type refers to; pointers and function parts only when `all`. */
 function refs(t: BtfType, push: (id: number) => void, all: boolean): void {
   switch (t.kind) {
-    case 2 /* PTR */:
-    case 12 /* FUNC */:
-    case 14 /* VAR */:
-    case 17 /* DECL_TAG */:
+    case BtfKind.Ptr:
+    case BtfKind.Func:
+    case BtfKind.Var:
+    case BtfKind.DeclTag:
       if (all) push(t.type);
       break;
-    case 8 /* TYPEDEF */:
-    case 9 /* VOLATILE */:
-    case 10 /* CONST */:
-    case 11 /* RESTRICT */:
-    case 18 /* TYPE_TAG */:
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
       push(t.type);
       break;
-    case 3 /* ARRAY */:
+    case BtfKind.Array:
       push(t.type);
       break;
-    case 4 /* STRUCT */:
-    case 5 /* UNION */:
+    case BtfKind.Struct:
+    case BtfKind.Union:
       for (let i = 0; i < t.members.length; i++) push((t.members[i] as { type: number }).type);
       break;
-    case 13 /* FUNC_PROTO */:
+    case BtfKind.FuncProto:
       if (all) {
         push(t.type);
         for (let i = 0; i < t.params.length; i++) push((t.params[i] as { type: number }).type);
       }
       break;
-    case 15 /* DATASEC */:
+    case BtfKind.Datasec:
       if (all) for (let i = 0; i < t.vars.length; i++) push((t.vars[i] as { type: number }).type);
       break;
   }

@@ -1,6 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import { LONG_INT_NAMES } from '../btf/kinds.ts';
 import type { BtfType, CompositeType, Enum64Type, EnumType } from '../btf/types.ts';
+import { BtfKind } from '../btf/wire.ts';
 import type { LibbpfVersion } from '../core/profile.ts';
 import { errors, inSource } from '../errors/index.ts';
 import { checkCTypeGraph, recordOffset } from './c-cycles.ts';
@@ -75,27 +76,6 @@ const PREAMBLE_7_7 =
   '#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n';
 const FOOTER =
   '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n';
-
-// Kind numbers (as in kinds.ts), inlined in the hot switches.
-const INT = 1;
-const PTR = 2;
-const ARRAY = 3;
-const STRUCT = 4;
-const UNION = 5;
-const ENUM = 6;
-const FWD = 7;
-const TYPEDEF = 8;
-const VOLATILE = 9;
-const CONST = 10;
-const RESTRICT = 11;
-const FUNC = 12;
-const FUNC_PROTO = 13;
-const VAR = 14;
-const DATASEC = 15;
-const FLOAT = 16;
-const DECL_TAG = 17;
-const TYPE_TAG = 18;
-const ENUM64 = 19;
 
 enum Order {
   NotOrdered = 0,
@@ -204,7 +184,7 @@ class CDumper {
   private pointerSize(): number {
     for (let id = 1; id < this.n; id++) {
       const t = this.t(id);
-      if (t.kind !== INT || (t.size !== 4 && t.size !== 8)) continue;
+      if (t.kind !== BtfKind.Int || (t.size !== 4 && t.size !== 8)) continue;
       if (LONG_INT_NAMES.has(this.str(t.nameOff))) return t.size;
     }
     return 8; // sizeof(void *) on the 64-bit hosts bpftool runs on
@@ -216,30 +196,30 @@ class CDumper {
     for (let id = 1; id < this.n; id++) {
       const t = this.t(id);
       switch (t.kind) {
-        case VOLATILE:
-        case CONST:
-        case RESTRICT:
-        case PTR:
-        case TYPEDEF:
-        case FUNC:
-        case VAR:
-        case DECL_TAG:
-        case TYPE_TAG:
+        case BtfKind.Volatile:
+        case BtfKind.Const:
+        case BtfKind.Restrict:
+        case BtfKind.Ptr:
+        case BtfKind.Typedef:
+        case BtfKind.Func:
+        case BtfKind.Var:
+        case BtfKind.DeclTag:
+        case BtfKind.TypeTag:
           ref[t.type] = 1;
           break;
-        case ARRAY:
+        case BtfKind.Array:
           ref[t.indexType] = 1;
           ref[t.type] = 1;
           break;
-        case STRUCT:
-        case UNION:
+        case BtfKind.Struct:
+        case BtfKind.Union:
           for (const m of t.members) ref[m.type] = 1;
           break;
-        case FUNC_PROTO:
+        case BtfKind.FuncProto:
           ref[t.type] = 1;
           for (const p of t.params) ref[p.type] = 1;
           break;
-        case DATASEC:
+        case BtfKind.Datasec:
           for (const v of t.vars) ref[v.type] = 1;
           break;
       }
@@ -261,8 +241,8 @@ class CDumper {
     const fastcalls = new Set<number>();
     for (let id = 1; id < this.n; id++) {
       const t = this.t(id);
-      if (t.kind !== DECL_TAG || t.componentIdx !== -1) continue;
-      if (t.type >= this.n || this.t(t.type).kind !== FUNC) continue;
+      if (t.kind !== BtfKind.DeclTag || t.componentIdx !== -1) continue;
+      if (t.type >= this.n || this.t(t.type).kind !== BtfKind.Func) continue;
       const tag = this.str(t.nameOff);
       if (tag === 'bpf_kfunc') kfuncs.push(t.type);
       if (tag === 'bpf_fastcall') fastcalls.add(t.type);
@@ -296,23 +276,23 @@ class CDumper {
     const t = this.t(id);
     if (this.orderState[id] === Order.Ordering) {
       // A loop through a pointer to a named struct/union is broken by a forward declaration.
-      if ((t.kind === STRUCT || t.kind === UNION) && throughPtr && t.nameOff !== 0) return 0;
+      if ((t.kind === BtfKind.Struct || t.kind === BtfKind.Union) && throughPtr && t.nameOff !== 0) return 0;
       return -1;
     }
     switch (t.kind) {
-      case INT:
-      case FLOAT:
+      case BtfKind.Int:
+      case BtfKind.Float:
         this.orderState[id] = Order.Ordered;
         return 0;
-      case PTR: {
+      case BtfKind.Ptr: {
         const err = this.orderType(t.type, true);
         this.orderState[id] = Order.Ordered;
         return err;
       }
-      case ARRAY:
+      case BtfKind.Array:
         return this.orderType(t.type, false);
-      case STRUCT:
-      case UNION: {
+      case BtfKind.Struct:
+      case BtfKind.Union: {
         // Only by-value use (or anonymity, which forces an inline definition) makes a strong link.
         if (throughPtr && t.nameOff !== 0) return 0;
         this.orderState[id] = Order.Ordering;
@@ -324,13 +304,13 @@ class CDumper {
         this.orderState[id] = Order.Ordered;
         return 1;
       }
-      case ENUM:
-      case ENUM64:
-      case FWD:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Fwd:
         if (t.nameOff !== 0 || !this.referenced[id]) this.emitQueue.push(id);
         this.orderState[id] = Order.Ordered;
         return 1;
-      case TYPEDEF: {
+      case BtfKind.Typedef: {
         const isStrong = this.orderType(t.type, throughPtr);
         if (isStrong < 0) return isStrong;
         if (throughPtr && !isStrong) return 0;
@@ -338,12 +318,12 @@ class CDumper {
         this.orderState[id] = Order.Ordered;
         return 1;
       }
-      case VOLATILE:
-      case CONST:
-      case RESTRICT:
-      case TYPE_TAG:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
         return this.orderType(t.type, throughPtr);
-      case FUNC_PROTO: {
+      case BtfKind.FuncProto: {
         let err = this.orderType(t.type, throughPtr);
         if (err < 0) return err;
         let isStrong = err > 0;
@@ -354,10 +334,10 @@ class CDumper {
         }
         return isStrong ? 1 : 0;
       }
-      case FUNC:
-      case VAR:
-      case DATASEC:
-      case DECL_TAG:
+      case BtfKind.Func:
+      case BtfKind.Var:
+      case BtfKind.Datasec:
+      case BtfKind.DeclTag:
         this.orderState[id] = Order.Ordered;
         return 0;
       default:
@@ -379,14 +359,14 @@ class CDumper {
     const t = this.t(id);
     if (this.emitState[id] === Emit.Emitting) {
       if (this.fwdEmitted[id]) return;
-      if (t.kind === STRUCT || t.kind === UNION) {
+      if (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) {
         // A struct referring to itself needs no forward declaration.
         if (id === contId) return;
         if (t.nameOff === 0) return; // anonymous struct/union loop: libbpf warns and skips
         this.emitStructFwd(id, t);
         out.push(';\n\n');
         this.fwdEmitted[id] = 1;
-      } else if (t.kind === TYPEDEF) {
+      } else if (t.kind === BtfKind.Typedef) {
         // The typedef serves as its own forward declaration (usable through pointers only).
         if (!this.isBlacklisted(id)) {
           this.emitTypedefDef(id, t, 0);
@@ -397,36 +377,36 @@ class CDumper {
       return;
     }
     switch (t.kind) {
-      case INT: {
+      case BtfKind.Int: {
         const alias = MISSING_BASE_TYPES[this.typeName(id)];
         if (alias !== undefined) out.push(`typedef ${alias} ${this.typeName(id)};\n\n`);
         this.emitState[id] = Emit.Emitted;
         break;
       }
-      case ENUM:
-      case ENUM64:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
         if (topLevel) {
           this.emitEnumDef(id, t, 0);
           out.push(';\n\n');
         }
         this.emitState[id] = Emit.Emitted;
         break;
-      case PTR:
-      case VOLATILE:
-      case CONST:
-      case RESTRICT:
-      case TYPE_TAG:
+      case BtfKind.Ptr:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
         this.emitType(t.type, contId);
         break;
-      case ARRAY:
+      case BtfKind.Array:
         this.emitType(t.type, contId);
         break;
-      case FWD:
+      case BtfKind.Fwd:
         this.emitFwdDef(id, t);
         out.push(';\n\n');
         this.emitState[id] = Emit.Emitted;
         break;
-      case TYPEDEF:
+      case BtfKind.Typedef:
         this.emitState[id] = Emit.Emitting;
         this.emitType(t.type, id);
         if (!this.fwdEmitted[id] && !this.isBlacklisted(id)) {
@@ -435,8 +415,8 @@ class CDumper {
         }
         this.emitState[id] = Emit.Emitted;
         break;
-      case STRUCT:
-      case UNION:
+      case BtfKind.Struct:
+      case BtfKind.Union:
         this.emitState[id] = Emit.Emitting;
         // A full definition (top level, or anonymous and so inline) needs its members' types
         // declared first; a named struct used inside another only needs a forward declaration.
@@ -456,7 +436,7 @@ class CDumper {
           this.emitState[id] = Emit.NotEmitted;
         }
         break;
-      case FUNC_PROTO:
+      case BtfKind.FuncProto:
         this.emitType(t.type, contId);
         for (const p of t.params) this.emitType(p.type, contId);
         break;
@@ -476,7 +456,10 @@ class CDumper {
     if (t.nameOff === 0) return '';
     // Forward declarations (FWD, and an ENUM without values) keep their name and do not
     // count as duplicates: bpftool 7.1 prints `struct X;` / `enum X;` next to `struct X {`.
-    if (t.kind === FWD || ((t.kind === ENUM || t.kind === ENUM64) && t.values.length === 0))
+    if (
+      t.kind === BtfKind.Fwd ||
+      ((t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && t.values.length === 0)
+    )
       return this.str(t.nameOff);
     const cached = this.cachedNames[id];
     if (cached !== undefined) return cached;
@@ -502,26 +485,26 @@ class CDumper {
     let t = this.t(id);
     for (let i = 0; i < 32 && id !== 0; i++) {
       switch (t.kind) {
-        case INT:
-        case STRUCT:
-        case UNION:
-        case ENUM:
-        case ENUM64:
-        case DATASEC:
-        case FLOAT:
+        case BtfKind.Int:
+        case BtfKind.Struct:
+        case BtfKind.Union:
+        case BtfKind.Enum:
+        case BtfKind.Enum64:
+        case BtfKind.Datasec:
+        case BtfKind.Float:
           return nelems * t.size;
-        case PTR:
+        case BtfKind.Ptr:
           return nelems * this.ptrSz;
-        case TYPEDEF:
-        case VOLATILE:
-        case CONST:
-        case RESTRICT:
-        case VAR:
-        case DECL_TAG:
-        case TYPE_TAG:
+        case BtfKind.Typedef:
+        case BtfKind.Volatile:
+        case BtfKind.Const:
+        case BtfKind.Restrict:
+        case BtfKind.Var:
+        case BtfKind.DeclTag:
+        case BtfKind.TypeTag:
           id = t.type;
           break;
-        case ARRAY:
+        case BtfKind.Array:
           nelems *= t.nelems;
           id = t.type;
           break;
@@ -536,23 +519,23 @@ class CDumper {
   private alignOf(id: number): number {
     const t = this.t(id);
     switch (t.kind) {
-      case INT:
-      case ENUM:
-      case ENUM64:
-      case FLOAT:
+      case BtfKind.Int:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Float:
         return Math.min(this.ptrSz, t.size);
-      case PTR:
+      case BtfKind.Ptr:
         return this.ptrSz;
-      case TYPEDEF:
-      case VOLATILE:
-      case CONST:
-      case RESTRICT:
-      case TYPE_TAG:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
         return this.alignOf(t.type);
-      case ARRAY:
+      case BtfKind.Array:
         return this.alignOf(t.type);
-      case STRUCT:
-      case UNION: {
+      case BtfKind.Struct:
+      case BtfKind.Union: {
         let maxAlign = 1;
         for (const m of t.members) {
           const align = this.alignOf(m.type);
@@ -596,7 +579,9 @@ class CDumper {
   }
 
   private emitStructFwd(id: number, t: CompositeType): void {
-    this.out.push(`${t.kind === STRUCT ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)}`);
+    this.out.push(
+      `${t.kind === BtfKind.Struct ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)}`,
+    );
   }
 
   private emitFwdDef(id: number, t: BtfType): void {
@@ -629,7 +614,7 @@ class CDumper {
       const dup = CDumper.dups(this.identNames, name);
       const ident = dup > 1 ? `${name}___${dup}` : name;
       let val: string;
-      if (t.kind === ENUM) {
+      if (t.kind === BtfKind.Enum) {
         const raw = (t.values[i] as EnumType['values'][number]).value;
         val = String(signed ? raw | 0 : raw >>> 0);
       } else {
@@ -649,7 +634,7 @@ class CDumper {
     if (t.size === 8 && this.ptrSz === 8) {
       // A 32-bit ENUM can't hold 64-bit values; an ENUM64 whose values all fit in 32 bits
       // would not grow to 8 bytes on its own.
-      const needsWord = t.kind === ENUM || (t as Enum64Type).values.every((v) => v.hi === 0);
+      const needsWord = t.kind === BtfKind.Enum || (t as Enum64Type).values.every((v) => v.hi === 0);
       if (needsWord) return ' __attribute__((mode(word)))';
     }
     return '';
@@ -671,7 +656,7 @@ class CDumper {
   private emitStructBody(id: number, t: CompositeType, lvl: number): void {
     this.spendDefinition(t.members.length);
     const out = this.out;
-    const isStruct = t.kind === STRUCT;
+    const isStruct = t.kind === BtfKind.Struct;
     const packed = isStruct ? this.isStructPacked(t) : false;
     out.push(`${isStruct ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)} {`);
     let off = 0;
@@ -783,15 +768,15 @@ class CDumper {
       if (id === 0) break;
       const k = t.kind;
       if (
-        k === PTR ||
-        k === VOLATILE ||
-        k === CONST ||
-        k === RESTRICT ||
-        k === FUNC_PROTO ||
-        k === TYPE_TAG
+        k === BtfKind.Ptr ||
+        k === BtfKind.Volatile ||
+        k === BtfKind.Const ||
+        k === BtfKind.Restrict ||
+        k === BtfKind.FuncProto ||
+        k === BtfKind.TypeTag
       ) {
         id = (t as { type: number }).type;
-      } else if (k === ARRAY) {
+      } else if (k === BtfKind.Array) {
         id = t.type;
       } else break;
     }
@@ -801,9 +786,9 @@ class CDumper {
   private emitMods(decls: DeclStack): void {
     while (decls.cnt) {
       const k = this.t(decls.ids[decls.cnt - 1] as number).kind;
-      if (k === VOLATILE) this.out.push('volatile ');
-      else if (k === CONST) this.out.push('const ');
-      else if (k === RESTRICT) this.out.push('restrict ');
+      if (k === BtfKind.Volatile) this.out.push('volatile ');
+      else if (k === BtfKind.Const) this.out.push('const ');
+      else if (k === BtfKind.Restrict) this.out.push('restrict ');
       else return;
       decls.cnt--;
     }
@@ -813,7 +798,11 @@ class CDumper {
     while (decls.cnt) {
       const id = decls.ids[decls.cnt - 1] as number;
       const k = this.t(id).kind;
-      if (id === 0 || !(k === VOLATILE || k === CONST || k === RESTRICT || k === TYPE_TAG)) return;
+      if (
+        id === 0 ||
+        !(k === BtfKind.Volatile || k === BtfKind.Const || k === BtfKind.Restrict || k === BtfKind.TypeTag)
+      )
+        return;
       decls.cnt--;
     }
   }
@@ -836,48 +825,48 @@ class CDumper {
       }
       const t = this.t(id);
       switch (t.kind) {
-        case INT:
-        case FLOAT:
+        case BtfKind.Int:
+        case BtfKind.Float:
           this.emitMods(decls);
           out.push(this.str(t.nameOff));
           break;
-        case STRUCT:
-        case UNION:
+        case BtfKind.Struct:
+        case BtfKind.Union:
           this.emitMods(decls);
           if (t.nameOff === 0) this.emitStructDef(id, t, lvl);
           else this.emitStructFwd(id, t);
           break;
-        case ENUM:
-        case ENUM64:
+        case BtfKind.Enum:
+        case BtfKind.Enum64:
           this.emitMods(decls);
           if (t.nameOff === 0) this.emitEnumDef(id, t, lvl);
           else out.push(`enum ${this.typeName(id)}`);
           break;
-        case FWD:
+        case BtfKind.Fwd:
           this.emitMods(decls);
           this.emitFwdDef(id, t);
           break;
-        case TYPEDEF:
+        case BtfKind.Typedef:
           this.emitMods(decls);
           out.push(this.identName(id));
           break;
-        case PTR:
+        case BtfKind.Ptr:
           out.push(lastWasPtr ? '*' : ' *');
           break;
-        case VOLATILE:
+        case BtfKind.Volatile:
           out.push(' volatile');
           break;
-        case CONST:
+        case BtfKind.Const:
           out.push(' const');
           break;
-        case RESTRICT:
+        case BtfKind.Restrict:
           out.push(' restrict');
           break;
-        case TYPE_TAG:
+        case BtfKind.TypeTag:
           this.emitMods(decls);
           out.push(` __attribute__((btf_type_tag("${this.str(t.nameOff)}")))`);
           break;
-        case ARRAY: {
+        case BtfKind.Array: {
           // const/volatile on an array (a GCC quirk) mean nothing in C: dropped.
           this.dropMods(decls);
           if (decls.cnt === 0) {
@@ -886,7 +875,7 @@ class CDumper {
             return;
           }
           const next = this.t(decls.ids[decls.cnt - 1] as number);
-          const multidim = next.kind === ARRAY && decls.ids[decls.cnt - 1] !== 0;
+          const multidim = next.kind === BtfKind.Array && decls.ids[decls.cnt - 1] !== 0;
           if (fname !== '' && !lastWasPtr) out.push(' ');
           if (!multidim) out.push('(');
           this.emitTypeChain(decls, fname, lvl);
@@ -894,7 +883,7 @@ class CDumper {
           out.push(`[${t.nelems}]`);
           return;
         }
-        case FUNC_PROTO: {
+        case BtfKind.FuncProto: {
           // GCC's extra volatile on noreturn function pointers: dropped likewise.
           this.dropMods(decls);
           if (decls.cnt) {
@@ -926,7 +915,7 @@ class CDumper {
         default:
           return;
       }
-      lastWasPtr = t.kind === PTR;
+      lastWasPtr = t.kind === BtfKind.Ptr;
     }
     this.emitName(fname, lastWasPtr);
   }

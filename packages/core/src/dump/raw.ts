@@ -1,6 +1,7 @@
 import type { Btf } from '../btf/btf.ts';
 import { KIND_NAMES } from '../btf/kinds.ts';
 import { type BtfType, UNKNOWN_KIND } from '../btf/types.ts';
+import { BtfKind } from '../btf/wire.ts';
 import { NameBytes } from './names.ts';
 import { dumpRawWasm } from './raw-wasm.ts';
 import { ascii, type ByteSink, TextOut } from './text-out.ts';
@@ -135,57 +136,57 @@ class RawPrinter {
     this.name(w[p] as number);
     o.lit(L.quoteEnd);
     switch (rawKind) {
-      case 1 /* INT */:
+      case BtfKind.Int:
         this.int(w, p);
         break;
-      case 2 /* PTR */:
-      case 8 /* TYPEDEF */:
-      case 9 /* VOLATILE */:
-      case 10 /* CONST */:
-      case 11 /* RESTRICT */:
-      case 18 /* TYPE_TAG */:
+      case BtfKind.Ptr:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
         o.lit(L.typeId);
         o.uint(w[p + 2] as number);
         break;
-      case 3 /* ARRAY */:
+      case BtfKind.Array:
         this.array(w, p + 3);
         break;
-      case 4 /* STRUCT */:
-      case 5 /* UNION */:
+      case BtfKind.Struct:
+      case BtfKind.Union:
         this.composite(w, p);
         break;
-      case 6 /* ENUM */:
+      case BtfKind.Enum:
         this.enumeration(w, p, false);
         break;
-      case 19 /* ENUM64 */:
+      case BtfKind.Enum64:
         this.enumeration(w, p, true);
         break;
-      case 7 /* FWD */:
+      case BtfKind.Fwd:
         o.lit(info >>> 31 === 1 ? L.fwdUnion : L.fwdStruct);
         break;
-      case 12 /* FUNC */:
+      case BtfKind.Func:
         o.lit(L.typeId);
         o.uint(w[p + 2] as number);
         o.lit(L.linkage);
         o.lit(LINKAGE[info & 0xffffff] ?? LINKAGE_UNKNOWN);
         break;
-      case 13 /* FUNC_PROTO */:
+      case BtfKind.FuncProto:
         this.funcProto(w, p);
         break;
-      case 14 /* VAR */:
+      case BtfKind.Var:
         o.lit(L.typeId);
         o.uint(w[p + 2] as number);
         o.lit(L.varLinkage);
         o.lit(LINKAGE[w[p + 3] as number] ?? LINKAGE_UNKNOWN);
         break;
-      case 15 /* DATASEC */:
+      case BtfKind.Datasec:
         this.datasec(w, p);
         break;
-      case 16 /* FLOAT */:
+      case BtfKind.Float:
         o.lit(L.size);
         o.uint(w[p + 2] as number);
         break;
-      case 17 /* DECL_TAG */:
+      case BtfKind.DeclTag:
         o.lit(L.typeId);
         o.uint(w[p + 2] as number);
         o.lit(L.componentIdx);
@@ -336,19 +337,19 @@ function packRecord(t: BtfType): Uint32Array {
     return Uint32Array.from([t.nameOff, info, sizeOrType, ...rest]);
   };
   switch (t.kind) {
-    case 1 /* INT */:
+    case BtfKind.Int:
       return head(0, t.size, [((t.encoding << 24) | (t.bitOffset << 16) | t.bits) >>> 0]);
-    case 2 /* PTR */:
-    case 8 /* TYPEDEF */:
-    case 9 /* VOLATILE */:
-    case 10 /* CONST */:
-    case 11 /* RESTRICT */:
-    case 18 /* TYPE_TAG */:
+    case BtfKind.Ptr:
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
       return head(0, t.type, []);
-    case 3 /* ARRAY */:
+    case BtfKind.Array:
       return head(0, 0, [t.type, t.indexType, t.nelems]);
-    case 4 /* STRUCT */:
-    case 5 /* UNION */:
+    case BtfKind.Struct:
+    case BtfKind.Union:
       return head(
         t.members.length,
         t.size,
@@ -358,39 +359,39 @@ function packRecord(t: BtfType): Uint32Array {
           t.kflag ? ((m.bitfieldSize << 24) | m.bitOffset) >>> 0 : m.bitOffset,
         ]),
       );
-    case 6 /* ENUM */:
+    case BtfKind.Enum:
       return head(
         t.values.length,
         t.size,
         t.values.flatMap((v) => [v.nameOff, v.value >>> 0]),
       );
-    case 19 /* ENUM64 */:
+    case BtfKind.Enum64:
       return head(
         t.values.length,
         t.size,
         t.values.flatMap((v) => [v.nameOff, v.lo >>> 0, v.hi >>> 0]),
       );
-    case 7 /* FWD */:
+    case BtfKind.Fwd:
       return head(0, 0, []);
-    case 12 /* FUNC */:
+    case BtfKind.Func:
       return head(t.linkage, t.type, []);
-    case 13 /* FUNC_PROTO */:
+    case BtfKind.FuncProto:
       return head(
         t.params.length,
         t.type,
         t.params.flatMap((p) => [p.nameOff, p.type]),
       );
-    case 14 /* VAR */:
+    case BtfKind.Var:
       return head(0, t.type, [t.linkage]);
-    case 15 /* DATASEC */:
+    case BtfKind.Datasec:
       return head(
         t.vars.length,
         t.size,
         t.vars.flatMap((v) => [v.type, v.offset, v.size]),
       );
-    case 16 /* FLOAT */:
+    case BtfKind.Float:
       return head(0, t.size, []);
-    case 17 /* DECL_TAG */:
+    case BtfKind.DeclTag:
       return head(0, t.type, [t.componentIdx >>> 0]);
     default:
       return t.kind === UNKNOWN_KIND ? head(t.vlen, t.sizeOrType, []) : head(0, 0, []);

@@ -3,8 +3,8 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { errors } from '../errors/index.ts';
 import { readFileHead } from './file-head.ts';
-import { runningKernel } from './running.ts';
-import { RUNNING_KERNEL_BTF, releaseFromName } from './source.ts';
+import { RUNNING_KERNEL_BTF, runningKernel } from './running.ts';
+import { releaseFromName } from './source.ts';
 
 /** One kernel BTF found on disk, with its btfhub coordinates when the path has them. */
 export interface KernelEntry {

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { machine, release } from 'node:os';
 
+/** The running kernel's BTF, as sysfs exposes it (CONFIG_DEBUG_INFO_BTF). */
+export const RUNNING_KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+
 /** The running kernel in btfhub's coordinates: where its BTF would sit in btfhub-archive. */
 export interface RunningKernel {
   distro: string | undefined;

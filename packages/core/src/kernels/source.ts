@@ -5,6 +5,7 @@ import { decodeBtf, isBtf } from '../btf/decode.ts';
 import { parseElf } from '../elf/elf.ts';
 import { errors } from '../errors/index.ts';
 import { readResidentInput } from '../io/input.ts';
+import { RUNNING_KERNEL_BTF } from './running.ts';
 import { readSingleBtfEntry } from './tar.ts';
 import { DEFAULT_MAX_DECOMPRESSED, isXz, xzDecompress, xzDecompressAsync } from './xz.ts';
 
@@ -25,7 +26,6 @@ export interface BtfSourceOptions {
   maxDecompressed?: number;
 }
 
-export const RUNNING_KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 const TAR_XZ_SUFFIX = '.btf.tar.xz';
 
 /**

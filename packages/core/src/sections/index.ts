@@ -6,4 +6,4 @@ export {
   SECTION_DEFS,
   type SectionDef,
 } from './table.ts';
-export { AttachType, MAP_TYPE_NAMES, PROG_TYPE_NAMES, ProgFlags, ProgType } from './uapi.ts';
+export { AttachType, MAP_TYPE_NAMES, MapType, PROG_TYPE_NAMES, ProgFlags, ProgType } from './uapi.ts';

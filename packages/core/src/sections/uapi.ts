@@ -1,6 +1,7 @@
 /**
- * The kernel's program and attach type numbers (uapi linux/bpf.h `enum bpf_prog_type`,
- * `enum bpf_attach_type`), and the lower-case names bpftool prints for program types.
+ * The kernel's program, attach and map type numbers (uapi linux/bpf.h `enum bpf_prog_type`,
+ * `enum bpf_attach_type`, `enum bpf_map_type`), and the lower-case names bpftool prints for
+ * program and map types.
  * Numbers are ABI: they never change once a kernel has shipped them.
  */
 
@@ -103,47 +104,53 @@ export const AttachType = {
 /** prog_flags set by a section (BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS). */
 export const ProgFlags = { SLEEPABLE: 1 << 4, XDP_HAS_FRAGS: 1 << 5 } as const;
 
-/** bpftool's names for program types, by number: the uapi name without prefix, lower case. */
-export const PROG_TYPE_NAMES: readonly string[] = (() => {
-  const names: string[] = [];
-  for (const [name, n] of Object.entries(ProgType)) names[n] = name.toLowerCase();
-  return names;
-})();
+/** enum bpf_map_type. */
+export const MapType = {
+  UNSPEC: 0,
+  HASH: 1,
+  ARRAY: 2,
+  PROG_ARRAY: 3,
+  PERF_EVENT_ARRAY: 4,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  STACK_TRACE: 7,
+  CGROUP_ARRAY: 8,
+  LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
+  LPM_TRIE: 11,
+  ARRAY_OF_MAPS: 12,
+  HASH_OF_MAPS: 13,
+  DEVMAP: 14,
+  SOCKMAP: 15,
+  CPUMAP: 16,
+  XSKMAP: 17,
+  SOCKHASH: 18,
+  CGROUP_STORAGE: 19,
+  REUSEPORT_SOCKARRAY: 20,
+  PERCPU_CGROUP_STORAGE: 21,
+  QUEUE: 22,
+  STACK: 23,
+  SK_STORAGE: 24,
+  DEVMAP_HASH: 25,
+  STRUCT_OPS: 26,
+  RINGBUF: 27,
+  INODE_STORAGE: 28,
+  TASK_STORAGE: 29,
+  BLOOM_FILTER: 30,
+  USER_RINGBUF: 31,
+  CGRP_STORAGE: 32,
+  ARENA: 33,
+} as const;
 
-/** BPF_MAP_TYPE_* names by number (uapi bpf.h order), lower-cased without the prefix. */
-export const MAP_TYPE_NAMES: readonly string[] = [
-  'unspec',
-  'hash',
-  'array',
-  'prog_array',
-  'perf_event_array',
-  'percpu_hash',
-  'percpu_array',
-  'stack_trace',
-  'cgroup_array',
-  'lru_hash',
-  'lru_percpu_hash',
-  'lpm_trie',
-  'array_of_maps',
-  'hash_of_maps',
-  'devmap',
-  'sockmap',
-  'cpumap',
-  'xskmap',
-  'sockhash',
-  'cgroup_storage',
-  'reuseport_sockarray',
-  'percpu_cgroup_storage',
-  'queue',
-  'stack',
-  'sk_storage',
-  'devmap_hash',
-  'struct_ops',
-  'ringbuf',
-  'inode_storage',
-  'task_storage',
-  'bloom_filter',
-  'user_ringbuf',
-  'cgrp_storage',
-  'arena',
-];
+/** The keys of a uapi number table by number, lower-cased: the uapi names without prefix. */
+function namesByNumber(table: Readonly<Record<string, number>>): readonly string[] {
+  const names: string[] = [];
+  for (const [name, n] of Object.entries(table)) names[n] = name.toLowerCase();
+  return names;
+}
+
+/** bpftool's names for program types, by number: the uapi name without prefix, lower case. */
+export const PROG_TYPE_NAMES: readonly string[] = namesByNumber(ProgType);
+
+/** BPF_MAP_TYPE_* names by number, lower-cased without the prefix (bpftool's spelling). */
+export const MAP_TYPE_NAMES: readonly string[] = namesByNumber(MapType);

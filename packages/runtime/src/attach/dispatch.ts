@@ -1,7 +1,8 @@
 /**
- * attach() for every kind: programs on interfaces, cgroups, perf events and iterators here,
- * tracing kinds (tracepoints, raw tracepoints, BTF-typed, k/uprobes) in attach.ts. Kept apart so
- * the modules for each kind can build on attach.ts's Link without an import cycle.
+ * attach() for every kind: programs on interfaces, cgroups, perf events, iterators and USDT
+ * probes here, tracing kinds (tracepoints, raw tracepoints, BTF-typed, k/uprobes) in
+ * attach.ts. Kept apart so the modules for each kind can build on attach.ts's Link without an
+ * import cycle.
  */
 import { errors } from '../deps.ts';
 import type { ResolvedSection } from '../loader/sections.ts';
@@ -10,6 +11,7 @@ import { cgroupLink } from './cgroup.ts';
 import { iterLink } from './iter.ts';
 import { tcLink, xdpLink } from './netdev.ts';
 import { perfEventLink } from './perf-event.ts';
+import { attachUsdt, type UsdtSpecTable } from './usdt.ts';
 
 /** The attach kinds of the SEC() table that attach() implements; the others load only. */
 const ATTACHED = new Set<string>([
@@ -23,6 +25,7 @@ const ATTACHED = new Set<string>([
   'kretsyscall',
   'uprobe',
   'uretprobe',
+  'usdt',
   'xdp',
   'tc',
   'tcx',
@@ -46,31 +49,41 @@ export function attachable(sec: ResolvedSection, opts: AttachOptions | undefined
   }
 }
 
+/** What attaching takes from the loaded object besides the program. */
+export interface AttachContext {
+  /** usdt.bpf.h's spec map of the object, if it has one (asked only by USDT programs). */
+  usdtSpecs(): UsdtSpecTable | undefined;
+}
+
+/** Attaches one program: one link, or for USDT one per note of the probe in the binary. */
 export function attachAny(
   name: string,
   progFd: number,
   sec: ResolvedSection,
   opts: AttachOptions = {},
-): Link {
+  ctx?: AttachContext,
+): Link[] {
   const target = opts.target ?? sec.target;
   const need = (what: string): string => requireTarget(name, sec, target, what);
   switch (sec.attach) {
     case 'xdp':
-      return xdpLink(name, progFd, need('network interface'), opts.flags);
+      return [xdpLink(name, progFd, need('network interface'), opts.flags)];
     case 'tcx':
     case 'tc':
-      return tcLink(name, progFd, sec, need('network interface'), opts);
+      return [tcLink(name, progFd, sec, need('network interface'), opts)];
     case 'cgroup':
-      return cgroupLink(name, progFd, sec, need('cgroup v2 directory'), opts.flags);
+      return [cgroupLink(name, progFd, sec, need('cgroup v2 directory'), opts.flags)];
     case 'perf_event':
       if (!opts.perfEvent)
         throw errors.badOption(
           `program '${name}' (SEC("${sec.section}")) needs perfEvent: the event to sample`,
         );
-      return perfEventLink(name, progFd, opts.perfEvent);
+      return [perfEventLink(name, progFd, opts.perfEvent)];
     case 'iter':
-      return iterLink(name, progFd, sec.target, opts.iter);
+      return [iterLink(name, progFd, sec.target, opts.iter)];
+    case 'usdt':
+      return attachUsdt(name, progFd, need('binary:provider:probe'), opts, ctx?.usdtSpecs());
     default:
-      return attachProgram(name, progFd, sec, opts);
+      return [attachProgram(name, progFd, sec, opts)];
   }
 }

@@ -15,6 +15,8 @@ import {
   type Relocation,
   relocateObject,
 } from '../deps.ts';
+import { KernelError, verifierError } from '../sys/errors.ts';
+import { POISON_HELPER } from './insn.ts';
 
 export interface CoreApplied {
   /** A fresh copy of the program's instructions after CO-RE. */
@@ -55,4 +57,30 @@ export function poisonedAt(core: CoreApplied, prog: string, insn: number): Reloc
   return core.relocations.find(
     (r) => r.prog === prog && isPoisoned(r.outcome) && r.outcome.insns.includes(insn),
   );
+}
+
+/** Adds the C-level story to a verifier rejection caused by a poisoned CO-RE relocation. */
+export function explainRejection(
+  e: unknown,
+  prog: BpfProgram,
+  layout: { prog: BpfProgram; start: number }[],
+  core: CoreApplied | undefined,
+): unknown {
+  if (!(e instanceof KernelError) || e.kind !== 'VERIFIER' || !e.log) return e;
+  const re = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HELPER}$`, 'gm');
+  let last: RegExpExecArray | null = null;
+  for (let m = re.exec(e.log); m; m = re.exec(e.log)) last = m;
+  if (!last || !core) {
+    const tail = e.log.trim().split('\n').slice(-6).join('\n');
+    return verifierError(e.op, e.errno, `${e.message}\n${tail}`, e.log);
+  }
+  const at = Number(last[1]);
+  let owner = layout[0];
+  for (const l of layout) if (l.start <= at && (!owner || l.start >= owner.start)) owner = l;
+  const local = owner ? at - owner.start : at;
+  const r = owner ? poisonedAt(core, owner.prog.name, local) : undefined;
+  const what = r
+    ? `CO-RE relocation #${r.relo} of '${r.prog}' (${r.kind} of ${r.cPath}) could not be resolved on this kernel${'reason' in r.outcome ? `: ${(r.outcome as { reason: string }).reason}` : ''}`
+    : `a poisoned CO-RE relocation at instruction ${at}`;
+  return verifierError(e.op, e.errno, `program '${prog.name}' was rejected: it reaches ${what}`, e.log);
 }

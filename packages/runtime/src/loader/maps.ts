@@ -3,33 +3,17 @@
  * maps of the `.maps` DATASEC (in variable order), then one single-entry array per global
  * data section (`.data*`, `.rodata*`, `.bss*`, in ELF section order), then `.kconfig`.
  */
-import { type BpfObject, type Btf, type DatasecType, errors, Kind, SHT, type TypeId } from '../deps.ts';
+import {
+  type BpfObject,
+  type Btf,
+  type DatasecType,
+  errors,
+  Kind,
+  MapType,
+  SHT,
+  type TypeId,
+} from '../deps.ts';
 import { findDatasec, resolveSize } from './btf-util.ts';
-
-/** enum bpf_map_type values this module refers to. */
-export const MapType = {
-  HASH: 1,
-  ARRAY: 2,
-  PROG_ARRAY: 3,
-  PERF_EVENT_ARRAY: 4,
-  PERCPU_HASH: 5,
-  PERCPU_ARRAY: 6,
-  STACK_TRACE: 7,
-  CGROUP_ARRAY: 8,
-  LRU_HASH: 9,
-  LRU_PERCPU_HASH: 10,
-  ARRAY_OF_MAPS: 12,
-  HASH_OF_MAPS: 13,
-  DEVMAP: 14,
-  SOCKMAP: 15,
-  CPUMAP: 16,
-  XSKMAP: 17,
-  SOCKHASH: 18,
-  QUEUE: 22,
-  STACK: 23,
-  DEVMAP_HASH: 25,
-  RINGBUF: 27,
-} as const;
 
 /** BPF_F_RDONLY_PROG, BPF_F_MMAPABLE. */
 export const MapFlags = { RDONLY_PROG: 1 << 7, MMAPABLE: 1 << 10 } as const;

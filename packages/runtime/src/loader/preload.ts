@@ -4,8 +4,8 @@
  * and bpf_program__set_attach_target on the programs. Unknown names and values the kernel could
  * never take are BtfkitErrors naming what was wrong.
  */
-import { type BpfObject, type BpfProgram, errors } from '../deps.ts';
-import { type MapSpec, MapType, ringbufSize } from './maps.ts';
+import { type BpfObject, type BpfProgram, errors, MapType } from '../deps.ts';
+import { type MapSpec, ringbufSize } from './maps.ts';
 import type { ResolvedSection } from './sections.ts';
 
 export interface MapSettings {

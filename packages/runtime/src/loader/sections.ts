@@ -4,8 +4,6 @@
  * and flags passed at load, the kernel BTF target, and how attach() attaches it (the kinds the
  * runtime implements are listed in attach/dispatch.ts).
  */
-import { SECTION_DEFS } from '../deps.ts';
-
 export {
   type AttachKind,
   AttachType,
@@ -15,8 +13,3 @@ export {
   resolveSection,
   type SectionDef,
 } from '../deps.ts';
-
-/** Every section name (or `prefix+`) the table knows, in matching order. */
-export function knownSections(): string[] {
-  return SECTION_DEFS.map((d) => d.sec);
-}

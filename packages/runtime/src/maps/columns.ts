@@ -141,16 +141,22 @@ export class ColumnBatch<C = Record<string, Column>> {
 export type ColumnDecode = (offs: Int32Array, sizes: Int32Array, n: number, row: number) => void;
 
 /**
- * Walks a BPF ring buffer's data area from position `head` up to `prod` (at most `max`
- * records) decoding each record into rows 0..; returns how many, `st[0]` the new position.
+ * Walks a BPF ring buffer's data area from offset `off` (the consumer position masked) over
+ * at most `avail` bytes and `max` records, decoding each record into rows 0..; returns how
+ * many, `st[0]` the bytes walked. Offsets and counts stay below the ring's size, so the
+ * walk is all small-integer arithmetic: a loop carrying the 64-bit position (a double once
+ * it passes 2^31) spent half its time converting it, on the chain from one header to the next.
  */
-export type RingDecode = (head: number, prod: number, max: number, mask: number, st: Float64Array) => number;
+export type RingDecode = (off: number, avail: number, max: number, mask: number, st: Int32Array) => number;
 
 /** The ring buffer record header (kernel/bpf/ringbuf.c), as ringbuf.ts reads it. */
 const RING_BUSY = 0x80000000;
 const RING_DISCARD = 0x40000000;
 const RING_LEN = 0x3fffffff;
 const RING_HDR = 8;
+
+/** Decoder bindings made in this process (see ColumnCodec.factory). */
+let bindings = 0;
 
 /**
  * A record type's columnar decoder, generated once: `bind()` ties it to a source memory and
@@ -178,14 +184,19 @@ export class ColumnCodec {
    * A decoder closure over `mem` and the column arrays. Each binding compiles the source
    * afresh: V8 folds a closure's captured values into its optimized code as constants only
    * while its function has made a single closure, and that is what makes the loop fast
-   * (measured 15 ns/event with shared code, ~6 with a function per binding).
+   * (measured 15 ns/event with shared code, ~6 with a function per binding). The source
+   * ends in a comment naming the binding: V8 caches `new Function` by its source text, and
+   * two bindings of one text (a second ring of the record type, the zero-fill decoder below)
+   * would share their functions' feedback, the fast code going for both (measured 11 against
+   * 17-25 ns/event).
    */
   private factory(
     m: SourceMemory,
     a: unknown[],
     pad: (o: number, size: number, r: number) => void,
   ): { decode: ColumnDecode; ring: RingDecode } {
-    return new Function('m', 'a', 'pad', this.source)(m, a, pad);
+    const unique = `${this.source}\n// binding ${++bindings}`;
+    return new Function('m', 'a', 'pad', unique)(m, a, pad);
   }
 
   /** A batch of `capacity` records and the decoder filling it from `mem`. */
@@ -271,11 +282,11 @@ function decoderSource(layout: ColumnSpec[], size: number, le: boolean): string 
     body.push(...fieldCode(c, col, w, q, native, le));
   });
   const copy = body.join('\n    ');
-  // decode: records at given offsets. ring: walks a BPF ring buffer's records from `head`
-  // itself (8-byte headers: u32 length with BUSY and DISCARD bits, the payload 8-aligned
+  // decode: records at given offsets. ring: walks a BPF ring buffer's records itself, from
+  // `off` (8-byte headers: u32 length with BUSY and DISCARD bits, the payload 8-aligned
   // after it; see ringbuf.ts) and decodes each in the same pass, so the headers and the
-  // payload are read once, while in cache. It stops at `prod`, at `max` records or at a
-  // record still being written; st[0] gets the position after the last record taken.
+  // payload are read once, while in cache. It stops after `avail` bytes, at `max` records or
+  // at a record still being written; st[0] gets the bytes walked.
   return `${decl.join('\n')}
 function decode(offs, sizes, n, row) {
   for (let i = 0; i < n; i++) {
@@ -285,21 +296,23 @@ function decode(offs, sizes, n, row) {
     ${copy}
   }
 }
-function ring(head, prod, max, mask, st) {
+function ring(off, avail, max, mask, st) {
   let n = 0;
-  while (n < max && head < prod) {
-    const off = head & mask;
+  let used = 0;
+  while (n < max && used < avail) {
     const len = u32[off >> 2];
     if (len & ${RING_BUSY}) break;
     const size = len & ${RING_LEN};
-    head += (size + ${RING_HDR + 7}) & ~7;
-    if (len & ${RING_DISCARD}) continue;
+    const step = (size + ${RING_HDR + 7}) & ~7;
     const o = off + ${RING_HDR};
+    used += step;
+    off = (off + step) & mask;
+    if (len & ${RING_DISCARD}) continue;
     const r = n++;
     if (size < ${size}) { pad(o, size, r); continue; }
     ${copy}
   }
-  st[0] = head;
+  st[0] = used;
   return n;
 }
 return { decode, ring };`;
@@ -373,9 +386,13 @@ function fieldCode(
 }
 
 /**
- * A bitfield: the bytes it spans combined as a number (exact up to 6 bytes, 48 bits), shifted
- * and masked with arithmetic; BTF numbers bits from the low bit of byte 0 on little-endian
- * targets, from the high bit on big-endian ones (as the codec). Wider spans take bigints.
+ * A bitfield: the bytes it spans (BTF numbers bits from the low bit of byte 0 on little-endian
+ * targets, from the high bit on big-endian ones, as the codec) combined into two 32-bit words,
+ * shifted, masked and sign-extended with 32-bit integer operations: L the value's low 32
+ * bits, H its high 32 (a 64-bit column gets both through its word alias). Only a 64-bit member
+ * not starting on a byte spans 9 bytes; it takes bigints. (Doubles with `%`, a call to fmod,
+ * and bigints for spans over 6 bytes made columns.h's struct rec, seven bitfields among its
+ * 40 columns, 2.3 times as slow to decode.)
  */
 function bitfieldCode(c: ColumnSpec, col: string, w: string, le: boolean): string[] {
   const bo = c.bitOffset as number;
@@ -384,8 +401,7 @@ function bitfieldCode(c: ColumnSpec, col: string, w: string, le: boolean): strin
   const end = (bo + bs + 7) >> 3;
   const n = end - start;
   const shift = le ? bo - start * 8 : end * 8 - (bo + bs);
-  if (n > 6) {
-    // Only 64-bit members span more than 6 bytes: straight into the bigint column.
+  if (n > 8) {
     const terms: string[] = [];
     for (let x = 0; x < n; x++) {
       const pos = le ? x : n - 1 - x;
@@ -394,23 +410,35 @@ function bitfieldCode(c: ColumnSpec, col: string, w: string, le: boolean): strin
     const raw = `((${terms.join(' | ')}) >> ${shift}n) & ${(1n << BigInt(bs)) - 1n}n`;
     const v = c.signed ? `BigInt.asIntN(${bs}, ${raw})` : raw;
     if (c.kind === 'bool') return [`${col}[r] = (${raw}) !== 0n ? 1 : 0;`];
-    return [`${col}[r] = ${c.size === 8 ? (c.signed ? v : `BigInt.asUintN(64, ${v})`) : `Number(${v})`};`];
+    return [`${col}[r] = ${c.signed ? v : `BigInt.asUintN(64, ${v})`};`];
   }
-  const terms: string[] = [];
-  for (let x = 0; x < n; x++) {
-    const pos = le ? x : n - 1 - x;
-    terms.push(`u8[o + ${start + x}] * ${2 ** (8 * pos)}`);
+  // Byte p of the span counting from its least significant one.
+  const byte = (p: number) => `u8[o + ${start + (le ? p : n - 1 - p)}]`;
+  const word = (from: number) => {
+    const terms: string[] = [];
+    for (let p = from; p < Math.min(n, from + 4); p++)
+      terms.push(p === from ? byte(p) : `(${byte(p)} << ${8 * (p - from)})`);
+    return terms.join(' | ');
+  };
+  const mask = (bits: number) => (bits >= 32 ? '' : ` & ${2 ** bits - 1}`);
+  const lines = ['{', `const lo = ${word(0)};`];
+  // L0, H0: the span shifted right by `shift` (as int32 bit patterns).
+  if (n > 4) {
+    lines.push(`const hi = ${word(4)};`);
+    lines.push(`const L0 = ${shift ? `(lo >>> ${shift}) | (hi << ${32 - shift})` : 'lo'};`);
+    lines.push(`const H0 = hi >>> ${shift};`);
+  } else lines.push(`const L0 = lo >>> ${shift};`, 'const H0 = 0;');
+  if (bs <= 32) {
+    const low = c.signed ? `(L0 << ${32 - bs}) >> ${32 - bs}` : bs === 32 ? 'L0 >>> 0' : `L0${mask(bs)}`;
+    lines.push(`const L = ${low};`, `const H = ${c.signed ? 'L >> 31' : '0'};`);
+  } else {
+    const high = c.signed ? `(H0 << ${64 - bs}) >> ${64 - bs}` : `H0${mask(bs - 32)}`;
+    lines.push('const L = L0 >>> 0;', `const H = ${high};`);
   }
-  const lines = [
-    `{ let v = Math.floor((${terms.join(' + ')}) / ${2 ** shift}) % ${2 ** bs};`,
-    ...(c.signed ? [`if (v >= ${2 ** (bs - 1)}) v -= ${2 ** bs};`] : []),
-  ];
-  if (c.kind === 'bool') lines.push(`${col}[r] = v !== 0 ? 1 : 0; }`);
+  if (c.kind === 'bool') lines.push(`${col}[r] = (L | H) !== 0 ? 1 : 0;`);
   else if (c.size === 8)
-    lines.push(
-      `${w}[2 * r + ${HOST_LE ? 0 : 1}] = v >>> 0;`,
-      `${w}[2 * r + ${HOST_LE ? 1 : 0}] = Math.floor(v / 4294967296); }`,
-    );
-  else lines.push(`${col}[r] = v; }`);
+    lines.push(`${w}[2 * r + ${HOST_LE ? 0 : 1}] = L;`, `${w}[2 * r + ${HOST_LE ? 1 : 0}] = H;`);
+  else lines.push(`${col}[r] = L;`);
+  lines.push('}');
   return lines;
 }

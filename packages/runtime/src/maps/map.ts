@@ -5,9 +5,8 @@
  * as the kernel copies them.
  */
 
-import { errors, type RuntimeCodec } from '../deps.ts';
+import { errors, MapType, type RuntimeCodec } from '../deps.ts';
 import type { MapSpec } from '../loader/maps.ts';
-import { MapType } from '../loader/maps.ts';
 import { mapDelete, mapGetNextKey, mapLookup, mapUpdate, objInfo, UpdateFlags } from '../sys/bpf.ts';
 import { possibleCpus } from '../sys/cpus.ts';
 import { NativeBuffer, Scratch } from '../sys/native.ts';

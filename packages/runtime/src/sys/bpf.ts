@@ -7,8 +7,9 @@
  * We pass `size = 144` (the 6.1 uapi size): newer kernels treat missing tail fields as zero,
  * older ones reject a larger size only when the extra bytes are non-zero.
  */
+import { close as fsClose } from 'node:fs';
 import { Errno, kernelError, verifierError } from './errors.ts';
-import type { KernelFeature } from './errors-feature.ts';
+import { featureError, type KernelFeature } from './errors-feature.ts';
 import { libc } from './libc.ts';
 import { NativeBuffer } from './native.ts';
 
@@ -137,7 +138,7 @@ function raw(cmd: number): number {
 
 function must(cmd: number, op: string, feature?: KernelFeature): number {
   const r = raw(cmd);
-  if (r < 0) throw kernelError(op, -r, undefined, feature);
+  if (r < 0) throw feature ? featureError(op, -r, feature) : kernelError(op, -r);
   return r;
 }
 
@@ -308,7 +309,7 @@ export function progLoad(a: ProgLoadAttr): number {
     if (r >= 0) return r;
     const logLevel = a.logLevel ?? 1;
     if (logLevel === 0 || (r !== -Errno.EACCES && r !== -Errno.EINVAL && r !== -Errno.E2BIG)) {
-      throw kernelError(op, -r, undefined, feature);
+      throw featureError(op, -r, feature);
     }
     // Rejected: load again with a log to learn why. ENOSPC means the log was too small.
     for (let size = 1 << 20; size <= 1 << 28; size *= 4) {
@@ -319,7 +320,7 @@ export function progLoad(a: ProgLoadAttr): number {
         if (r2 >= 0) return r2; // accepted on the second try (a transient failure)
         if (r2 === -Errno.ENOSPC && size < 1 << 28) continue;
         const text = cString(log.bytes);
-        if (text.length === 0) throw kernelError(op, -r2, undefined, feature);
+        if (text.length === 0) throw featureError(op, -r2, feature);
         throw verifierError(
           op,
           -r2,
@@ -330,7 +331,7 @@ export function progLoad(a: ProgLoadAttr): number {
         log.free();
       }
     }
-    throw kernelError(op, -r, undefined, feature);
+    throw featureError(op, -r, feature);
   } finally {
     for (const b of keep) b.free();
   }
@@ -453,6 +454,18 @@ export function cString(bytes: Uint8Array): string {
 
 export function closeFd(fd: number): void {
   if (fd >= 0) libc.close(fd);
+}
+
+/**
+ * closeFd on libuv's thread pool: closing a tracing link's fd waits in the kernel for RCU grace
+ * periods (70-90 ms per tracepoint link here), during which the event loop stays free and
+ * other closes proceed. Errors are ignored, as closeFd's are.
+ */
+export function closeFdAsync(fd: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (fd < 0) resolve();
+    else fsClose(fd, () => resolve());
+  });
 }
 
 /** BPF_ITER_CREATE: a readable fd producing one pass of an iterator link's output. */

@@ -5,7 +5,6 @@
  */
 
 import { explainEperm } from './capabilities.ts';
-import { type KernelFeature, kernelSupport } from './errors-feature.ts';
 
 /** errno values of Linux (asm-generic/errno-base.h, errno.h) that the bpf paths produce. */
 export const Errno = {
@@ -100,40 +99,16 @@ function hint(op: string, errno: number): { kind: KernelErrorKind; text: string 
 }
 
 /**
- * EINVAL from a create/load that names a type: the kernel's BTF tells a type it does not have
- * (a missing feature) from attributes it refuses.
- */
-function featureHint(
-  errno: number,
-  f: KernelFeature | undefined,
-): { kind: KernelErrorKind; text: string } | undefined {
-  if (errno !== Errno.EINVAL || f === undefined) return undefined;
-  const s = kernelSupport(f);
-  if (s === undefined) {
-    return {
-      kind: 'OTHER',
-      text: `invalid attributes, or ${f.what} ${f.value} is not supported by this kernel`,
-    };
-  }
-  if (s.known) return { kind: 'OTHER', text: `the kernel refused the attributes given for ${s.name}` };
-  const newest = s.newest ? ` (its enum ${f.enumName} ends at ${s.newest.name} = ${s.newest.value})` : '';
-  return {
-    kind: 'UNSUPPORTED',
-    text: `the running kernel does not support ${f.what} ${f.value}${newest}; it needs a newer kernel`,
-  };
-}
-
-/**
- * Builds the error for a failed syscall: `op: ERRNO (hint)`. `feature` is the map or program
- * type the call asked for, so that a kernel lacking it is reported as such.
+ * Builds the error for a failed syscall: `op failed: ERRNO: hint`, the hint given by the
+ * caller (errors-feature.ts words EINVAL for calls naming a map or program type) or by errno.
  */
 export function kernelError(
   op: string,
   errno: number,
   detail?: string,
-  feature?: KernelFeature,
+  given?: { kind: KernelErrorKind; text: string },
 ): KernelError {
-  const h = featureHint(errno, feature) ?? hint(op, errno);
+  const h = given ?? hint(op, errno);
   const msg = `${op} failed: ${errnoName(errno)}: ${h.text}${detail ? `\n${detail}` : ''}`;
   return new KernelError(h.kind, op, errno, msg);
 }
