@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CompatAnalysis } from '../../compat/analyze.ts';
+import { renderReport } from '../../compat/html-report.ts';
 import { startJudgeThread } from '../../compat/judge-pool.ts';
 import { runningKernelConfig } from '../../compat/kconfig.ts';
 import { nextTurn, prefetchKernels } from '../../compat/kernel-stream.ts';
 import type { CompatCell, CompatResult, Verdict } from '../../compat/model.ts';
-import { findingLines, GLYPH, renderReport } from '../../compat/report.ts';
+import { findingLines, GLYPH } from '../../compat/terminal-text.ts';
 import { builtWithoutBtf } from '../../compat/without-btf.ts';
 import type { LibbpfVersion } from '../../core/profile.ts';
 import { type BpfObject, parseBpfObject } from '../../elf/object.ts';
