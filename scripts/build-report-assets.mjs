@@ -1,6 +1,6 @@
 // Inlines the compat report page's style sheet and script into a module: packages/core/src/
 // compat/report-page/{page.css,page.ts} → compat/report-assets.ts (committed), which
-// compat/report.ts puts into every page it renders. The sources are real files so that
+// compat/html-report.ts puts into every page it renders. The sources are real files so that
 // biome lints both and tsc checks the script against the DOM lib (report-page/tsconfig.json);
 // the page itself stays one self-contained file with no network access.
 // test/compat-report-assets.test.ts holds the committed module to a fresh generation.

@@ -77,6 +77,76 @@ describe('scripts/btfkit.cjs', () => {
     expect(written.equals(expected)).toBe(true);
   });
 
+  /** The code caches of `command` (`min-core-btf`, `min-core-btf.kernels`, ...) in the bundle's directory. */
+  const cachesOf = (command: string) =>
+    readdirSync(cache)
+      .filter(
+        (f) =>
+          f.startsWith(`main.${command}.`) &&
+          /^\d+-\d+-\d+\.v8cache$/.test(f.slice(`main.${command}.`.length)),
+      )
+      .map((f) => join(cache, f));
+  const clearCaches = (command: string) => {
+    for (const f of cachesOf(command)) rmSync(f, { force: true });
+  };
+  /** The one cache of `command` (fails when there is none or more than one). */
+  const onlyCache = (command: string) => {
+    const all = cachesOf(command);
+    expect(all).toHaveLength(1);
+    return all[0] as string;
+  };
+
+  it('one kernel and a --kernels batch keep code caches of their own', () => {
+    const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
+    const object = join(CORPUS, 'objects/opensnoop.bpf.o');
+    const expected = readFileSync(join(CORPUS, 'expected/min', releaseOf(archive), 'opensnoop.btf'));
+    clearCaches('min-core-btf');
+    clearCaches('min-core-btf.kernels');
+    const out = join(cache, 'one.btf');
+    expect(launch(['min-core-btf', '-q', archive, out, object]).status).toBe(0);
+    expect(readFileSync(out).equals(expected)).toBe(true);
+    const single = onlyCache('min-core-btf');
+    const made = readFileSync(single);
+    expect(cachesOf('min-core-btf.kernels')).toEqual([]);
+    const dir = join(cache, 'batch-cache');
+    expect(launch(['min-core-btf', '-q', '--kernels', archive, '--out-dir', dir, object]).status).toBe(0);
+    expect(readFileSync(join(dir, 'debian/12/arm64', `${releaseOf(archive)}.btf`)).equals(expected)).toBe(
+      true,
+    );
+    // The batch wrote its own (it runs other functions) and left the single kernel's as it was.
+    expect(statSync(onlyCache('min-core-btf.kernels')).size).toBeGreaterThan(1000);
+    expect(readFileSync(onlyCache('min-core-btf')).equals(made)).toBe(true);
+  });
+
+  it('a batch with workers writes a code cache the next run accepts', () => {
+    // The workers' heap flags (and gc exposure) are V8's process-wide flags, which V8 hashes
+    // into a code cache: left changed, every next run refused the cache and wrote it again.
+    const archives = kernelArchives().slice(0, 2);
+    const object = join(CORPUS, 'objects/opensnoop.bpf.o');
+    const run = () => {
+      const r = launch([
+        'min-core-btf',
+        '-q',
+        '--jobs',
+        '2',
+        '--kernels',
+        ...archives,
+        '--out-dir',
+        join(cache, `jobs-${Date.now()}`),
+        object,
+      ]);
+      expect(r.status).toBe(0);
+    };
+    clearCaches('min-core-btf.kernels');
+    run();
+    const batch = onlyCache('min-core-btf.kernels');
+    const made = readFileSync(batch);
+    const mtime = statSync(batch).mtimeMs;
+    run();
+    expect(statSync(batch).mtimeMs).toBe(mtime);
+    expect(readFileSync(batch).equals(made)).toBe(true);
+  });
+
   it('dump into a pipe whose reader stops early (| head -1) exits 0 quietly, and a full pipe is waited for', () => {
     const archive = kernelArchives().find((a) => releaseOf(a) === '6.1.0-47-cloud-arm64') as string;
     const env = { ...process.env, BTFKIT_CLI_CACHE: cache };

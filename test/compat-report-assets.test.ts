@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { renderReport } from '../packages/core/src/compat/report.ts';
+import { renderReport } from '../packages/core/src/compat/html-report.ts';
 import { REPORT_CSS, REPORT_SCRIPT } from '../packages/core/src/compat/report-assets.ts';
 // @ts-expect-error: a plain JavaScript build script, without type declarations
 import { CSS_SOURCE, generate, TARGET } from '../scripts/build-report-assets.mjs';

@@ -96,4 +96,26 @@ describe('compat on a code section that is no whole number of instructions', () 
       `btfkit compat: ${file} at offset 848 (0x350): expected whole 8-byte BPF instructions, section is 787 bytes\n`,
     );
   });
+
+  // With two kernels or more, another thread decodes the objects' code and judges
+  // (BTFKIT_COMPAT_THREAD=1 makes it so on one core too): its error crosses over as it was,
+  // and comes before that of a damaged kernel, as it does when one thread does everything.
+  it.each(['1', '0'])('the same with the judging thread (BTFKIT_COMPAT_THREAD=%s) and a bad kernel', (t) => {
+    const file = caseFile(98424);
+    const kernel = join(CORPUS, 'kernels/debian/12/x86_64/6.1.0-47-amd64.btf.tar.xz');
+    const bad = join(dir, 'not-btf.btf');
+    writeFileSync(bad, 'not a kernel BTF\n');
+    for (const kernels of [
+      [kernel, kernel],
+      [bad, kernel],
+    ]) {
+      const r = btfkit(['compat', file, '--kernels', ...kernels], {
+        env: { ...process.env, BTFKIT_COMPAT_THREAD: t },
+      });
+      expectCleanError(r);
+      expect(r.stderr).toBe(
+        `btfkit compat: ${file} at offset 848 (0x350): expected whole 8-byte BPF instructions, section is 787 bytes\n`,
+      );
+    }
+  });
 });

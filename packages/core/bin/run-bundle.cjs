@@ -28,14 +28,15 @@ const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script } = require('node:vm');
 
-// The parameters the bundle's CommonJS code expects, plus __bundleUrl: esbuild replaces
-// import.meta.url with it, so the batch finds worker.js beside the bundle.
-const HEAD = '(function (exports, require, module, __filename, __dirname, __bundleUrl) {';
-const TAIL = '\n})';
-
-/** The command part of a cache's name for `argv`: its command's name, when it looks like one. */
+/**
+ * The command part of a cache's name for `argv`: its command's name, when it looks like one,
+ * and apart for runs over `--kernels` (a batch runs other functions than one kernel does:
+ * with one cache for both, whichever wrote it first left the other compiling lazily, or
+ * deserializing a third more than it runs).
+ */
 function commandOf(argv) {
-  return /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : 'default';
+  const command = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : 'default';
+  return argv.includes('--kernels') ? `${command}.kernels` : command;
 }
 
 /** The cache of `command` for the bundle whose stat is `st`. */
@@ -69,9 +70,10 @@ function writeCache(dir, command, file, script) {
   try {
     writeFileSync(tmp, script.createCachedData());
     renameSync(tmp, file);
-    const prefix = `main.${command}.`;
+    // This command's caches only (`min-core-btf` is not `min-core-btf.kernels`).
+    const ours = new RegExp(`^main\\.${command.replace('.', '\\.')}\\.\\d+-\\d+-\\d+\\.v8cache$`);
     for (const name of readdirSync(dir)) {
-      if (name.startsWith(prefix) && name.endsWith('.v8cache') && join(dir, name) !== file) {
+      if (ours.test(name) && join(dir, name) !== file) {
         rmSync(join(dir, name), { force: true });
       }
     }
@@ -102,7 +104,8 @@ async function runBundle(dir, argv) {
   const command = commandOf(argv);
   const cache = cacheFile(dir, command, stat);
   const cachedData = readCache(cache);
-  const script = new Script(HEAD + source + TAIL, { filename: file, cachedData });
+  // The file is one function expression (cli-bundle.mjs writes it so), compiled as it is.
+  const script = new Script(source, { filename: file, cachedData });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, bundleRequire(file), module, file, dir, pathToFileURL(file).href);
   try {

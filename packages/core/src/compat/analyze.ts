@@ -4,6 +4,7 @@ import type { LibbpfVersion } from '../core/profile.ts';
 import { isFailed, isPoisoned, type Relocation, relocateObject } from '../core/relocate.ts';
 import type { BpfObject, BpfProgram } from '../elf/object.ts';
 import { objectCode } from './image.ts';
+import type { KernelConfig } from './kconfig.ts';
 import type {
   CompatCell,
   CompatKernelInfo,
@@ -54,6 +55,11 @@ export interface CompatOptions {
   rodata?: 'initial' | 'unknown';
   /** Display names of the objects (default: file name without `.bpf.o`). */
   names?: string[];
+  /**
+   * Another analysis of the same objects judges (`judge`) and reports `objectInfo`
+   * (`useObjectInfo`): this one only decides, and never decodes the objects' code.
+   */
+  judgedElsewhere?: boolean;
   /** Minimized BTF per kernel release, to show sizes and which kernels share one. */
   minimized?: ReadonlyMap<string, Uint8Array>;
 }
@@ -63,31 +69,55 @@ export interface CompatOptions {
  * walk (as cheap as a decision-only pass, and it also sees what only patching finds: loads and
  * stores that cannot be resized are poisoned, instruction mismatches refused).
  */
-export const engineRelocator: Relocator = (obj, kernel) => engineRelocation(obj, kernel);
+export const engineRelocator: Relocator = (obj, kernel) => engineRelocation(obj, kernel, undefined, true);
 
-/** The engine deciding as a given libbpf does. */
+/**
+ * The engine deciding as a given libbpf does, for the analysis itself: the C path of a record
+ * that resolves is left out (the engine's `describeResolved: false`). Only poisoned and
+ * refused records are ever shown, and those keep theirs; building one for each of the
+ * ~2,000 records of every kernel was a tenth of the engine's time in a compat run.
+ */
 export function libbpfRelocator(libbpf: LibbpfVersion | undefined): Relocator {
-  return libbpf === undefined ? engineRelocator : (obj, kernel) => engineRelocation(obj, kernel, libbpf);
+  return (obj, kernel) => engineRelocation(obj, kernel, libbpf, false);
 }
 
 function engineRelocation(
   obj: BpfObject,
   kernel: CompatKernel,
-  libbpf?: LibbpfVersion,
+  libbpf: LibbpfVersion | undefined,
+  describeResolved: boolean,
 ): readonly RelocDecision[] {
-  const { relocations } = relocateObject(obj, kernel.btf, { release: kernel.release, libbpf });
+  const { relocations } = relocateObject(obj, kernel.btf, {
+    release: kernel.release,
+    libbpf,
+    describeResolved,
+  });
   // With nothing poisoned or refused every program is `ok` and the patches do not matter.
   if (relocations.every((r) => !isFailed(r.outcome) && !isPoisoned(r.outcome))) return [];
   return relocations.map(toDecision);
 }
 
+/** One record's decision, as one literal (object spreads cost more in cold code). */
 export function toDecision(r: Relocation): RelocDecision {
   const o = r.outcome;
-  const base = { prog: r.prog, relo: r.relo, kind: r.kind, insn: r.insn, cPath: r.cPath };
-  if ('error' in o) return { ...base, outcome: { error: o.error } };
-  if ('poison' in o) return { ...base, reason: o.reason, outcome: { poison: true } };
-  const patched = { field: o.field, to: o.to };
-  return { ...base, outcome: { patched: o.memSize ? { ...patched, memSize: o.memSize } : patched } };
+  return {
+    prog: r.prog,
+    relo: r.relo,
+    kind: r.kind,
+    insn: r.insn,
+    cPath: r.cPath,
+    reason: 'poison' in o ? o.reason : undefined,
+    outcome:
+      'error' in o
+        ? { error: o.error }
+        : 'poison' in o
+          ? { poison: true }
+          : {
+              patched: o.memSize
+                ? { field: o.field, to: o.to, memSize: o.memSize }
+                : { field: o.field, to: o.to },
+            },
+  };
 }
 
 /** `name.bpf.o` → `name`. */
@@ -143,55 +173,82 @@ export function analyzeCompat(
   return analysis.result();
 }
 
+/** One kernel's relocation decisions for every object: what judging it needs (plain data). */
+export interface KernelDecisions {
+  /** The kernel's place in the analysis (the order kernels were added in). */
+  index: number;
+  info: CompatKernelInfo;
+  /** Per object, in the analysis' object order. */
+  decisions: (readonly RelocDecision[])[];
+  facts: KernelConfig;
+}
+
 /**
  * The same, one kernel at a time, so a caller can load a kernel's BTF, analyse it and let it
  * go before the next (kernel BTFs are large; objects are small and analysed once).
+ *
+ * `addKernel` is two steps a caller may also run apart: `decide` (relocate every object
+ * against the kernel, which needs its BTF) and `judge` (walk the relocated code, which needs
+ * only the decisions), then `record`. The CLI judges in another thread (judge-pool.ts) while
+ * this one decides the next kernel.
  */
 export class CompatAnalysis {
-  private readonly contexts: ObjectContext[];
+  private madeContexts: ObjectContext[] | undefined;
   private readonly kernels: CompatKernelInfo[] = [];
   /** Per kernel, per object: the cells in program order. */
   private readonly cells: CompatCell[][][] = [];
   private readonly minimized = new Map<string, Uint8Array>();
   private readonly relocate: Relocator;
+  private objectInfos: CompatObjectInfo[] | undefined;
 
   constructor(
     private readonly objects: readonly BpfObject[],
-    opts: Omit<CompatOptions, 'minimized'> = {},
+    private readonly opts: Omit<CompatOptions, 'minimized'> = {},
   ) {
     this.relocate = opts.relocate ?? libbpfRelocator(opts.libbpf);
-    this.contexts = objects.map((obj, i) =>
-      objectContext(obj, opts.names?.[i] ?? objectName(obj, `object${i}`), opts.rodata),
+    // Made now unless another thread judges: an object compat cannot read is reported
+    // before any kernel is read.
+    if (opts.judgedElsewhere !== true) void this.contexts;
+  }
+
+  /** Per object: its code and programs, made on first use (only judging and `result` need them). */
+  private get contexts(): ObjectContext[] {
+    this.madeContexts ??= this.objects.map((obj, i) =>
+      objectContext(obj, this.opts.names?.[i] ?? objectName(obj, `object${i}`), this.opts.rodata),
     );
+    return this.madeContexts;
   }
 
   addKernel(kernel: CompatKernel, minimized?: Uint8Array): void {
+    const decided = this.decide(kernel, minimized);
+    this.record(decided.index, this.judge(decided));
+  }
+
+  /** Relocates every object against `kernel` and takes the kernel's place in the result. */
+  decide(kernel: CompatKernel, minimized?: Uint8Array): KernelDecisions {
     const info = kernelInfo(kernel);
     if (this.kernels.some((k) => k.id === info.id))
       info.id = `${info.id}@${info.path ?? this.kernels.length}`;
+    const index = this.kernels.length;
     this.kernels.push(info);
     if (minimized) this.minimized.set(info.id, minimized);
-    this.cells.push(
-      this.objects.map((obj, i) =>
-        judgeObject(this.contexts[i] as ObjectContext, info, this.relocate(obj, kernel), {
-          release: kernel.release,
-          config: kernel.config,
-        }),
-      ),
-    );
+    const facts: KernelConfig = { release: kernel.release, config: kernel.config };
+    return { index, info, decisions: this.objects.map((obj) => this.relocate(obj, kernel)), facts };
   }
 
-  result(): CompatResult {
-    const kernels = this.kernels.map((k) => ({ ...k }));
-    if (this.minimized.size > 0) shareMinimized(kernels, this.minimized);
-    const cells: CompatCell[] = [];
-    // Object-major, then program, then kernel.
-    this.contexts.forEach((ctx, o) => {
-      ctx.programs.forEach((_, p) => {
-        for (const perKernel of this.cells) cells.push(perKernel[o]?.[p] as CompatCell);
-      });
-    });
-    const objects: CompatObjectInfo[] = this.contexts.map((ctx) => ({
+  /** Every object's cells on one kernel, from its decisions (an analysis of the same objects). */
+  judge(d: KernelDecisions): CompatCell[][] {
+    return this.contexts.map((ctx, i) => judgeObject(ctx, d.info, d.decisions[i] ?? [], d.facts));
+  }
+
+  /** The cells `judge` gave for the kernel `decide` placed at `index`. */
+  record(index: number, cells: CompatCell[][]): void {
+    this.cells[index] = cells;
+  }
+
+  /** The objects and their programs as the result lists them. */
+  objectInfo(): CompatObjectInfo[] {
+    return this.contexts.map((ctx) => ({
       name: ctx.name,
       file: ctx.code.obj.file,
       programs: ctx.programs.map(({ prog, needsKernelBtf }) => ({
@@ -200,6 +257,24 @@ export class CompatAnalysis {
         needsKernelBtf,
       })),
     }));
+  }
+
+  /** `objectInfo` as an analysis of the same objects made it elsewhere (the judging thread). */
+  useObjectInfo(infos: CompatObjectInfo[]): void {
+    this.objectInfos = infos;
+  }
+
+  result(): CompatResult {
+    const kernels = this.kernels.map((k) => ({ ...k }));
+    if (this.minimized.size > 0) shareMinimized(kernels, this.minimized);
+    const objects = this.objectInfos ?? this.objectInfo();
+    const cells: CompatCell[] = [];
+    // Object-major, then program, then kernel.
+    objects.forEach((obj, o) => {
+      obj.programs.forEach((_, p) => {
+        for (const perKernel of this.cells) cells.push(perKernel?.[o]?.[p] as CompatCell);
+      });
+    });
     return { kernels, objects, cells, summary: summarize(cells) };
   }
 }

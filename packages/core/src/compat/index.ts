@@ -6,6 +6,7 @@ export {
   engineRelocator,
   type Relocator,
 } from './analyze.ts';
+export { renderReport } from './html-report.ts';
 export type {
   CompatCell,
   CompatKernelInfo,
@@ -19,5 +20,4 @@ export type {
   Verdict,
 } from './model.ts';
 export { VERDICTS } from './model.ts';
-export { renderReport } from './report.ts';
 export { builtWithoutBtf } from './without-btf.ts';

@@ -85,15 +85,33 @@ function sectionCodeKey(ctx: ObjectContext, prog: BpfProgram, decisions: readonl
 /** The poisoned instructions of `fn`, in instruction order, with their decisions. */
 function poisonedIn(image: RelocatedImage, fn: BpfProgram): { idx: number; d: RelocDecision }[] {
   const first = fn.insnOffset / INSN_SIZE;
-  const out: { idx: number; d: RelocDecision }[] = [];
+  const inSection = poisonedBySection(image).get(fn.sectionIndex) ?? [];
+  return inSection.filter((p) => p.idx >= first && p.idx < first + fn.insnCount);
+}
+
+/**
+ * An image's poisoned instructions by code section, each list in instruction order: its
+ * `sec:idx` keys parsed once per image rather than once per program and function asked.
+ */
+function poisonedBySection(image: RelocatedImage): Map<number, { idx: number; d: RelocDecision }[]> {
+  let bySec = POISONED_BY_SECTION.get(image);
+  if (bySec) return bySec;
+  bySec = new Map();
   for (const [key, d] of image.poisoned) {
     const colon = key.indexOf(':');
-    if (Number(key.slice(0, colon)) !== fn.sectionIndex) continue;
-    const idx = Number(key.slice(colon + 1));
-    if (idx >= first && idx < first + fn.insnCount) out.push({ idx, d });
+    const sec = Number(key.slice(0, colon));
+    let list = bySec.get(sec);
+    if (!list) {
+      list = [];
+      bySec.set(sec, list);
+    }
+    list.push({ idx: Number(key.slice(colon + 1)), d });
   }
-  return out.sort((a, b) => a.idx - b.idx);
+  for (const list of bySec.values()) list.sort((a, b) => a.idx - b.idx);
+  POISONED_BY_SECTION.set(image, bySec);
+  return bySec;
 }
+const POISONED_BY_SECTION = new WeakMap<RelocatedImage, Map<number, { idx: number; d: RelocDecision }[]>>();
 
 /** Verdicts for every program of one object on one kernel, given libbpf's decisions there. */
 export function judgeObject(

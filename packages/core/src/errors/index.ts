@@ -92,6 +92,8 @@ export const errors = {
   badOption: (message: string) => new BtfkitError('BAD_OPTION', message),
   coreRelo: (message: string, file?: string) => new BtfkitError('CORE_RELO', message, file),
   minimize: (message: string, file?: string) => new BtfkitError('MINIMIZE', message, file),
+  /** An error raised in a worker thread, sent over as plain data (`threadError`), as it was. */
+  fromThread: (e: ThreadError) => new BtfkitError(e.code, e.detail, e.file, e.offset),
   unsupported: (message: string, file?: string, offset?: number) =>
     new BtfkitError('UNSUPPORTED', message, file, offset),
 };
@@ -119,4 +121,16 @@ export interface HasSource {
 export function inSource<T>(btf: HasSource, fn: () => T): T {
   const s = btf.source;
   return s === undefined ? fn() : inFile(s.file, fn, s.fileOffset);
+}
+
+/** A BtfkitError as plain data, to cross between threads (a structured clone loses its class). */
+export interface ThreadError {
+  code: ErrorCode;
+  detail: string;
+  file?: string;
+  offset?: number;
+}
+
+export function threadError(e: BtfkitError): ThreadError {
+  return { code: e.code, detail: e.detail, file: e.file, offset: e.offset };
 }

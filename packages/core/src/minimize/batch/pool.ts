@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { BtfkitError } from '../../errors/index.ts';
+import { startModuleWorker } from '../../io/worker-thread.ts';
 import { KernelBudget, kernelFootprint } from '../kernel-budget.ts';
 import { fetchKernel } from '../kernel-read.ts';
 import { minimizeKernelTask } from '../kernel-task.ts';
@@ -20,30 +21,38 @@ import type { BatchKernel, BatchOptions } from './types.ts';
  * BTFKIT_SEMI_SPACE_MB (default 32) from the start cut that to a few collections. Isolates read
  * these flags when they are created, so setting them here configures the workers only; the
  * main thread keeps its heap.
+ *
+ * The flags are put back to V8's defaults (0: sized by V8) once every worker is running,
+ * and at the latest when the pool ends (restoreFlags), along with the --expose-gc each
+ * worker sets and clears (worker.ts), should one have been stopped in between: V8 stamps a
+ * code cache with a hash of its flags, and the bundle's cache, written when this process ends
+ * (packages/core/bin/run-bundle.cjs), was otherwise refused by the next run and written again
+ * on every batch run with workers.
  */
-function configureWorkerHeap(): void {
+function startWorkers(n: number, init: WorkerInit): Worker[] {
   const mb = Number(process.env.BTFKIT_SEMI_SPACE_MB ?? 32);
-  if (!(mb > 0)) return;
+  const sized = mb > 0;
+  if (sized) setSemiSpaces(mb);
+  const workers: Worker[] = [];
+  for (let w = 0; w < n; w++) workers.push(startModuleWorker(import.meta.url, 'worker', init));
+  let starting = n;
+  if (sized)
+    for (const w of workers)
+      w.once('online', () => {
+        if (--starting === 0) setSemiSpaces(0);
+      });
+  return workers;
+}
+
+/** V8's own values of the flags the pool and its workers set. */
+function restoreFlags(): void {
+  setSemiSpaces(0);
+  setFlagsFromString('--no-expose-gc');
+}
+
+function setSemiSpaces(mb: number): void {
   setFlagsFromString(`--max-semi-space-size=${mb}`);
   setFlagsFromString(`--min-semi-space-size=${mb}`);
-}
-
-function workerUrl(): URL {
-  return new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-}
-
-/**
- * Running from TypeScript sources (tsx, vitest), a worker cannot load worker.ts by itself:
- * it first registers tsx's loader, then imports the entry. Built JavaScript starts directly.
- */
-function startWorker(init: WorkerInit): Worker {
-  const url = workerUrl();
-  configureWorkerHeap();
-  const opts = { workerData: init };
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, opts);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { ...opts, eval: true });
 }
 
 export async function runPool(
@@ -162,8 +171,7 @@ export async function runPool(
         done(res.index, res);
         pump();
       };
-      for (let w = 0; n > 1 && w < n; w++) {
-        const worker = startWorker(init);
+      for (const worker of n > 1 ? startWorkers(n, init) : []) {
         workers.push(worker);
         const runner: Runner = {
           post: (task) => worker.postMessage(task, [task.fetched.bytes.buffer as ArrayBuffer]),
@@ -197,6 +205,7 @@ export async function runPool(
     opts.signal?.removeEventListener('abort', onAbort);
     for (const w of workers) w.removeAllListeners('exit');
     await Promise.all(workers.map((w) => w.terminate()));
+    if (workers.length > 0) restoreFlags();
   }
 }
 

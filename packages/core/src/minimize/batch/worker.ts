@@ -39,5 +39,8 @@ port.on('message', (task: KernelTask) => {
 function exposeGc(): (() => void) | undefined {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as unknown;
+  // V8's flags are the process's: put it back, or the main thread's code cache, stamped with
+  // a hash of the flags when the process ends, is refused by the next run (pool.ts).
+  setFlagsFromString('--no-expose-gc');
   return typeof gc === 'function' ? (gc as () => void) : undefined;
 }

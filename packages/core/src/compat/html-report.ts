@@ -1,7 +1,8 @@
-import type { CompatCell, CompatKernelInfo, CompatResult, Finding, Verdict } from './model.ts';
+import type { CompatCell, CompatKernelInfo, CompatResult, Verdict } from './model.ts';
 import { VERDICTS } from './model.ts';
 import { REPORT_CSS, REPORT_SCRIPT } from './report-assets.ts';
 import type { ReportCell } from './report-page/cell.ts';
+import { GLYPH } from './terminal-text.ts';
 
 /**
  * The HTML report: one static page (inline CSS and script from report-page/, built into
@@ -188,14 +189,6 @@ function cellTitle(c: CompatCell): string {
   return `guarded by ${g.test} (${where})`;
 }
 
-export const GLYPH: Record<Verdict, string> = {
-  ok: '✓',
-  guarded: '◐',
-  fails: '✗',
-  'needs-kernel-btf': '⊘',
-  error: '!',
-};
-
 const LABEL: Record<Verdict, string> = {
   ok: 'ok',
   guarded: 'guarded',
@@ -211,16 +204,3 @@ const LEGEND = `<dl class="legend">
 <dt class="v-needs-kernel-btf">⊘ needs kernel BTF</dt><dd>the program type needs BTF inside the kernel, which this kernel is marked as lacking</dd>
 <dt class="v-error">! error</dt><dd>libbpf refuses the object on this kernel</dd>
 </dl>`;
-
-/** Findings of a cell as terminal lines (shared by the CLI table). */
-export function findingLines(f: Finding): string[] {
-  const where = f.source ? `${f.source.file}:${f.source.line}` : `${f.function} insn ${f.insn}`;
-  const out = [`${f.cPath} (${f.kind}) at ${where}${f.source?.text ? `: ${f.source.text}` : ''}`];
-  if (f.callChain.length) out.push(`  via ${[...f.callChain, f.function].join(' → ')}`);
-  for (const c of f.conditions) {
-    out.push(
-      `  when ${c.test} is ${c.taken ? 'taken' : 'not taken'}${c.source ? ` (line ${c.source.line}: ${c.source.text})` : ''}`,
-    );
-  }
-  return out;
-}
