@@ -72,6 +72,8 @@ console.log(JSON.stringify(out));
       profiles,
       '--cpu-prof-interval',
       String(INTERVAL_US),
+      // The runtime's sources and core's, as every other test runs them: a fresh clone has no dist/.
+      '--conditions=@btfkit/source',
       '--import',
       'tsx',
       child,
