@@ -22,7 +22,7 @@
  * BENCH_RUNTIME=load or =ring runs one half only.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -52,6 +52,15 @@ export default async function benchRuntime(log: (line: string) => void): Promise
     return [];
   }
   const dir = mkdtempSync(join(tmpdir(), 'btfkit-bench-rt-'));
+  try {
+    return await benchIn(dir, log);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The runtime rows, with the libbpf harness built into `dir`. */
+async function benchIn(dir: string, log: (line: string) => void): Promise<BenchRow[]> {
   const harness = join(dir, 'runtime-libbpf');
   execFileSync('gcc', [
     '-O2',
