@@ -135,7 +135,7 @@ describe('scripts/btfkit.cjs', () => {
         join(cache, `jobs-${Date.now()}`),
         object,
       ]);
-      expect(r.status).toBe(0);
+      expect(r.status, r.stderr.toString()).toBe(0);
     };
     clearCaches('min-core-btf.kernels');
     run();

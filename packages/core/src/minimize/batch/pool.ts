@@ -22,25 +22,27 @@ import type { BatchKernel, BatchOptions } from './types.ts';
  * these flags when they are created, so setting them here configures the workers only; the
  * main thread keeps its heap.
  *
- * The flags are put back to V8's defaults (0: sized by V8) once every worker is running,
- * and at the latest when the pool ends (restoreFlags), along with the --expose-gc each
- * worker sets and clears (worker.ts), should one have been stopped in between: V8 stamps a
+ * --expose-gc is set beside them for the same while: a worker's context made meanwhile has
+ * gc() (worker.ts forces a collection past a memory budget with it). The flags are put back
+ * to V8's defaults (0: sized by V8) once every worker is online (its context made), and at
+ * the latest when the pool ends (restoreFlags): V8 stamps a
  * code cache with a hash of its flags, and the bundle's cache, written when this process ends
  * (packages/core/bin/run-bundle.cjs), was otherwise refused by the next run and written again
  * on every batch run with workers.
  */
 function startWorkers(n: number, init: WorkerInit): Worker[] {
   const mb = Number(process.env.BTFKIT_SEMI_SPACE_MB ?? 32);
-  const sized = mb > 0;
-  if (sized) setSemiSpaces(mb);
+  if (mb > 0) setSemiSpaces(mb);
+  // Here, not in each worker: two workers setting and clearing this process-wide flag around
+  // their own context raced, and one of them was left without gc() (exit 70, about 1 run in 3).
+  setFlagsFromString('--expose-gc');
   const workers: Worker[] = [];
   for (let w = 0; w < n; w++) workers.push(startModuleWorker(import.meta.url, 'worker', init));
   let starting = n;
-  if (sized)
-    for (const w of workers)
-      w.once('online', () => {
-        if (--starting === 0) setSemiSpaces(0);
-      });
+  for (const w of workers)
+    w.once('online', () => {
+      if (--starting === 0) restoreFlags();
+    });
   return workers;
 }
 

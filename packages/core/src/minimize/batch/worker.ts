@@ -1,5 +1,4 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { minimizeKernelTask } from '../kernel-task.ts';
 import { parseObjects } from '../objects.ts';
@@ -14,7 +13,9 @@ import type { KernelTask, WorkerInit } from '../protocol.ts';
  * kernels at a full 64 KiB pipe (measured: fetches took ~190 ms instead of ~70 ms).
  */
 const init = workerData as WorkerInit;
-const collectGarbage = exposeGc();
+// V8's gc() of this isolate: the pool starts its workers with --expose-gc set until each is
+// online (pool.ts startWorkers), and V8 gives a context made meanwhile its gc().
+const collectGarbage = typeof globalThis.gc === 'function' ? globalThis.gc : undefined;
 const objects = parseObjects(init.objects);
 const port = parentPort;
 if (port === null) throw new Error('minimize worker started outside worker_threads');
@@ -34,13 +35,3 @@ port.on('message', (task: KernelTask) => {
   const heap = getHeapStatistics();
   if (heap.used_heap_size + heap.external_memory > GC_BUDGET) collectGarbage?.();
 });
-
-/** V8's gc() for this isolate: exposed by flag, then fetched from a fresh context. */
-function exposeGc(): (() => void) | undefined {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
-  // V8's flags are the process's: put it back, or the main thread's code cache, stamped with
-  // a hash of the flags when the process ends, is refused by the next run (pool.ts).
-  setFlagsFromString('--no-expose-gc');
-  return typeof gc === 'function' ? (gc as () => void) : undefined;
-}
